@@ -1,0 +1,96 @@
+"""The `digest` command group and what every command shares: settings, store, error handling.
+
+Commands live one group per module in this package (`ingest.py`, `match.py`, …) and register
+themselves on `cli`; `digest.cli.main` imports them all. A command never holds business logic.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from digest.errors import DigestError
+from digest.settings import Settings, load_settings
+from digest.store import Store, open_store
+
+
+@dataclass
+class AppContext:
+    config_path: Path | None
+    _settings: Settings | None = None
+    _store: Store | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings.database.url)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Settings file (default: $DIGEST_CONFIG, else ./config.toml if present).",
+)
+@click.version_option(package_name="papers-digest")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """papers-digest: trending research papers in your inbox."""
+    app = AppContext(config_path=config_path)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+def print_json(value: Any) -> None:
+    """`--json` output: one document on stdout and nothing else."""
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def fail(message: str) -> None:
+    """A user error: one line on stderr, exit status 2."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Entry point: user errors exit 2 with one line; anything unexpected exits 1."""
+    try:
+        cli.main(args=argv, prog_name="digest", standalone_mode=False)
+    except DigestError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if exc.exit_code == 1 else exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 0

@@ -1,0 +1,79 @@
+"""Errors a user can act on.
+
+Every error here carries the one line a person should read; the CLI prints it and exits 2, the
+web app turns it into a page. Anything else escaping is a bug (exit 1).
+
+    DigestError
+    ├── ConfigError        settings file, environment override or CLI option is wrong
+    ├── SourceError        an input file/URL cannot be read or is not the expected format
+    ├── QueryError         a topic query does not parse (carries the column)
+    ├── ProfileError       a subscriber profile is invalid (carries file and line)
+    ├── TemplateError      an email or page template fails to compile or render
+    ├── StoreError         the database cannot be opened or migrated
+    ├── TokenError         a signed link is forged, tampered, expired or for another purpose
+    └── DeliveryError      mail could not be handed to the SMTP server
+        ├── TransientDeliveryError   worth retrying (connection, timeout, 4xx)
+        └── PermanentDeliveryError   the server refused for good (5xx)
+"""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """Base class: `str(error)` is the complete, single-line message for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(DigestError):
+    pass
+
+
+class SourceError(DigestError):
+    pass
+
+
+class QueryError(DigestError):
+    """A query that does not parse; `column` is 1-based and points at the offending character."""
+
+    def __init__(self, message: str, column: int | None = None) -> None:
+        super().__init__(f"column {column}: {message}" if column is not None else message)
+        self.reason = message
+        self.column = column
+
+
+class ProfileError(DigestError):
+    pass
+
+
+class TemplateError(DigestError):
+    pass
+
+
+class StoreError(DigestError):
+    pass
+
+
+class TokenError(DigestError):
+    """`expired` lets the web edge answer 410 instead of 400."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+class DeliveryError(DigestError):
+    pass
+
+
+class TransientDeliveryError(DeliveryError):
+    pass
+
+
+class PermanentDeliveryError(DeliveryError):
+    pass

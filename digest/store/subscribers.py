@@ -1,0 +1,139 @@
+"""Subscriber repository: the only place that turns subscriber rows into `Subscriber` values."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal, cast
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.models import Profile, Subscriber, Topic
+from digest.store.schema import SubscriberRow, SuppressionRow, TopicRow
+
+Status = Literal["pending", "active", "unsubscribed", "bounced"]
+
+
+def email_key(address: str) -> str:
+    """Addresses are unique case-insensitively (email-validator keeps the local part's case)."""
+    return address.strip().casefold()
+
+
+def to_subscriber(row: SubscriberRow) -> Subscriber:
+    profile = Profile(
+        email=row.email,
+        name=row.name,
+        timezone=row.timezone,
+        cadence=row.cadence,
+        send_time=row.send_time,
+        max_papers=row.max_papers,
+        min_upvotes=row.min_upvotes,
+        trending=row.trending,
+        topics=tuple(Topic(name=t.name, query=t.query) for t in row.topics),
+    )
+    return Subscriber(
+        id=row.id, public_id=row.public_id, status=cast(Status, row.status), profile=profile
+    )
+
+
+def _apply_profile(row: SubscriberRow, profile: Profile) -> None:
+    row.email = profile.email
+    row.name = profile.name
+    row.timezone = profile.timezone
+    row.cadence = profile.cadence
+    row.send_time = profile.send_time
+    row.max_papers = profile.max_papers
+    row.min_upvotes = profile.min_upvotes
+    row.trending = profile.trending
+    row.topics = [
+        TopicRow(position=i, name=topic.name, query=topic.query)
+        for i, topic in enumerate(profile.topics)
+    ]
+
+
+def get_row_by_email(session: Session, address: str) -> SubscriberRow | None:
+    return session.scalar(
+        select(SubscriberRow).where(SubscriberRow.email_key == email_key(address))
+    )
+
+
+def get_row_by_public_id(session: Session, public_id: str) -> SubscriberRow | None:
+    return session.scalar(select(SubscriberRow).where(SubscriberRow.public_id == public_id))
+
+
+def create(
+    session: Session, profile: Profile, *, status: Status, origin: str, now: datetime
+) -> SubscriberRow:
+    row = SubscriberRow(
+        public_id=secrets.token_urlsafe(16),
+        email_key=email_key(profile.email),
+        status=status,
+        origin=origin,
+        created_at=now,
+        updated_at=now,
+        confirmed_at=now if status == "active" else None,
+    )
+    _apply_profile(row, profile)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def update_profile(session: Session, row: SubscriberRow, profile: Profile, now: datetime) -> None:
+    _apply_profile(row, profile)
+    row.updated_at = now
+    session.flush()
+
+
+def set_status(session: Session, row: SubscriberRow, status: Status, now: datetime) -> None:
+    row.status = status
+    row.updated_at = now
+    if status == "active" and row.confirmed_at is None:
+        row.confirmed_at = now
+    if status == "unsubscribed":
+        row.unsubscribed_at = now
+    session.flush()
+
+
+def import_profile(session: Session, profile: Profile, now: datetime) -> tuple[SubscriberRow, bool]:
+    """Create or update from an operator's file; imported profiles are active (the operator
+    vouches for them), except that an unsubscribed, bounced or suppressed address stays so."""
+    row = get_row_by_email(session, profile.email)
+    if row is None:
+        status: Status = "bounced" if is_suppressed(session, profile.email) else "active"
+        return create(session, profile, status=status, origin="import", now=now), True
+    update_profile(session, row, profile, now)
+    if row.status == "pending":
+        set_status(session, row, "active", now)
+    return row, False
+
+
+def list_subscribers(session: Session, *, status: Status | None = None) -> list[Subscriber]:
+    query = select(SubscriberRow).order_by(SubscriberRow.id)
+    if status is not None:
+        query = query.where(SubscriberRow.status == status)
+    return [to_subscriber(row) for row in session.scalars(query)]
+
+
+def active_subscribers(session: Session) -> list[Subscriber]:
+    return list_subscribers(session, status="active")
+
+
+def suppress(session: Session, address: str, reason: str, now: datetime) -> None:
+    key = email_key(address)
+    if session.get(SuppressionRow, key) is None:
+        session.add(SuppressionRow(email_key=key, reason=reason, created_at=now))
+    row = get_row_by_email(session, address)
+    if row is not None:
+        set_status(session, row, "bounced", now)
+
+
+def is_suppressed(session: Session, address: str) -> bool:
+    return session.get(SuppressionRow, email_key(address)) is not None
+
+
+def by_ids(session: Session, ids: Sequence[int]) -> list[Subscriber]:
+    rows = session.scalars(select(SubscriberRow).where(SubscriberRow.id.in_(ids)))
+    return [to_subscriber(row) for row in rows]
