@@ -83,12 +83,13 @@ def upsert_papers(session: Session, papers: Iterable[Paper], now: datetime) -> U
     existing_by_arxiv: dict[str, PaperRow] = {}
     existing_by_key: dict[str, PaperRow] = {}
     if arxiv_ids:
-        for row in session.scalars(select(PaperRow).where(PaperRow.arxiv_id.in_(arxiv_ids))):
-            existing_by_arxiv[row.arxiv_id or ""] = row
+        for found in session.scalars(select(PaperRow).where(PaperRow.arxiv_id.in_(arxiv_ids))):
+            existing_by_arxiv[found.arxiv_id or ""] = found
     for chunk in _chunks(sorted(keys), 500):
-        for row in session.scalars(select(PaperRow).where(PaperRow.title_key.in_(chunk))):
-            existing_by_key.setdefault(row.title_key, row)
+        for found in session.scalars(select(PaperRow).where(PaperRow.title_key.in_(chunk))):
+            existing_by_key.setdefault(found.title_key, found)
     new = updated = 0
+    row: PaperRow | None
     for paper in batch:
         key = title_key(paper.title)
         row = existing_by_arxiv.get(paper.arxiv_id or "") or existing_by_key.get(key)
