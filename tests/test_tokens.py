@@ -1,0 +1,71 @@
+"""Signed links: bound to one purpose, expiring, rotating keys, never carrying the address."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+
+from digest.errors import ConfigError, TokenError
+from digest.tokens import Purpose, Signer
+
+
+def test_a_token_round_trips_to_the_opaque_id() -> None:
+    signer = Signer(["key-one"])
+    token = signer.sign(Purpose.UNSUBSCRIBE, "opaque-id-123")
+    assert signer.verify(Purpose.UNSUBSCRIBE, token) == "opaque-id-123"
+
+
+@pytest.mark.parametrize(
+    ("signed_for", "used_for"),
+    [(a, b) for a in Purpose for b in Purpose if a != b],
+)
+def test_a_token_is_useless_for_another_purpose(signed_for: Purpose, used_for: Purpose) -> None:
+    signer = Signer(["key-one"])
+    token = signer.sign(signed_for, "abc")
+    with pytest.raises(TokenError) as excinfo:
+        signer.verify(used_for, token)
+    assert not excinfo.value.expired
+
+
+def test_tampering_is_detected() -> None:
+    signer = Signer(["key-one"])
+    token = signer.sign(Purpose.CONFIRM, "abc")
+    _payload, rest = token.split(".", 1)
+    forged = base64.urlsafe_b64encode(b'"xyz"').decode().rstrip("=") + "." + rest
+    with pytest.raises(TokenError):
+        signer.verify(Purpose.CONFIRM, forged)
+    with pytest.raises(TokenError):
+        signer.verify(Purpose.CONFIRM, token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1])
+
+
+def test_expired_tokens_say_so() -> None:
+    signer = Signer(["key-one"])
+    token = signer.sign(Purpose.CONFIRM, "abc")
+    time.sleep(1.1)
+    with pytest.raises(TokenError) as excinfo:
+        signer.verify(Purpose.CONFIRM, token, max_age=0)
+    assert excinfo.value.expired
+
+
+def test_old_keys_keep_verifying_after_rotation_and_new_tokens_use_the_newest() -> None:
+    old = Signer(["old-key"])
+    token = old.sign(Purpose.MANAGE, "abc")
+    rotated = Signer(["new-key", "old-key"])
+    assert rotated.verify(Purpose.MANAGE, token) == "abc"
+    fresh = rotated.sign(Purpose.MANAGE, "abc")
+    assert Signer(["new-key"]).verify(Purpose.MANAGE, fresh) == "abc"
+    with pytest.raises(TokenError):
+        Signer(["new-key"]).verify(Purpose.MANAGE, token)
+
+
+def test_the_payload_never_contains_an_address() -> None:
+    token = Signer(["k"]).sign(Purpose.UNSUBSCRIBE, "Zm9v-opaque")
+    decoded = base64.urlsafe_b64decode(token.split(".")[0] + "==")
+    assert b"@" not in decoded
+
+
+def test_no_secret_key_is_a_config_error_naming_the_setting() -> None:
+    with pytest.raises(ConfigError, match=r"\[site\] secret_key"):
+        Signer([])
