@@ -49,6 +49,10 @@ class SmtpSettings(Section):
     rate_per_second: float = Field(0.0, ge=0)
     max_attempts: int = Field(4, ge=1, le=20)
     local_hostname: str = "localhost"
+    # First retry waits about this long (seconds), doubling per attempt, with jitter.
+    retry_backoff: float = Field(1.0, ge=0)
+    # A `queued` ledger row not renewed for this long belongs to a dead sender: re-claimed.
+    claim_lease_seconds: float = Field(120.0, gt=0)
 
 
 class SenderSettings(Section):
