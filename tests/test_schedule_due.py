@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from digest.errors import ConfigError
 from digest.models import Profile, Subscriber
-from digest.schedule.due import CLAIM_STALE_AFTER, Due, due_editions
+from digest.schedule.due import Due, due_editions
 from digest.settings import Settings
 from digest.store import Store
 from digest.store.schema import DeliveryRow
@@ -225,7 +225,7 @@ def test_a_subscriber_who_joins_after_todays_slot_gets_todays_edition_within_the
         ("failed", timedelta(0), False),
         ("deferred", timedelta(0), True),  # the server said "later": try again on the next tick
         ("queued", timedelta(minutes=1), False),  # another process is sending it right now
-        ("queued", CLAIM_STALE_AFTER + timedelta(minutes=1), True),  # its sender died
+        ("queued", timedelta(seconds=121), True),  # its sender died (lease: 120 s)
     ],
 )
 def test_the_ledger_decides_whether_an_edition_is_still_due(
@@ -236,7 +236,7 @@ def test_the_ledger_decides_whether_an_edition_is_still_due(
     due_again: bool,
 ) -> None:
     add_subscriber(store, "paris@example.org", "Europe/Paris", "daily", "08:00")
-    settings = make_settings()
+    settings = make_settings(smtp={"claim_lease_seconds": 120})
     at = utc(2026, 1, 14, 9)
     with store.session() as session:
         [due] = due_editions(session, at, settings)

@@ -30,9 +30,9 @@ from digest.store.subscribers import by_ids
 # Outcomes that settle an edition for good. `deferred` (the SMTP server said "later") and `queued`
 # rows whose claim went stale (a process died mid-send) are due again.
 FINAL_STATUSES = ("sent", "skipped", "bounced", "failed")
-# A `queued` row claimed more recently than this is another process's send in flight: not due.
-# Older claims belong to a process that died, and the ledger lets the next claimant take them over.
-CLAIM_STALE_AFTER = timedelta(minutes=15)
+# A `queued` row claimed less than `[smtp] claim_lease_seconds` ago is another process's send in
+# flight: not due. An older claim belongs to a sender that died; the ledger lets the next claimant
+# take it over, so it is due again.
 
 _SCHEDULE_COLUMNS = (
     SubscriberRow.id,
@@ -108,7 +108,8 @@ def due_editions(session: Session, at: datetime, settings: Settings) -> list[Due
         slot = schedule.slot(edition)
         if at - slot <= window:
             slots[subscriber_id] = (edition, slot)
-    settled = _settled(session, slots, at)
+    lease = timedelta(seconds=settings.smtp.claim_lease_seconds)
+    settled = _settled(session, slots, at, lease)
     pending = [i for i, (edition, _) in slots.items() if (i, edition) not in settled]
     due = [Due(s, *slots[s.id]) for s in by_ids(session, pending)] if pending else []
     due.sort(key=lambda d: (d.slot, d.subscriber.id))
@@ -116,7 +117,7 @@ def due_editions(session: Session, at: datetime, settings: Settings) -> list[Due
 
 
 def _settled(
-    session: Session, slots: Mapping[int, tuple[date, datetime]], at: datetime
+    session: Session, slots: Mapping[int, tuple[date, datetime]], at: datetime, lease: timedelta
 ) -> set[tuple[int, date]]:
     """(subscriber, edition) pairs the ledger says are done or in flight elsewhere.
 
@@ -135,9 +136,7 @@ def _settled(
     )
     settled: set[tuple[int, date]] = set()
     for subscriber_id, edition, status, claimed_at in rows:
-        in_flight = (
-            status == "queued" and claimed_at is not None and at - claimed_at < CLAIM_STALE_AFTER
-        )
+        in_flight = status == "queued" and claimed_at is not None and at - claimed_at < lease
         if status in FINAL_STATUSES or in_flight:
             settled.add((subscriber_id, edition))
     return settled
