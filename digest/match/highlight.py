@@ -1,0 +1,74 @@
+"""Where to highlight: spans of the ORIGINAL text that a match's reasons point at.
+
+Matching happened on stems, so "speculative decoding" as a reason must light up "Speculative
+Decoding" and "speculatively decoded" in the title as printed. The renderer gets character
+spans and does its own escaping and markup.
+"""
+
+from __future__ import annotations
+
+from digest.match.normalize import compounds, stem, tokens
+from digest.models import Field, Match
+
+Span = tuple[int, int]
+
+
+def highlight_terms(match: Match) -> dict[Field, tuple[str, ...]]:
+    """The reason terms per field, in reason order: "matched: kv cache (title)"."""
+    out: dict[Field, list[str]] = {}
+    for reason in match.matched:
+        terms = out.setdefault(reason.field, [])
+        if reason.term not in terms:
+            terms.append(reason.term)
+    return {name: tuple(terms) for name, terms in out.items()}
+
+
+def term_spans(text: str, term: str) -> list[Span]:
+    """Spans in `text` where one reason term (word, phrase or `prefix*`) occurs."""
+    toks = tokens(text)
+    if term.endswith("*"):
+        wanted = tokens(term[:-1])
+        if len(wanted) != 1:
+            return []
+        prefix = wanted[0].surface
+        return [(t.start, t.end) for t in toks if t.surface.startswith(prefix)]
+    want = tokens(term)
+    if not want:
+        return []
+    stems = [t.stem for t in want]
+    joined_parts = list(compounds(term, want))
+    alt = {j for first, last, j in joined_parts if last - first == len(want) - 1}
+    alt.add(stem("".join(t.surface for t in want)))
+    spans: list[Span] = []
+    n = len(stems)
+    for i in range(len(toks) - n + 1):
+        if all(toks[i + k].stem == stems[k] for k in range(n)):
+            spans.append((toks[i].start, toks[i + n - 1].end))
+    if alt:
+        spans.extend((t.start, t.end) for t in toks if t.stem in alt)
+        spans.extend(
+            (toks[first].start, toks[last].end)
+            for first, last, joined in compounds(text, toks)
+            if joined in alt
+        )
+    return spans
+
+
+def highlight_spans(text: str, match: Match, field: Field) -> list[Span]:
+    """Sorted, non-overlapping (start, end) spans of `text` (the paper's `field`) to highlight."""
+    spans: list[Span] = []
+    for reason in match.matched:
+        if reason.field == field:
+            spans.extend(term_spans(text, reason.term))
+    return merge_spans(spans)
+
+
+def merge_spans(spans: list[Span]) -> list[Span]:
+    merged: list[Span] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
