@@ -53,6 +53,12 @@ def _authors(entry: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _arxiv_id(value: str) -> str | None:
+    """The bare id in an entry id or link; old ids (`hep-th/9901001`) only parse on their own."""
+    _, marker, rest = value.partition("/abs/")
+    return extract_arxiv_id(rest if marker else value)
+
+
 def _published(entry: Any) -> date | None:
     """The date as the feed wrote it (its own zone), not shifted to UTC."""
     for key in ("published", "updated"):
@@ -80,7 +86,7 @@ def _entry(entry: Any, name: str, position: int) -> Paper:
         raise SourceError(f"{name}: entry {position}: no <title>; expected {EXPECTED}")
     link = str(entry.get("link", ""))
     raw_id = str(entry.get("id", ""))
-    arxiv_id = extract_arxiv_id(raw_id) or (extract_arxiv_id(link) if link else None)
+    arxiv_id = _arxiv_id(raw_id) or (_arxiv_id(link) if link else None)
     if "api/errors" in raw_id:
         summary = _plain(str(entry.get("summary", "")))
         raise SourceError(f"{name}: the arXiv API answered with an error: {summary or title}")
