@@ -18,7 +18,7 @@ from digest.models import Profile, Subscriber
 from digest.schedule.due import Due, due_editions
 from digest.settings import Settings
 from digest.store import Store
-from digest.store.schema import DeliveryRow
+from digest.store.schema import DeliveryRow, SuppressionRow
 from digest.store.subscribers import Status, create
 
 JOINED = datetime(2026, 1, 1, tzinfo=UTC)
@@ -263,6 +263,16 @@ def test_only_active_subscribers_are_due(
     store: Store, make_settings: Callable[..., Settings], status: Status
 ) -> None:
     add_subscriber(store, "x@example.org", "UTC", "daily", "08:00", status=status)
+    with store.session() as session:
+        assert due_editions(session, utc(2026, 1, 14, 8), make_settings()) == []
+
+
+def test_a_suppressed_address_is_never_due_even_if_its_row_says_active(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    add_subscriber(store, "gone@example.org", "UTC", "daily", "08:00")
+    with store.session() as session:
+        session.add(SuppressionRow(email_key="gone@example.org", reason="550", created_at=JOINED))
     with store.session() as session:
         assert due_editions(session, utc(2026, 1, 14, 8), make_settings()) == []
 

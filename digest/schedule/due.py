@@ -17,14 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from digest.cadence import Schedule, parse_cadence, parse_timezone
 from digest.errors import ConfigError
 from digest.models import Subscriber
 from digest.settings import Settings, parse_local_time
-from digest.store.schema import DeliveryRow, SubscriberRow
+from digest.store.schema import DeliveryRow, SubscriberRow, SuppressionRow
 from digest.store.subscribers import by_ids
 
 # Outcomes that settle an edition for good. `deferred` (the SMTP server said "later") and `queued`
@@ -95,6 +95,8 @@ def due_editions(session: Session, at: datetime, settings: Settings) -> list[Due
     rows = session.execute(
         select(*_SCHEDULE_COLUMNS)
         .where(SubscriberRow.status == "active")
+        # A suppressed address (hard bounce, complaint) is never mailed, as in the sender.
+        .where(~exists().where(SuppressionRow.email_key == SubscriberRow.email_key))
         .order_by(SubscriberRow.id)
     )
     slots: dict[int, tuple[date, datetime]] = {}
