@@ -34,7 +34,8 @@ are sampled independently from different draft models.
     <author><name>Hassan Dbouk</name></author>
     <arxiv:comment>30 pages</arxiv:comment>
     <link href="http://arxiv.org/abs/2410.18234v2" rel="alternate" type="text/html"/>
-    <link title="pdf" href="http://arxiv.org/pdf/2410.18234v2" rel="related" type="application/pdf"/>
+    <link title="pdf" href="http://arxiv.org/pdf/2410.18234v2" rel="related"
+          type="application/pdf"/>
     <arxiv:primary_category term="cs.LG" scheme="http://arxiv.org/schemas/atom"/>
     <category term="cs.LG" scheme="http://arxiv.org/schemas/atom"/>
   </entry>
@@ -129,7 +130,7 @@ def test_empty_feed_is_valid() -> None:
 
 
 def test_api_error_entry_is_reported() -> None:
-    with pytest.raises(SourceError, match="api.xml: the arXiv API answered with an error"):
+    with pytest.raises(SourceError, match=r"api\.xml: the arXiv API answered with an error"):
         parse(API_ERROR, name="api.xml")
 
 

@@ -1,0 +1,142 @@
+"""`make demo`: the whole pipeline on bundled, invented data, in a throw-away folder.
+
+The demo is an ordered list of steps sharing one `DemoState`; each step reports through a
+`Reporter` so the core never prints. Later stages of the pipeline add their own steps (import
+subscribers, previews, a local sink, a send) by appending to `STEPS`.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Protocol
+
+from digest.ingest import ingest
+from digest.models import Paper
+from digest.settings import Settings, load_settings
+from digest.store import Store, open_store
+from digest.store.papers import UpsertCounts, list_papers
+
+SAMPLE = "daily-papers-sample.txt"
+DB_NAME = "digest.db"
+CONFIG_NAME = "config.toml"
+TOP_PAPERS = 10
+
+
+class Reporter(Protocol):
+    """Where the demo tells the operator what happened (the CLI prints with rich)."""
+
+    def step(self, title: str) -> None: ...
+
+    def info(self, text: str) -> None: ...
+
+    def papers(self, papers: Sequence[Paper], title: str) -> None: ...
+
+
+@dataclass
+class DemoState:
+    directory: Path
+    now: datetime
+    _settings: Settings | None = None
+    _store: Store | None = None
+    counts: UpsertCounts | None = None
+    notes: dict[str, object] = field(default_factory=dict)  # for later steps to share results
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / CONFIG_NAME
+
+    @property
+    def db_path(self) -> Path:
+        return self.directory / DB_NAME
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings.database.url)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+            self._store = None
+
+
+Step = tuple[str, Callable[[DemoState, Reporter], None]]
+
+
+def sample_bytes() -> bytes:
+    """The bundled sample page (invented papers), read from the installed package."""
+    return (resources.files("digest") / "samples" / SAMPLE).read_bytes()
+
+
+def demo_config(state: DemoState, secret_key: str) -> str:
+    """The demo's settings file: its own database and a fresh signing key."""
+    url = f"sqlite:///{state.db_path.resolve()}"
+    return (
+        "# Written by `digest demo`; regenerated (with a new secret key) on every run.\n"
+        "[database]\n"
+        f"url = {json.dumps(url)}\n\n"
+        "[site]\n"
+        f"secret_key = [{json.dumps(secret_key)}]\n"
+    )
+
+
+def prepare(state: DemoState, report: Reporter) -> None:
+    state.directory.mkdir(parents=True, exist_ok=True)
+    # Only what the demo itself wrote is removed: --dir may point at a folder with other files.
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        state.db_path.with_name(DB_NAME + suffix).unlink(missing_ok=True)
+    state.config_path.write_text(demo_config(state, secrets.token_urlsafe(32)), encoding="utf-8")
+    report.info(f"settings: {state.config_path} (fresh secret key)")
+    report.info(f"database: {state.db_path}")
+
+
+def ingest_sample(state: DemoState, report: Reporter) -> None:
+    with resources.as_file(resources.files("digest") / "samples" / SAMPLE) as path:
+        state.counts = ingest(state.store, [str(path)], now=state.now)
+    report.info(
+        f"{state.counts.parsed} papers read from the bundled sample, {state.counts.new} stored"
+    )
+
+
+def show_top_papers(state: DemoState, report: Reporter) -> None:
+    with state.store.session() as session:
+        top = list_papers(session, limit=TOP_PAPERS)
+    report.papers(top, f"Top {len(top)} papers")
+
+
+STEPS: list[Step] = [
+    ("Prepare a fresh demo folder", prepare),
+    ("Ingest the bundled sample page", ingest_sample),
+    ("Show the top papers", show_top_papers),
+]
+
+
+def run_demo(
+    directory: Path,
+    report: Reporter,
+    *,
+    now: datetime | None = None,
+    steps: Sequence[Step] | None = None,
+) -> DemoState:
+    """Run every step in order; the first error stops the demo (and names what failed)."""
+    state = DemoState(directory=directory, now=now or datetime.now(UTC))
+    try:
+        for title, step in steps if steps is not None else STEPS:
+            report.step(title)
+            step(state, report)
+    finally:
+        state.close()
+    return state
