@@ -292,6 +292,9 @@ def _word(tok: _Tok, fields: tuple[Field, ...]) -> Term:
 
 
 def _phrase(tok: _Tok, fields: tuple[Field, ...]) -> Term:
+    star = tok.text.find("*")
+    if star >= 0:
+        raise QueryError('"*" works on single words, not inside a phrase', tok.column + 1 + star)
     toks = tokens(tok.text)
     if not toks:
         raise QueryError("empty phrase", tok.column)

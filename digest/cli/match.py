@@ -1,0 +1,80 @@
+"""`digest match`: try a query (or a profile's topics) against the stored papers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from digest.cli.app import AppContext, cli, pass_app, print_json
+from digest.errors import ProfileError
+from digest.match import Matcher, PaperIndex, compile_query
+from digest.models import Match, Topic
+from digest.profiles import load_profiles
+from digest.store.papers import list_papers
+
+
+def match_json(match: Match) -> dict[str, Any]:
+    """The `digest match --json` shape (DESIGN.md)."""
+    return {
+        "id": match.paper.id,
+        "title": match.paper.title,
+        "score": round(match.score, 4),
+        "matched": [{"term": r.term, "field": r.field} for r in match.matched],
+    }
+
+
+@cli.command()
+@click.option("--query", "-q", "query", default=None, help="A topic query, e.g. 'kv cache, moe'.")
+@click.option(
+    "--profile",
+    "profile_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A TOML profile: match its topics with its min_upvotes.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of matches.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N papers.")
+@pass_app
+def match(
+    app: AppContext,
+    query: str | None,
+    profile_path: Path | None,
+    as_json: bool,
+    limit: int | None,
+) -> None:
+    """Rank the stored papers against --query Q or the topics of --profile FILE, best first.
+
+    With --profile and no --limit, the profile's max_papers caps the list.
+    """
+    if (query is None) == (profile_path is None):
+        raise click.UsageError("give exactly one of --query Q or --profile FILE")
+    min_upvotes = 0
+    if query is not None:
+        compile_query(query)  # a bad query fails before the database is opened
+        topics: tuple[Topic, ...] = (Topic(name=query, query=query),)
+    else:
+        assert profile_path is not None
+        profiles = load_profiles(profile_path)
+        if len(profiles) != 1:
+            raise ProfileError(f"{profile_path}: holds {len(profiles)} profiles; expected one")
+        profile = profiles[0]
+        topics, min_upvotes = profile.topics, profile.min_upvotes
+        limit = limit or profile.max_papers
+    with app.store.session() as session:
+        papers = list_papers(session)
+    matcher = Matcher(PaperIndex.build(papers, now=datetime.now(UTC)))
+    found = matcher.match(topics, min_upvotes=min_upvotes, limit=limit)
+    if as_json:
+        print_json([match_json(m) for m in found])
+        return
+    if not found:
+        click.echo("No stored paper matches." if papers else "No papers stored yet.")
+        return
+    for position, m in enumerate(found, start=1):
+        reasons = ", ".join(f"{r.term} ({r.field})" for r in m.matched)
+        topic_note = f" [{', '.join(m.topics)}]" if profile_path is not None else ""
+        click.echo(f"{position:>3}. {m.score:.3f}  {m.paper.title}{topic_note}")
+        click.echo(f"       matched: {reasons}")

@@ -1,0 +1,84 @@
+"""`digest subscribers import|list`: operators manage subscribers from TOML profile files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from digest.cli.app import AppContext, cli, pass_app, print_json
+from digest.errors import ProfileError
+from digest.models import Subscriber
+from digest.profiles import read_profiles
+from digest.store.subscribers import import_profile, list_subscribers
+
+
+def subscriber_json(subscriber: Subscriber) -> dict[str, Any]:
+    """The `digest subscribers list --json` shape (DESIGN.md)."""
+    profile = subscriber.profile
+    return {
+        "email": profile.email,
+        "status": subscriber.status,
+        "timezone": profile.timezone,
+        "cadence": profile.cadence,
+        "send_time": profile.send_time,
+        "topics": [{"name": t.name, "query": t.query} for t in profile.topics],
+    }
+
+
+@cli.group()
+def subscribers() -> None:
+    """Import subscriber profiles from TOML and list subscribers."""
+
+
+@subscribers.command("import")
+@click.argument("path", metavar="FILE_OR_DIR", type=click.Path(path_type=Path))
+@pass_app
+def import_(app: AppContext, path: Path) -> None:
+    """Create or update subscribers from a TOML profile, or every *.toml in a folder.
+
+    Imported subscribers are active: the operator vouches for them. Importing again updates
+    them, never duplicates. Each profile is stored in its own transaction after it validated, so
+    a bad profile is reported (FILE:LINE) and skipped while the others are imported; the exit
+    status is then 2.
+    """
+    results = read_profiles(path)
+    now = datetime.now(UTC)
+    created = updated = 0
+    for result in results:
+        if result.profile is None:
+            continue
+        with app.store.session() as session:
+            _row, new = import_profile(session, result.profile, now)
+        created += new
+        updated += not new
+    bad = [r.error for r in results if r.error is not None]
+    for error in bad:
+        click.echo(f"error: {error}", err=True)
+    summary = f"{created + updated} profiles imported from {path}: {created} new, {updated} updated"
+    click.echo(summary + (f"; {len(bad)} rejected." if bad else "."))
+    if bad:
+        raise ProfileError(f"{len(bad)} of {len(results)} profiles rejected (see above)")
+
+
+@subscribers.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of subscribers.")
+@pass_app
+def list_(app: AppContext, as_json: bool) -> None:
+    """List subscribers with their status, schedule and topics."""
+    with app.store.session() as session:
+        found = list_subscribers(session)
+    if as_json:
+        print_json([subscriber_json(s) for s in found])
+        return
+    if not found:
+        click.echo("No subscribers yet; run `digest subscribers import subscribers/` first.")
+        return
+    for s in found:
+        p = s.profile
+        topics = "; ".join(t.name for t in p.topics) or "(trending only)"
+        click.echo(
+            f"{p.email:<32} {s.status:<12} {p.cadence:<10} {p.send_time} {p.timezone:<20} {topics}"
+        )

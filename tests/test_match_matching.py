@@ -1,0 +1,231 @@
+"""Matching semantics: what a query finds, how it ranks, and the reasons it gives."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from digest.errors import QueryError
+from digest.match import Matcher, PaperIndex, highlight_spans, highlight_terms
+from digest.models import Match, MatchReason, Paper, Topic
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+PAPERS = [
+    Paper(
+        id="spec",
+        title="Speculative Decoding for Fast LLMs",
+        abstract="We speculatively decode with a small draft model and reuse the KV cache.",
+        authors=("Zoë Müller", "Yann LeCun"),
+        published=date(2026, 11, 28),
+        upvotes=30,
+    ),
+    Paper(
+        id="moe",
+        title="DeepSeekMoE: Mixture-of-Experts at Scale",
+        abstract="Mixture of experts (MoE) models route tokens to experts. Pre-training is costly.",
+        organization="DeepSeek",
+        published=date(2026, 11, 27),
+        upvotes=12,
+    ),
+    Paper(
+        id="quant",
+        title="Quantization of the KV-Cache",
+        abstract="We quantize the key-value cache of an LLM after pretraining.",
+        published=date(2026, 11, 20),
+        upvotes=100,
+    ),
+    Paper(
+        id="math",
+        title="Mathematical Reasoning with Small Models",
+        abstract="Reasoning on MATH-500 and GSM8K benchmarks.",
+        published=date(2026, 11, 28),
+        upvotes=3,
+    ),
+    Paper(
+        id="plan",
+        title="Reasoning about Plans in Café Robots",
+        abstract="Agents reason over plans; no arithmetic involved.",
+        published=date(2026, 11, 28),
+        upvotes=1,
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(PaperIndex.build(PAPERS, now=NOW))
+
+
+def ids(matcher: Matcher, query: str, **kwargs: int) -> list[str]:
+    return [m.paper.id for m in matcher.match([Topic("t", query)], **kwargs)]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # case, stemming: "decoding" finds "decode", "LLMs" finds "LLM"
+        ("SPECULATIVE decoding", ["spec"]),
+        ("decoded", ["spec"]),
+        ("LLMs", ["quant", "spec"]),
+        ("llm", ["quant", "spec"]),
+        # hyphens: "mixture-of-experts" == "mixture of experts"; "kv-cache" == "kv cache"
+        ("mixture-of-experts", ["moe"]),
+        ('"mixture of experts"', ["moe"]),
+        ('"kv cache"', ["quant", "spec"]),
+        ("key-value", ["quant"]),
+        ("pretraining", ["moe", "quant"]),
+        ("pre-training", ["moe", "quant"]),
+        # accents
+        ("cafe", ["plan"]),
+        ("CAFÉ", ["plan"]),
+        # phrases need adjacency; bare words do not
+        ('"decoding speculative"', []),
+        ("decoding speculative", ["spec"]),
+        # NOT and a leading minus; an excluded word also excludes longer words it starts
+        ("reasoning -math", ["plan"]),
+        ("reasoning NOT mathematical", ["plan"]),
+        # fields
+        ("ti:quantization", ["quant"]),
+        ("ti:cache", ["quant"]),
+        ("abs:cache", ["quant", "spec"]),
+        ("au:muller", ["spec"]),
+        ('au:"yann lecun"', ["spec"]),
+        ('au:"muller yann"', []),  # a phrase never runs from one author into the next
+        ("org:deepseek", ["moe"]),
+        ("deepseek", []),  # bare words skip the organisation; "DeepSeekMoE" is one word
+        ("deepseekmoe", ["moe"]),
+        ("org:experts", []),
+        # prefixes
+        ("quantiz*", ["quant"]),
+        ("spec*", ["spec"]),
+        # any-of keyword lists and OR
+        ("kv cache, moe", ["moe", "quant", "spec"]),
+        ("quantization OR robots", ["plan", "quant"]),
+        ("(quantization OR robots) -cafe", ["quant"]),
+    ],
+)
+def test_query_finds(matcher: Matcher, query: str, expected: list[str]) -> None:
+    assert sorted(ids(matcher, query)) == expected
+
+
+def test_title_hits_rank_above_abstract_hits(matcher: Matcher) -> None:
+    # both mention the kv cache; only "quant" has it in the title
+    assert ids(matcher, "kv cache") == ["quant", "spec"]
+
+
+def test_rarer_terms_weigh_more() -> None:
+    titles = {"a": "Robots alpha", "b": "Reasoning beta", "c": "Reasoning gamma", "d": "Reasoning"}
+    papers = [Paper(id=pid, title=title, abstract="") for pid, title in titles.items()]
+    matcher = Matcher(PaperIndex.build(papers, now=NOW))
+    assert ids(matcher, "reasoning OR robots")[0] == "a"
+
+
+def test_order_is_deterministic_with_ties_broken_by_paper_id() -> None:
+    twins = [
+        Paper(id=f"p{i}", title="Speculative decoding", abstract="", published=date(2026, 11, 28))
+        for i in (3, 1, 2)
+    ]
+    matcher = Matcher(PaperIndex.build(twins, now=NOW))
+    assert ids(matcher, "speculative decoding") == ["p1", "p2", "p3"]
+    reversed_matcher = Matcher(PaperIndex.build(list(reversed(twins)), now=NOW))
+    assert ids(reversed_matcher, "speculative decoding") == ["p1", "p2", "p3"]
+
+
+def test_fresh_upvotes_lift_a_paper_and_age_decays_them() -> None:
+    def paper(pid: str, upvotes: int, published: date) -> Paper:
+        return Paper(
+            id=pid, title="KV cache compression", abstract="", upvotes=upvotes, published=published
+        )
+
+    popular = Matcher(
+        PaperIndex.build(
+            [paper("a", 0, date(2026, 11, 28)), paper("b", 80, date(2026, 11, 28))], now=NOW
+        )
+    )
+    assert ids(popular, "kv cache") == ["b", "a"]
+    stale = Matcher(
+        PaperIndex.build(
+            [paper("a", 10, date(2026, 11, 28)), paper("b", 40, date(2026, 6, 1))], now=NOW
+        )
+    )
+    assert ids(stale, "kv cache") == ["a", "b"]
+
+
+def test_a_match_names_its_topics_and_reasons(matcher: Matcher) -> None:
+    topics = [
+        Topic("Speculative decoding", "speculative decoding"),
+        Topic("KV cache", "kv cache"),
+        Topic("MoE", '"mixture of experts" OR moe'),
+    ]
+    found = {m.paper.id: m for m in matcher.match(topics)}
+    assert set(found) == {"spec", "quant", "moe"}
+    spec = found["spec"]
+    assert spec.topics == ("Speculative decoding", "KV cache")
+    assert MatchReason("speculative decoding", "title") in spec.matched
+    assert MatchReason("kv cache", "abstract") in spec.matched
+    # adjacent bare words are explained as the phrase, not word by word
+    assert MatchReason("speculative", "title") not in spec.matched
+    assert found["moe"].matched[:2] == (
+        MatchReason("mixture of experts", "title"),
+        MatchReason("mixture of experts", "abstract"),
+    )
+    assert MatchReason("moe", "abstract") in found["moe"].matched
+
+
+def test_a_paper_matching_several_topics_appears_once(matcher: Matcher) -> None:
+    found = matcher.match([Topic("a", "kv cache"), Topic("b", "quantization")])
+    assert [m.paper.id for m in found] == ["quant", "spec"]
+
+
+def test_min_upvotes_and_limit(matcher: Matcher) -> None:
+    assert ids(matcher, "kv cache, moe, reasoning", min_upvotes=12) == ["quant", "spec", "moe"]
+    assert len(ids(matcher, "kv cache, moe, reasoning", limit=2)) == 2
+    assert ids(matcher, "kv cache", limit=0) == []
+
+
+def test_identical_queries_are_evaluated_once(matcher: Matcher) -> None:
+    first = matcher.match([Topic("x", "kv   cache")])
+    second = matcher.match([Topic("x", "kv cache")])
+    assert first is second
+
+
+def test_a_bad_topic_query_raises_query_error(matcher: Matcher) -> None:
+    with pytest.raises(QueryError, match='column 4: unclosed "\\("'):
+        matcher.match([Topic("bad", "kv (cache")])
+
+
+def test_no_topics_no_matches(matcher: Matcher) -> None:
+    assert matcher.match([]) == []
+
+
+def test_an_empty_index_matches_nothing() -> None:
+    assert Matcher(PaperIndex.build([], now=NOW)).match([Topic("t", "kv cache")]) == []
+
+
+def spans(text: str, match: Match, field: str) -> list[str]:
+    return [text[a:b] for a, b in highlight_spans(text, match, field)]  # type: ignore[arg-type]
+
+
+def test_highlights_point_at_the_original_text(matcher: Matcher) -> None:
+    [spec] = matcher.match([Topic("t", "speculative decoding")])
+    assert spans(spec.paper.title, spec, "title") == ["Speculative Decoding"]
+    assert spans(spec.paper.abstract, spec, "abstract") == ["speculatively decode"]
+    [moe] = matcher.match([Topic("t", '"mixture of experts" OR moe')])
+    assert spans(moe.paper.title, moe, "title") == ["Mixture-of-Experts"]
+    assert spans(moe.paper.abstract, moe, "abstract") == ["Mixture of experts", "MoE"]
+    quant = next(
+        m for m in matcher.match([Topic("t", "kv cache, quantiz*")]) if m.paper.id == "quant"
+    )
+    assert spans(quant.paper.title, quant, "title") == ["Quantization", "KV-Cache"]
+    assert highlight_terms(quant) == {
+        "title": ("kv cache", "quantiz*"),
+        "abstract": ("cache", "quantiz*"),
+    }
+
+
+def test_highlights_follow_hyphen_spellings(matcher: Matcher) -> None:
+    found = {m.paper.id: m for m in matcher.match([Topic("t", "pretraining")])}
+    assert spans(found["moe"].paper.abstract, found["moe"], "abstract") == ["Pre-training"]
+    assert spans(found["quant"].paper.abstract, found["quant"], "abstract") == ["pretraining"]
