@@ -1,0 +1,90 @@
+"""Header values that are safe to put on the wire: validated, encoded, folded.
+
+No header is built from unvalidated text. Every address goes through email-validator; any value
+holding CR, LF or NUL is refused outright (that is how header injection and SMTP smuggling
+start), and so is a line that cannot be folded under the 998-octet limit of RFC 5322.
+Non-ASCII display names and subjects are RFC 2047 encoded.
+"""
+
+from __future__ import annotations
+
+import re
+from email.header import Header
+from email.utils import formataddr
+
+from email_validator import EmailNotValidError, validate_email
+
+from digest.errors import DeliveryError
+
+MAX_LINE = 998  # octets, RFC 5322 2.1.1
+FOLD_AT = 78  # preferred width
+_NAME = re.compile(r"[!-9;-~]+")  # printable ASCII except ':'
+_FORBIDDEN = ("\r", "\n", "\0")
+
+
+def check_value(field: str, value: str) -> None:
+    """DeliveryError for a value that could break out of its header line; `field` names it."""
+    if any(c in value for c in _FORBIDDEN):
+        raise DeliveryError(f"{field}: CR, LF or NUL in {value[:60]!r}; refusing to send")
+
+
+def validate_address(address: str, *, field: str) -> str:
+    """The address in its ASCII form (IDN domains as punycode), or DeliveryError naming `field`.
+
+    A non-ASCII local part would need SMTPUTF8 end to end, which this sender does not promise.
+    """
+    check_value(field, address)
+    try:
+        valid = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise DeliveryError(f"{field}: {address!r} is not a valid address ({exc})") from None
+    if valid.ascii_email is None:
+        raise DeliveryError(
+            f"{field}: {address!r} has a non-ASCII local part, which needs SMTPUTF8; not supported"
+        )
+    return valid.ascii_email
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+def format_address(name: str | None, address: str, *, field: str) -> str:
+    """`Name <addr>` with the name quoted or RFC 2047 encoded as needed; address validated."""
+    ascii_address = validate_address(address, field=field)
+    if not name:
+        return ascii_address
+    check_value(field, name)
+    return formataddr((" ".join(name.split()), ascii_address), charset="utf-8")
+
+
+def encode_header(name: str, value: str) -> str:
+    """`Name: value` as wire text (CRLF folds, no trailing CRLF), ASCII only."""
+    if not _NAME.fullmatch(name):
+        raise DeliveryError(f"header name {name!r} is not printable ASCII")
+    check_value(f"header {name}", value)
+    # A literal "=?…?=" in a subject would be decoded by the reader's client: encode it too.
+    if not value.isascii() or (name.lower() == "subject" and "=?" in value):
+        encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+        return f"{name}: {encoded}"
+    line = f"{name}: {value}"
+    if len(line) <= FOLD_AT:
+        return line
+    return _fold(line, name)
+
+
+def _fold(line: str, name: str) -> str:
+    """Greedy folding at spaces; unfolding (removing each CRLF) gives the value back exactly."""
+    words = line.split(" ")
+    out: list[str] = []
+    current = f"{words[0]} {words[1]}"  # never fold between the name and the value
+    for word in words[2:]:
+        if len(current) + 1 + len(word) > FOLD_AT and current.strip():
+            out.append(current)
+            current = " " + word
+        else:
+            current = f"{current} {word}"
+    out.append(current)
+    if any(len(part) > MAX_LINE for part in out):
+        raise DeliveryError(f"header {name}: a word is longer than {MAX_LINE} octets")
+    return "\r\n".join(out)

@@ -1,0 +1,170 @@
+"""The message that goes on the wire: a hand-assembled multipart/alternative and its headers.
+
+`build_mime` writes the bytes directly instead of building an `EmailMessage` and flattening it
+(2–6 ms per 40 KB digest, more than rendering it): both parts are quoted-printable encoded by
+`binascii` (C), lines end in CRLF and stay under 76 characters, and the boundary starts with
+"=_", which quoted-printable output can never contain. The result is checked against the stdlib
+parser in tests/test_render_mime.py.
+
+`compose` turns one rendered edition into an `OutgoingMessage` with every header a list mail
+needs (issue 5): From with a name, To, Reply-To, Subject, Date (+0000), a Message-ID stable per
+(subscriber, edition) so a resend after a crash is recognisable as the same mail, List-Id,
+List-Unsubscribe with a signed https link (and a mailto when configured), one-click
+List-Unsubscribe-Post (RFC 8058), Auto-Submitted and Precedence: bulk (keeps vacation responders
+quiet; no spam filter penalises it).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from email.utils import format_datetime
+from typing import TYPE_CHECKING
+
+from digest.deliver.headers import check_value, domain_of, encode_header, format_address
+from digest.errors import DeliveryError
+from digest.models import Edition
+from digest.render.context import DigestLinks
+from digest.settings import Settings
+from digest.tokens import Purpose, Signer
+
+if TYPE_CHECKING:
+    from digest.render import Renderer
+
+_RESERVED = frozenset({"mime-version", "content-type", "content-transfer-encoding"})
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    recipient: str  # envelope RCPT TO, validated ASCII form
+    message_id: str
+    data: bytes
+    subscriber_id: int | None
+    edition: date | None
+
+
+def _quoted_printable(text: str) -> bytes:
+    """UTF-8 quoted-printable with CRLF line breaks.
+
+    MIME text is line-oriented (RFC 2046 4.1.1): a lone CR, a lone LF and CRLF all mean one line
+    break, so they are normalised here and read back as "\\n"."""
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+    encoded = binascii.b2a_qp(normalised.encode("utf-8"), quotetabs=False, istext=True)
+    return encoded.replace(b"\n", b"\r\n")
+
+
+def _part(content_type: str, body: bytes) -> bytes:
+    return (
+        f"Content-Type: {content_type}; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    ).encode("ascii") + body
+
+
+def build_mime(headers: list[tuple[str, str]], text: str, html: str) -> bytes:
+    """A complete multipart/alternative message: text part first, HTML last (clients show the
+    last part they can display). MIME-Version and Content-Type are added here."""
+    lines: list[str] = []
+    for name, value in headers:
+        if name.lower() in _RESERVED:
+            raise DeliveryError(f"header {name} is set by build_mime; do not pass it")
+        lines.append(encode_header(name, value))
+    head = "\r\n".join(lines).encode("ascii")
+    text_body = _quoted_printable(text)
+    html_body = _quoted_printable(html)
+    # Deterministic per message (same input, same bytes: a preview .eml equals what is sent),
+    # unique in practice across messages, and impossible inside quoted-printable text.
+    fingerprint = hashlib.blake2b(head, digest_size=12)
+    fingerprint.update(text_body)
+    fingerprint.update(html_body)
+    boundary = f"=_{fingerprint.hexdigest()}"
+    delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
+    return b"".join(
+        (
+            head,
+            b"\r\nMIME-Version: 1.0\r\n",
+            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode("ascii"),
+            b"\r\n",
+            delimiter[2:],
+            _part("text/plain", text_body),
+            delimiter,
+            _part("text/html", html_body),
+            f"\r\n--{boundary}--\r\n".encode("ascii"),
+        )
+    )
+
+
+def message_id(edition: Edition, from_address: str) -> str:
+    """`<edition.hash@domain>`: the same (subscriber, edition) always gets the same id, and the
+    id reveals neither the address nor the database key."""
+    public_id = edition.subscriber.public_id
+    token = hashlib.sha256(f"{public_id}\0{edition.date.isoformat()}".encode()).hexdigest()[:24]
+    return f"<{edition.date.isoformat()}.{token}@{domain_of(from_address)}>"
+
+
+def digest_links(settings: Settings, signer: Signer, public_id: str) -> DigestLinks:
+    base = settings.site.base_url
+    return DigestLinks(
+        manage=f"{base}/preferences/{signer.sign(Purpose.MANAGE, public_id)}",
+        unsubscribe=f"{base}/unsubscribe/{signer.sign(Purpose.UNSUBSCRIBE, public_id)}",
+    )
+
+
+def list_headers(settings: Settings, links: DigestLinks) -> list[tuple[str, str]]:
+    sender = settings.sender
+    unsubscribe = f"<{links.unsubscribe}>"
+    if sender.unsubscribe_mailto:
+        mailto = format_address(
+            None, sender.unsubscribe_mailto, field="[sender] unsubscribe_mailto"
+        )
+        unsubscribe += f", <mailto:{mailto}?subject=unsubscribe>"
+    list_name = settings.digest.list_name.replace("\\", "").replace('"', "")
+    return [
+        ("List-Id", f'"{list_name}" <{sender.list_id}>'),
+        ("List-Unsubscribe", unsubscribe),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("Auto-Submitted", "auto-generated"),
+        ("Precedence", "bulk"),
+    ]
+
+
+def compose(
+    edition: Edition, settings: Settings, signer: Signer, *, renderer: Renderer, now: datetime
+) -> OutgoingMessage:
+    """One reader's digest as the exact bytes to hand to SMTP (and to write as a preview .eml).
+
+    Every header input is validated before anything is rendered: DeliveryError names the
+    field."""
+    sender = settings.sender
+    profile = edition.subscriber.profile
+    from_header = format_address(
+        sender.from_name, sender.from_address, field="[sender] from_address"
+    )
+    to_header = format_address(profile.name, profile.email, field="subscriber email")
+    recipient = format_address(None, profile.email, field="subscriber email")
+    reply_to = (
+        format_address(None, sender.reply_to, field="[sender] reply_to")
+        if sender.reply_to
+        else None
+    )
+    for name, value in (("List-Id", sender.list_id), ("Base-URL", settings.site.base_url)):
+        check_value(name, value)
+    mid = message_id(edition, format_address(None, sender.from_address, field="from"))
+    links = digest_links(settings, signer, edition.subscriber.public_id)
+    rendered = renderer.render(edition, links)
+    headers = [
+        ("Date", format_datetime(now.astimezone(UTC))),
+        ("From", from_header),
+        ("To", to_header),
+    ]
+    if reply_to:
+        headers.append(("Reply-To", reply_to))
+    headers += [("Subject", rendered.subject), ("Message-ID", mid), *list_headers(settings, links)]
+    return OutgoingMessage(
+        recipient=recipient,
+        message_id=mid,
+        data=build_mime(headers, rendered.text, rendered.html),
+        subscriber_id=edition.subscriber.id,
+        edition=edition.date,
+    )

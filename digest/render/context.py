@@ -1,0 +1,253 @@
+"""The one context both the HTML and the plain-text part are rendered from.
+
+Everything a template shows is decided here, so the two parts never disagree: which link a title
+points at, how an abstract is trimmed, which words are highlighted, why the reader gets the mail.
+Paper text is escaped *before* highlight markup is wrapped around the matched spans, so nothing a
+source wrote can ever become markup.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from digest.errors import ConfigError
+from digest.identity import normalise_whitespace
+from digest.match import term_spans
+from digest.models import Edition, Match, Paper
+from digest.settings import Settings
+
+ABSTRACT_LIMIT = 320
+TEXT_WIDTH = 72
+PREHEADER_LIMIT = 140
+SUBJECT_TITLE_LIMIT = 90
+MAX_AUTHORS = 3
+
+# Inline styles on the highlight so it reads the same in clients that drop <style> blocks; the
+# explicit dark text on a pale yellow survives Gmail's dark-mode inversion legibly.
+_HIGHLIGHT_OPEN = Markup('<span class="hl" style="background-color:#fff1a8;color:#1f2328;">')
+_HIGHLIGHT_CLOSE = Markup("</span>")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[])")
+_URL_SCHEMES = ("https://", "http://")
+
+
+@dataclass(frozen=True, slots=True)
+class DigestLinks:
+    """Signed per-reader links; built by the caller, who holds the token signer."""
+
+    manage: str
+    unsubscribe: str
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One paper as both parts show it. `*_html` values are already-escaped Markup."""
+
+    position: int
+    title: str
+    title_html: Markup
+    url: str | None
+    arxiv_url: str | None
+    authors: str
+    organization: str | None
+    upvotes: int | None
+    published: str | None
+    abstract: str
+    abstract_html: Markup
+    abstract_lines: tuple[str, ...]
+    topics: tuple[str, ...]
+    matched: str
+
+    @property
+    def meta(self) -> str:
+        """ "A, B, C et al. · Org · 42 upvotes · 17 Oct 2026", skipping what is unknown."""
+        parts = [self.authors] if self.authors else []
+        if self.organization:
+            parts.append(self.organization)
+        if self.upvotes is not None:
+            parts.append(f"{self.upvotes} upvote{'' if self.upvotes == 1 else 's'}")
+        if self.published:
+            parts.append(self.published)
+        return " · ".join(parts)
+
+
+def format_date(day: date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def format_long_date(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def absolute_url(url: str | None) -> str | None:
+    """Only absolute http(s) links reach a mail; relative or javascript: links are dropped."""
+    if url and url.strip().lower().startswith(_URL_SCHEMES) and not any(c in url for c in "\r\n"):
+        return url.strip()
+    return None
+
+
+def author_line(paper: Paper) -> str:
+    names = [normalise_whitespace(a) for a in paper.authors if a.strip()]
+    total = max(paper.author_count or 0, len(names))
+    if not names:
+        return f"{total} authors" if total > 1 else ""
+    shown = ", ".join(names[:MAX_AUTHORS])
+    return f"{shown} et al." if total > MAX_AUTHORS else shown
+
+
+@lru_cache(maxsize=4096)
+def trim_abstract(abstract: str, limit: int = ABSTRACT_LIMIT) -> str:
+    """Whole sentences up to `limit` characters; a first sentence longer than that is cut at a
+    word and marked with an ellipsis. Cached: the same paper goes to many readers."""
+    text = normalise_whitespace(abstract)
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for boundary in _SENTENCE_END.finditer(text):
+        candidate = text[: boundary.start()].rstrip()
+        if len(candidate) > limit:
+            break
+        kept = candidate
+    if kept:
+        return kept
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:-")
+    return f"{cut}…"
+
+
+@lru_cache(maxsize=4096)
+def _wrapped(text: str) -> tuple[str, ...]:
+    return tuple(textwrap.wrap(text, TEXT_WIDTH - 3, break_long_words=False)) or ("",)
+
+
+@lru_cache(maxsize=8192)
+def highlight_spans(text: str, terms: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    """Sorted, non-overlapping spans of `text` where any reason term occurs. The matcher finds
+    them on stems ("decoding" lights up "decoded"); cached, as a paper reaches many readers."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted({span for term in terms for span in term_spans(text, term)}):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        elif end > start:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+@lru_cache(maxsize=8192)
+def highlight(text: str, terms: tuple[str, ...]) -> Markup:
+    """Escape `text`, then wrap the matched spans: markup comes only from here, never from text."""
+    out: list[str] = []
+    last = 0
+    for start, end in highlight_spans(text, terms):
+        out.append(escape(text[last:start]))
+        out.append(_HIGHLIGHT_OPEN + escape(text[start:end]) + _HIGHLIGHT_CLOSE)
+        last = end
+    out.append(escape(text[last:]))
+    # Every piece was escaped above; the only markup is the highlight span defined here.
+    return Markup("".join(out))  # noqa: S704
+
+
+def _terms_for(match: Match | None, field: str) -> tuple[str, ...]:
+    if match is None:
+        return ()
+    return tuple(sorted({r.term for r in match.matched if r.field == field}))
+
+
+def _matched_line(match: Match | None) -> str:
+    if match is None:
+        return ""
+    seen: dict[str, list[str]] = {}
+    for reason in match.matched:
+        fields = seen.setdefault(reason.term, [])
+        if reason.field not in fields:
+            fields.append(reason.field)
+    return ", ".join(f"{term} ({', '.join(fields)})" for term, fields in seen.items())
+
+
+def make_card(position: int, paper: Paper, match: Match | None = None) -> Card:
+    title = normalise_whitespace(paper.title)
+    abstract = trim_abstract(paper.abstract)
+    arxiv_url = absolute_url(paper.arxiv_url)
+    return Card(
+        position=position,
+        title=title,
+        title_html=highlight(title, _terms_for(match, "title")),
+        url=absolute_url(paper.url) or arxiv_url,
+        arxiv_url=arxiv_url,
+        authors=author_line(paper),
+        organization=normalise_whitespace(paper.organization) if paper.organization else None,
+        upvotes=paper.upvotes,
+        published=format_date(paper.published) if paper.published else None,
+        abstract=abstract,
+        abstract_html=highlight(abstract, _terms_for(match, "abstract")),
+        abstract_lines=_wrapped(abstract),
+        topics=match.topics if match else (),
+        matched=_matched_line(match),
+    )
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-·") + "…"
+
+
+def top_title(edition: Edition) -> str:
+    if edition.papers:
+        return _shorten(normalise_whitespace(edition.papers[0].paper.title), SUBJECT_TITLE_LIMIT)
+    return "nothing new on your topics"
+
+
+def preheader(edition: Edition, cards: Sequence[Card]) -> str:
+    if not cards:
+        return "Nothing new on your topics this time. Your topics and settings are unchanged."
+    return _shorten(" · ".join(card.title for card in cards[:3]), PREHEADER_LIMIT)
+
+
+def subject(edition: Edition, settings: Settings) -> str:
+    try:
+        text = settings.digest.subject.format(
+            list_name=settings.digest.list_name,
+            date=format_date(edition.date),
+            top_title=top_title(edition),
+        )
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"[digest] subject: cannot fill {settings.digest.subject!r} ({exc}); "
+            "expected only {list_name}, {date} and {top_title}"
+        ) from None
+    # Control characters have no place in a header (and some parse as whitespace).
+    return normalise_whitespace("".join(c for c in text if unicodedata.category(c) != "Cc"))
+
+
+def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> dict[str, Any]:
+    """Everything both templates may use; templates are rendered with StrictUndefined."""
+    profile = edition.subscriber.profile
+    cards = [make_card(i, m.paper, m) for i, m in enumerate(edition.papers, start=1)]
+    trending = [make_card(i, p) for i, p in enumerate(edition.trending, start=1)]
+    subject_line = subject(edition, settings)
+    return {
+        "lang": settings.site.lang,
+        "list_name": settings.digest.list_name,
+        "edition_date": format_long_date(edition.date),
+        "edition_iso": edition.date.isoformat(),
+        "subject": subject_line,
+        "preheader": preheader(edition, cards),
+        "reader_name": normalise_whitespace(profile.name) if profile.name else "",
+        "papers": cards,
+        "paper_count": len(cards),
+        "trending": trending,
+        "topics": [normalise_whitespace(t.name) for t in profile.topics],
+        "is_empty": not cards,
+        "base_url": settings.site.base_url,
+        "manage_url": links.manage,
+        "unsubscribe_url": links.unsubscribe,
+        "postal_address": normalise_whitespace(settings.sender.postal_address),
+    }

@@ -1,0 +1,165 @@
+"""Renderer: load and compile the digest templates once, then render each reader's digest fast.
+
+`Renderer(settings)` fails at construction on any template problem (syntax, MJML structure, an
+unknown variable in a smoke render of sample editions), so `preview` and `send` stop before the
+first mail is written or sent. `.render(edition, links)` returns the subject, preheader, HTML and
+text of one digest; `.render_per_email(...)` is the straightforward Jinja → MJML → HTML path, kept
+as the reference the compiled path is tested and benchmarked against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import jinja2
+
+from digest.errors import TemplateError
+from digest.models import Edition, Match, MatchReason, Paper, Profile, Subscriber, Topic
+from digest.render.compile import compile_layout, mjml_to_html
+from digest.render.context import DigestLinks, build_context
+from digest.render.loader import HTML_TEMPLATE, TEXT_TEMPLATE, environments
+from digest.settings import Settings
+
+# What a template can get wrong while rendering (besides jinja2's own errors): a filter applied to
+# the wrong type, arithmetic on text, a missing key.
+_RENDER_ERRORS = (
+    jinja2.TemplateError,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    LookupError,
+    AttributeError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDigest:
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _template_line(tb: TracebackType | None, filename: str | None) -> int | None:
+    """The innermost traceback line inside the template file (Jinja maps frames to it)."""
+    line = None
+    while tb is not None:
+        if filename and tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _where(template: jinja2.Template, line: int | None) -> str:
+    name = template.filename or template.name or "<template>"
+    return f"{name}:{line}" if line else name
+
+
+class Renderer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._html_env, self._text_env = environments(settings)
+        self.html_source = self._load(self._html_env, HTML_TEMPLATE)
+        self.text_template = self._load(self._text_env, TEXT_TEMPLATE)
+        source, filename = self._source(HTML_TEMPLATE)
+        self.compiled_html = compile_layout(source, filename)
+        try:
+            self.html_template = self._html_env.from_string(self.compiled_html)
+        except jinja2.TemplateSyntaxError as exc:  # pragma: no cover - the source compiled
+            message = _one_line(exc.message or "")
+            raise TemplateError(f"{filename}: compiled HTML: {message}") from None
+        for edition in _sample_editions(settings):
+            self.render(edition, _SAMPLE_LINKS)
+
+    @property
+    def template_files(self) -> list[Path]:
+        files = [self.html_source.filename, self.text_template.filename]
+        return [Path(f) for f in files if f]
+
+    def _source(self, name: str) -> tuple[str, str]:
+        loader = self._html_env.loader
+        assert loader is not None
+        source, filename, _ = loader.get_source(self._html_env, name)
+        return source, filename or name
+
+    def _load(self, env: jinja2.Environment, name: str) -> jinja2.Template:
+        try:
+            return env.get_template(name)
+        except jinja2.TemplateSyntaxError as exc:
+            where = exc.filename or exc.name or name
+            raise TemplateError(f"{where}:{exc.lineno}: {_one_line(exc.message or '')}") from None
+        except jinja2.TemplateNotFound:
+            raise TemplateError(f"template {name} not found") from None
+
+    def _render(self, template: jinja2.Template, context: dict[str, Any]) -> str:
+        try:
+            return template.render(context)
+        except _RENDER_ERRORS as exc:
+            line = _template_line(exc.__traceback__, template.filename)
+            raise TemplateError(f"{_where(template, line)}: {_one_line(str(exc))}") from None
+
+    def context(self, edition: Edition, links: DigestLinks) -> dict[str, Any]:
+        return build_context(edition, links, self.settings)
+
+    def render(self, edition: Edition, links: DigestLinks) -> RenderedDigest:
+        context = build_context(edition, links, self.settings)
+        try:
+            html = self.html_template.render(context)
+        except _RENDER_ERRORS:
+            # Lines in the compiled page mean nothing to the author: render the source
+            # template with the same context to report the line in the file they edit.
+            self.render_per_email(context)
+            raise
+        text = self._render(self.text_template, context)
+        return RenderedDigest(context["subject"], context["preheader"], html, text)
+
+    def render_per_email(self, context: dict[str, Any]) -> str:
+        """Reference path: Jinja renders MJML, MJML compiles it, for this one mail."""
+        mjml = self._render(self.html_source, context)
+        return mjml_to_html(mjml, self.html_source.filename or HTML_TEMPLATE)
+
+
+_SAMPLE_LINKS = DigestLinks(
+    manage="https://example.org/preferences/sample", unsubscribe="https://example.org/u/sample"
+)
+
+
+def _sample_editions(settings: Settings) -> list[Edition]:
+    """A full edition and an empty one: every branch of the default templates is exercised."""
+    paper = Paper(
+        id="2510.00001",
+        title="A sample paper",
+        abstract="A first sentence. A second sentence.",
+        authors=("Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"),
+        author_count=4,
+        organization="Example Lab",
+        published=date(2026, 1, 1),
+        upvotes=12,
+        arxiv_id="2510.00001",
+        url="https://example.org/papers/2510.00001",
+        first_seen=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    bare = Paper(id="t-0", title="A bare paper", abstract="")
+    topic = Topic(name="Samples", query="sample")
+    profile = Profile(email="reader@example.org", name="Reader", topics=(topic,))
+    subscriber = Subscriber(id=0, public_id="sample", status="active", profile=profile)
+    match = Match(
+        paper=paper,
+        score=1.0,
+        topics=("Samples",),
+        matched=(MatchReason("sample", "title"), MatchReason("sentence", "abstract")),
+    )
+    del settings
+    full = Edition(subscriber, date(2026, 1, 1), (match, Match(bare, 0.5)), (paper, bare))
+    empty = Edition(
+        Subscriber(0, "sample", "active", Profile(email="reader@example.org")), date(2026, 1, 1), ()
+    )
+    return [full, empty]
