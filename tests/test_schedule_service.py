@@ -1,0 +1,230 @@
+"""`digest serve` and `digest due` as operators run them: real processes, real SQLite/PostgreSQL,
+a real SMTP server, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from digest.models import Profile, Topic
+from digest.store import Store
+from digest.store.schema import DeliveryRow
+from digest.store.subscribers import Status, create
+from tests.conftest import TEST_SECRET
+
+JOINED = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def base_env(db_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    if "DIGEST_REQUIRE_SERVICES" in os.environ:
+        env["DIGEST_REQUIRE_SERVICES"] = os.environ["DIGEST_REQUIRE_SERVICES"]
+    env.update(
+        {
+            "DIGEST_DATABASE__URL": db_url,
+            "DIGEST_SITE__BASE_URL": "https://digest.example.org",
+            "DIGEST_SITE__SECRET_KEY": TEST_SECRET,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def digest(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def add(
+    store: Store, email: str, timezone: str, cadence: str, send_time: str, status: Status = "active"
+) -> int:
+    profile = Profile(
+        email=email,
+        timezone=timezone,
+        cadence=cadence,
+        send_time=send_time,
+        topics=(Topic("Decoding", "decoding"),),
+    )
+    with store.session() as session:
+        return create(session, profile, status=status, origin="import", now=JOINED).id
+
+
+# -- digest due ---------------------------------------------------------------------------------
+
+
+def test_due_lists_email_and_local_edition_as_json(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    add(store, "paris@example.org", "Europe/Paris", "daily", "08:00")
+    add(store, "tokyo@example.org", "Asia/Tokyo", "daily", "07:00")
+    add(store, "ny@example.org", "America/New_York", "weekly:mon", "08:00")
+    add(store, "pending@example.org", "Europe/Paris", "daily", "08:00", status="pending")
+    with store.session() as session:  # Paris already had today's edition
+        session.add(
+            DeliveryRow(
+                subscriber_id=1,
+                edition=datetime(2026, 3, 30).date(),
+                status="sent",
+                created_at=JOINED,
+                updated_at=JOINED,
+            )
+        )
+    env = base_env(db_url, DIGEST_SCHEDULE__CATCH_UP_HOURS="12")
+    # 2026-03-29T23:30Z is already Monday 08:30 in Tokyo (slot 07:00), but only 01:30 in Paris
+    # and Sunday 19:30 in New York, whose last slots are more than 12 hours old.
+    result = digest("due", "--at", "2026-03-29T23:30:00+00:00", "--json", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [{"email": "tokyo@example.org", "edition": "2026-03-30"}]
+
+    # 08:30 in Paris: Paris's edition is in the ledger already; Tokyo's is 8.5 hours late.
+    result = digest("due", "--at", "2026-03-30T08:30:00+02:00", "--json", env=env, cwd=tmp_path)
+    assert json.loads(result.stdout) == [{"email": "tokyo@example.org", "edition": "2026-03-30"}]
+
+    # 08:00 on Monday in New York: the weekly edition, on time; Tokyo's is now too late.
+    result = digest("due", "--at", "2026-03-30T12:00:00Z", "--json", env=env, cwd=tmp_path)
+    assert json.loads(result.stdout) == [{"email": "ny@example.org", "edition": "2026-03-30"}]
+
+    table = digest("due", "--at", "2026-03-30T12:00:00Z", env=env, cwd=tmp_path)
+    assert table.returncode == 0
+    assert "ny@example.org" in table.stdout and "2026-03-30" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("at", "message"),
+    [
+        ("2026-03-30T08:00:00", "error: --at: '2026-03-30T08:00:00' has no UTC offset"),
+        ("next monday", "error: --at: expected an ISO datetime"),
+    ],
+)
+def test_due_refuses_an_instant_without_offset(
+    store: Store, db_url: str, tmp_path: Path, at: str, message: str
+) -> None:
+    result = digest("due", "--at", at, "--json", env=base_env(db_url), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith(message)
+
+
+# -- start-up validation ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env_extra", "profile", "message"),
+    [
+        ({"DIGEST_SCHEDULE__INGEST_CRON": "0 25 * * *"}, None, "[schedule] ingest_cron"),
+        ({"DIGEST_SCHEDULE__INGEST_CRON": "0 6 * * 8"}, None, "[schedule] ingest_cron"),
+        ({"DIGEST_SCHEDULE__TIMEZONE": "Europe/Atlantis"}, None, "[schedule] timezone"),
+        ({}, ("Mars/Olympus", "daily", "08:00"), "subscriber bad@example.org: timezone"),
+        ({}, ("UTC", "fortnightly", "08:00"), "subscriber bad@example.org: cadence"),
+        ({}, ("UTC", "daily", "8am"), "subscriber bad@example.org: send_time"),
+    ],
+)
+def test_serve_refuses_to_start_half_configured(
+    store: Store,
+    db_url: str,
+    tmp_path: Path,
+    env_extra: dict[str, str],
+    profile: tuple[str, str, str] | None,
+    message: str,
+) -> None:
+    add(store, "good@example.org", "UTC", "daily", "08:00")
+    if profile is not None:
+        add(store, "bad@example.org", *profile)
+    result = digest("serve", "--no-web", env=base_env(db_url, **env_extra), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "scheduler started" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--no-web", "--no-scheduler"), "leave nothing to run"),
+        (("--once", "--no-scheduler"), "--once runs a delivery tick"),
+    ],
+)
+def test_contradictory_flags_are_refused(
+    store: Store, db_url: str, tmp_path: Path, flags: tuple[str, ...], message: str
+) -> None:
+    result = digest("serve", *flags, env=base_env(db_url), cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def test_web_and_scheduler_share_one_process_and_stop_cleanly_on_sigterm(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "digest", "serve", "--port", str(port)],
+        env=base_env(db_url),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(healthy)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "scheduler started" in stderr
+    assert "stopped" in stderr
+
+
+def test_a_busy_port_is_a_clean_error(store: Store, db_url: str, tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = digest("serve", "--port", str(port), env=base_env(db_url), cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
