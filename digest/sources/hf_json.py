@@ -161,8 +161,9 @@ class HfJsonFormat:
     description = "Daily Papers API JSON"
 
     def sniff(self, data: bytes) -> bool:
-        head = strip_bom(data[:4096]).lstrip()
-        return head[:1] in (b"[", b"{")
+        # An array of objects or one object: `[{`, `[]`, `{"`, `{}`; not a TOML `[section]`.
+        head = b"".join(strip_bom(data[:4096]).split())
+        return head[:2] in (b"[{", b"[]", b'{"', b"{}")
 
     def parse(self, data: bytes, context: ParseContext) -> list[Paper]:
         name = context.name

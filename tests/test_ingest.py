@@ -1,0 +1,377 @@
+"""`digest ingest` and `digest papers`: the command-line contract of DESIGN.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from digest.cli.app import run
+from digest.errors import SourceError
+from digest.ingest import ingest
+from digest.store import Store, open_store
+from digest.store.papers import count_papers, list_papers
+from tests.conftest import shared_file
+
+PAGE = "daily-papers-page.txt"
+API = "hf-daily-papers-api-2024-10-25.json"
+FEED = "arxiv-rss-cs.AI-2025-08-20.xml"
+PAPER_KEYS = {
+    "id",
+    "title",
+    "abstract",
+    "authors",
+    "author_count",
+    "organization",
+    "published",
+    "upvotes",
+    "url",
+}
+NOW = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)
+
+TEXT_PAGE = """Daily Papers
+
+Oct 17
+
+Socratic-Zero : Bootstrapping Reasoning via Data-Free Agent Co-evolution
+
+An abstract about agents.
+
+alibaba-inc alibaba-inc
+·
+Sep 29 1
+
+Multi-Draft Speculative Sampling: Canonical Architectures and Theoretical Limits
+
+An abstract about drafts.
+
+  • 3 authors
+·
+Oct 14, 2024 2
+"""
+
+API_PAGE = [
+    {
+        "paper": {
+            "id": "2509.24726",
+            "title": "Socratic-Zero: Bootstrapping Reasoning via Data-Free Agent\n  Co-evolution",
+            "summary": "An abstract about agents.",
+            "authors": [{"name": "Ada Lovelace"}, {"name": "Alan Turing"}],
+            "publishedAt": "2025-09-29T10:00:00.000Z",
+            "upvotes": 40,
+        },
+        "numComments": 3,
+        "submittedBy": {"name": "ada", "fullname": "Ada Lovelace"},
+    },
+    {
+        "paper": {
+            "id": "2410.18234",
+            "title": "Multi-Draft Speculative Sampling: Canonical Architectures and "
+            "Theoretical Limits",
+            "summary": "An abstract about drafts.",
+            "authors": [{"name": "A"}, {"name": "B"}, {"name": "C"}],
+            "publishedAt": "2024-10-23T19:28:34.000Z",
+            "upvotes": 2,
+        },
+        "numComments": 2,
+    },
+]
+
+
+@pytest.fixture
+def config(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key in list(os.environ):
+        if key.startswith("DIGEST_") and key != "DIGEST_REQUIRE_SERVICES":
+            monkeypatch.delenv(key)
+    path = tmp_path / "config.toml"
+    path.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    return path
+
+
+class Cli:
+    def __init__(self, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.config = config
+        self.capsys = capsys
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        code = run(["--config", str(self.config), *args])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def json(self, *args: str) -> Any:
+        code, out, err = self(*args, "--json")
+        assert (code, err) == (0, ""), err
+        return json.loads(out)
+
+
+@pytest.fixture
+def cli(config: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(config, capsys)
+
+
+def stored(db_url: str) -> int:
+    store = open_store(db_url)
+    try:
+        with store.session() as session:
+            return count_papers(session)
+    finally:
+        store.dispose()
+
+
+def test_real_page_ingested_twice_changes_nothing(cli: Cli) -> None:
+    page = str(shared_file(PAGE))
+    assert cli.json("ingest", page, "--page-date", "2025-10-17") == {
+        "parsed": 123,
+        "new": 123,
+        "updated": 0,
+    }
+    assert cli.json("ingest", page, "--page-date", "2025-10-17") == {
+        "parsed": 123,
+        "new": 0,
+        "updated": 0,
+    }
+    papers = cli.json("papers")
+    assert len(papers) == 123
+    assert all(set(paper) == PAPER_KEYS for paper in papers)
+    assert sum(p["published"] is not None for p in papers) == 113
+    assert sum(p["organization"] is not None for p in papers) == 5
+    assert papers[0]["published"] == "2025-10-09"
+
+
+def test_api_sample_ingested_twice_keeps_its_arxiv_ids(cli: Cli) -> None:
+    api = str(shared_file(API))
+    assert cli.json("ingest", api) == {"parsed": 29, "new": 29, "updated": 0}
+    assert cli.json("ingest", api) == {"parsed": 29, "new": 0, "updated": 0}
+    papers = cli.json("papers")
+    assert len(papers) == 29
+    assert "2410.17243" in {p["id"] for p in papers}
+    top = next(p for p in papers if p["id"] == "2410.17243")
+    assert top["authors"][0] == "Zesen Cheng"
+    assert top["url"] == "https://huggingface.co/papers/2410.17243"
+
+
+def test_all_three_formats_in_one_run(cli: Cli) -> None:
+    sources = [str(shared_file(name)) for name in (PAGE, API, FEED)]
+    counts = cli.json("ingest", *sources, "--page-date", "2025-10-17")
+    assert counts["parsed"] == 123 + 29 + 7
+    assert counts["new"] == len(cli.json("papers"))
+
+
+@pytest.mark.parametrize("text_first", [True, False])
+def test_overlapping_text_and_json_captures_converge(
+    cli: Cli, tmp_path: Path, text_first: bool
+) -> None:
+    text = tmp_path / "page.txt"
+    text.write_text(TEXT_PAGE, encoding="utf-8")
+    api = tmp_path / "api.json"
+    api.write_text(json.dumps(API_PAGE), encoding="utf-8")
+    first, second = (text, api) if text_first else (api, text)
+    assert cli.json("ingest", str(first), "--page-date", "2025-10-17")["new"] == 2
+    counts = cli.json("ingest", str(second), "--page-date", "2025-10-17")
+    assert counts["new"] == 0
+    papers = {p["title"].split(":")[0].strip(): p for p in cli.json("papers")}
+    assert len(papers) == 2
+    socratic = papers["Socratic-Zero"]
+    assert socratic["authors"] == ["Ada Lovelace", "Alan Turing"]
+    assert socratic["organization"] == "alibaba-inc"
+    assert socratic["upvotes"] == (1 if text_first is False else 40)
+    assert papers["Multi-Draft Speculative Sampling"]["published"] in {"2024-10-14", "2024-10-23"}
+
+
+def test_papers_newest_and_most_upvoted_first_with_limit(cli: Cli, tmp_path: Path) -> None:
+    text = tmp_path / "page.txt"
+    text.write_text(TEXT_PAGE, encoding="utf-8")
+    cli.json("ingest", str(text), "--page-date", "2025-10-17")
+    papers = cli.json("papers")
+    assert [p["published"] for p in papers] == ["2025-09-29", "2024-10-14"]
+    assert len(cli.json("papers", "--limit", "1")) == 1
+
+
+def test_human_output(cli: Cli, tmp_path: Path) -> None:
+    text = tmp_path / "page.txt"
+    text.write_text(TEXT_PAGE, encoding="utf-8")
+    code, out, err = cli("ingest", str(text), "--page-date", "2025-10-17")
+    assert (code, err) == (0, "")
+    assert "2 papers read" in out and "2 new" in out
+    code, out, _ = cli("papers")
+    assert code == 0
+    assert "Socratic-Zero" in out and "alibaba-inc" in out
+
+
+def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    """name → (ingest arguments, text the error line must contain)."""
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "notes.toml").write_text('[section]\nkey = "value"\n', encoding="utf-8")
+    (tmp_path / "garbage.bin").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "truncated.json").write_text(json.dumps(API_PAGE)[:300], encoding="utf-8")
+    (tmp_path / "broken.txt").write_text(TEXT_PAGE.replace("Sep 29 1", "Sepember"), "utf-8")
+    (tmp_path / "good.txt").write_text(TEXT_PAGE, encoding="utf-8")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    t = str(tmp_path)
+    return {
+        "missing": ([f"{t}/missing.txt"], "missing.txt: no such file"),
+        "folder": ([str(folder)], "folder: is a folder"),
+        "empty": ([f"{t}/empty.txt"], "empty.txt: empty file"),
+        "other format": ([f"{t}/notes.toml"], "notes.toml: cannot tell the format"),
+        "binary garbage": ([f"{t}/garbage.bin"], "garbage.bin: binary data"),
+        "truncated json": ([f"{t}/truncated.json"], "truncated.json: line 1 column"),
+        "broken block": ([f"{t}/broken.txt"], "broken.txt:11: expected a date"),
+        "good then bad": ([f"{t}/good.txt", f"{t}/broken.txt"], "broken.txt:11:"),
+        "forced wrong format": ([f"{t}/good.txt", "--format", "hf-json"], "good.txt: line 1"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing",
+        "folder",
+        "empty",
+        "other format",
+        "binary garbage",
+        "truncated json",
+        "broken block",
+        "good then bad",
+        "forced wrong format",
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_stores_nothing(
+    cli: Cli, tmp_path: Path, db_url: str, case: str
+) -> None:
+    args, expected = _bad_inputs(tmp_path)[case]
+    code, out, err = cli("ingest", *args)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("error: ") and err.endswith("\n") and err.count("\n") == 1, err
+    assert expected in err
+    assert stored(db_url) == 0
+
+
+def test_bad_page_date_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
+    code, _, err = cli("ingest", "-", "--page-date", "17/10/2025")
+    assert code == 2
+    assert "--page-date" in err
+
+
+def test_ingest_from_a_url_with_an_injected_transport(store: Store) -> None:
+    body = json.dumps(API_PAGE).encode()
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if request.url.path == "/api/daily_papers":
+            return httpx.Response(200, content=body)
+        return httpx.Response(404)
+
+    transport = httpx.MockTransport(handler)
+    url = "https://huggingface.co/api/daily_papers"
+    counts = ingest(store, [url], now=NOW, transport=transport)
+    assert (counts.parsed, counts.new) == (2, 2)
+    assert seen == [url]
+    with pytest.raises(SourceError, match=r"^https://huggingface\.co/nope: HTTP 404 Not Found"):
+        ingest(store, ["https://huggingface.co/nope"], now=NOW, transport=transport)
+
+
+@pytest.mark.parametrize(
+    ("failure", "fragment"),
+    [
+        (httpx.ConnectError("[Errno -3] Temporary failure in name resolution"), "are you offline?"),
+        (httpx.ReadTimeout("timed out"), "no answer within 20 s"),
+    ],
+)
+def test_offline_or_slow_url_is_one_clear_line(
+    store: Store, failure: httpx.HTTPError, fragment: str
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise failure
+
+    with pytest.raises(SourceError) as caught:
+        ingest(
+            store,
+            ["https://huggingface.co/api/daily_papers"],
+            now=NOW,
+            transport=httpx.MockTransport(handler),
+        )
+    message = str(caught.value)
+    assert message.startswith("https://huggingface.co/api/daily_papers: ")
+    assert fragment in message and "\n" not in message
+    with store.session() as session:
+        assert list_papers(session) == []
+
+
+@pytest.fixture
+def http_folder(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A real HTTP server on 127.0.0.1 serving a temporary folder."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = partial(SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _console_script() -> str:
+    return str(Path(sys.executable).with_name("digest"))
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_console_script_reads_stdin_urls_and_reports_errors(
+    config: Path, db_url: str, http_folder: tuple[str, Path]
+) -> None:
+    base, root = http_folder
+    (root / "api.json").write_text(json.dumps(API_PAGE), encoding="utf-8")
+    digest = [_console_script(), "--config", str(config)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+
+    piped = subprocess.run(
+        [*digest, "ingest", "-", "--json", "--page-date", "2025-10-17"],
+        input=TEXT_PAGE.encode(),
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout) == {"parsed": 2, "new": 2, "updated": 0}
+
+    fetched = subprocess.run(
+        [*digest, "ingest", f"{base}/api.json", "--json"], capture_output=True, env=env, timeout=120
+    )
+    assert fetched.returncode == 0, fetched.stderr
+    assert json.loads(fetched.stdout) == {"parsed": 2, "new": 0, "updated": 2}
+
+    offline = subprocess.run(
+        [*digest, "ingest", f"http://127.0.0.1:{_closed_port()}/api.json"],
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    assert offline.returncode == 2
+    lines = offline.stderr.decode().splitlines()
+    assert len(lines) == 1 and "cannot connect" in lines[0] and "offline" in lines[0]
+    assert offline.stdout == b""
+    assert stored(db_url) == 2
