@@ -82,12 +82,17 @@ def upsert_papers(session: Session, papers: Iterable[Paper], now: datetime) -> U
     keys = {title_key(p.title) for p in batch}
     existing_by_arxiv: dict[str, PaperRow] = {}
     existing_by_key: dict[str, PaperRow] = {}
-    if arxiv_ids:
-        for found in session.scalars(select(PaperRow).where(PaperRow.arxiv_id.in_(arxiv_ids))):
+    # Bulk look-ups in chunks (bound-parameter limits); a per-paper query would also autoflush
+    # every pending insert and make a large page quadratic-ish in practice.
+    for chunk in _chunks(sorted(arxiv_ids), 500):
+        for found in session.scalars(select(PaperRow).where(PaperRow.arxiv_id.in_(chunk))):
             existing_by_arxiv[found.arxiv_id or ""] = found
     for chunk in _chunks(sorted(keys), 500):
         for found in session.scalars(select(PaperRow).where(PaperRow.title_key.in_(chunk))):
             existing_by_key.setdefault(found.title_key, found)
+    taken_ids: set[str] = set()
+    for chunk in _chunks(sorted({p.id for p in batch}), 500):
+        taken_ids.update(session.scalars(select(PaperRow.id).where(PaperRow.id.in_(chunk))))
     new = updated = 0
     row: PaperRow | None
     for paper in batch:
@@ -113,8 +118,9 @@ def upsert_papers(session: Session, papers: Iterable[Paper], now: datetime) -> U
                 first_seen_at=now,
                 updated_at=now,
             )
-            if session.get(PaperRow, paper.id) is not None:
+            if paper.id in taken_ids:
                 continue  # an id collision with a differently titled row; keep the first
+            taken_ids.add(paper.id)
             session.add(row)
             existing_by_key[key] = row
             if paper.arxiv_id:
