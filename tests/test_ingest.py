@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import partial
@@ -19,8 +20,10 @@ import httpx
 import pytest
 
 from digest.cli.app import run
+from digest.demo import sample_bytes
 from digest.errors import SourceError
 from digest.ingest import ingest
+from digest.sources import parse
 from digest.store import Store, open_store
 from digest.store.papers import count_papers, list_papers
 from tests.conftest import shared_file
@@ -375,3 +378,29 @@ def test_console_script_reads_stdin_urls_and_reports_errors(
     assert len(lines) == 1 and "cannot connect" in lines[0] and "offline" in lines[0]
     assert offline.stdout == b""
     assert stored(db_url) == 2
+
+
+def test_bundled_sample_is_a_varied_invented_page() -> None:
+    papers = parse(sample_bytes(), name="sample", today=NOW.date())
+    assert 25 <= len(papers) <= 40
+    assert any(p.organization for p in papers)
+    assert any(p.author_count for p in papers)
+    assert any(p.published is None for p in papers)
+    assert len({p.upvotes for p in papers}) > 10
+
+
+def test_demo_starts_fresh_each_time(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "demo"
+    secrets_seen = set()
+    for _ in range(2):
+        assert run(["demo", "--dir", str(folder)]) == 0
+        out, err = capsys.readouterr()
+        assert err == ""
+        assert "Top 10 papers" in out and "Meridian AI" in out
+        settings = tomllib.loads((folder / "config.toml").read_text(encoding="utf-8"))
+        secrets_seen.add(settings["site"]["secret_key"][0])
+        assert run(["--config", str(folder / "config.toml"), "papers", "--json"]) == 0
+        assert len(json.loads(capsys.readouterr().out)) == len(parse(sample_bytes(), name="s"))
+    assert len(secrets_seen) == 2
