@@ -192,6 +192,7 @@ def test_broken_metadata_block_names_the_line(
         (b"", "empty file"),
         (b"\xef\xbb\xbf \r\n\t\n", "empty file"),
         (b"# A README\n\nNothing here looks like a paper listing.\n", "no Daily Papers header"),
+        (b"New\n\nSubscribe\n\nA newsletter, not a listing.\n", "no Daily Papers header"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "expected the Daily Papers listing"),
     ],
 )

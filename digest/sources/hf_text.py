@@ -37,6 +37,8 @@ HEADER_LINES = frozenset(
         "byak and the research community",
     }
 )
+# Header lines that identify the page (the others, like "new", occur in any text).
+SIGNATURE_LINES = frozenset({"daily papers", "byak and the research community"})
 DOT = "·"
 _MONTH_NAMES = [
     "january",
@@ -175,7 +177,7 @@ class HfTextFormat:
         head = data[:65536].decode("utf-8", errors="replace").lstrip("\ufeff")
         lines = [normalise_whitespace(line) for line in head.splitlines()]
         nonblank = [line for line in lines if line]
-        if any(line.casefold() in HEADER_LINES for line in nonblank[:12]):
+        if any(line.casefold() in SIGNATURE_LINES for line in nonblank[:12]):
             return True
         return any(
             line == DOT and nxt is not None and _match_date(nxt) is not None
@@ -222,7 +224,7 @@ class _Parser:
             if not line:
                 continue
             if line.casefold() in HEADER_LINES:
-                self.saw_structure = True
+                self.saw_structure = self.saw_structure or line.casefold() in SIGNATURE_LINES
                 continue
             parsed = _match_date(line)
             if header_date is None and parsed is not None and parsed.upvotes is None:
