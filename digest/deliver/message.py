@@ -31,7 +31,7 @@ from digest.settings import Settings
 from digest.tokens import Purpose, Signer
 
 if TYPE_CHECKING:
-    from digest.render import Renderer
+    from digest.render import RenderedDigest, Renderer
 
 _RESERVED = frozenset({"mime-version", "content-type", "content-transfer-encoding"})
 
@@ -136,6 +136,13 @@ def compose(
 
     Every header input is validated before anything is rendered: DeliveryError names the
     field."""
+    return compose_rendered(edition, settings, signer, renderer=renderer, now=now)[0]
+
+
+def compose_rendered(
+    edition: Edition, settings: Settings, signer: Signer, *, renderer: Renderer, now: datetime
+) -> tuple[OutgoingMessage, RenderedDigest]:
+    """`compose`, also returning the rendered parts (preview writes them beside the .eml)."""
     sender = settings.sender
     profile = edition.subscriber.profile
     from_header = format_address(
@@ -148,8 +155,8 @@ def compose(
         if sender.reply_to
         else None
     )
-    for name, value in (("List-Id", sender.list_id), ("Base-URL", settings.site.base_url)):
-        check_value(name, value)
+    check_value("[sender] list_id", sender.list_id)
+    check_value("[site] base_url", settings.site.base_url)
     mid = message_id(edition, format_address(None, sender.from_address, field="from"))
     links = digest_links(settings, signer, edition.subscriber.public_id)
     rendered = renderer.render(edition, links)
@@ -161,10 +168,11 @@ def compose(
     if reply_to:
         headers.append(("Reply-To", reply_to))
     headers += [("Subject", rendered.subject), ("Message-ID", mid), *list_headers(settings, links)]
-    return OutgoingMessage(
+    message = OutgoingMessage(
         recipient=recipient,
         message_id=mid,
         data=build_mime(headers, rendered.text, rendered.html),
         subscriber_id=edition.subscriber.id,
         edition=edition.date,
     )
+    return message, rendered
