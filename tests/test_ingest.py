@@ -404,3 +404,18 @@ def test_demo_starts_fresh_each_time(
         assert run(["--config", str(folder / "config.toml"), "papers", "--json"]) == 0
         assert len(json.loads(capsys.readouterr().out)) == len(parse(sample_bytes(), name="s"))
     assert len(secrets_seen) == 2
+
+
+def test_without_sources_the_configured_ones_are_used(
+    cli: Cli, config: Path, tmp_path: Path
+) -> None:
+    code, _, err = cli("ingest")
+    assert code == 2
+    assert err == "error: no SOURCE given and [ingest] sources is empty; expected a file or URL\n"
+    page = tmp_path / "page.txt"
+    page.write_text(TEXT_PAGE, encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8") + f"\n[ingest]\nsources = [{json.dumps(str(page))}]\n",
+        encoding="utf-8",
+    )
+    assert cli.json("ingest") == {"parsed": 2, "new": 2, "updated": 0}

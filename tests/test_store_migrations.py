@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -38,9 +39,12 @@ def sqlite_engine(db_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def postgres_engine() -> Iterator[Engine]:
-    """A private schema in the shared test database, dropped afterwards."""
+@contextmanager
+def postgres_schema() -> Iterator[Engine]:
+    """An engine bound to a private schema in the shared test database, dropped afterwards.
+
+    Several suites share the PostgreSQL test database; a schema per test keeps them apart.
+    """
     probe = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
     try:
         with probe.connect():
@@ -50,7 +54,7 @@ def postgres_engine() -> Iterator[Engine]:
     finally:
         probe.dispose()
     require(reachable, f"PostgreSQL is not reachable at {POSTGRES_URL}")
-    schema = f"migrations_{uuid.uuid4().hex[:12]}"
+    schema = f"digest_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -62,6 +66,12 @@ def postgres_engine() -> Iterator[Engine]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_engine() -> Iterator[Engine]:
+    with postgres_schema() as engine:
+        yield engine
 
 
 def test_sqlite_migrated_schema_matches_the_models(sqlite_engine: Engine) -> None:

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from digest.identity import paper_id
 from digest.models import Paper
-from digest.store import Store
+from digest.store import Store, open_store
+from digest.store.db import migrate
 from digest.store.papers import count_papers, list_papers, upsert_papers
+from tests.test_store_migrations import postgres_schema
 
 NOW = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, db_url: str) -> Iterator[Store]:
+    """Identity must hold on both supported backends (portable SQL)."""
+    if request.param == "sqlite":
+        opened = open_store(db_url)
+        yield opened
+        opened.dispose()
+        return
+    with postgres_schema() as engine:
+        migrate(engine)
+        yield Store(engine)
 
 
 def text_paper(title: str, **fields: Any) -> Paper:
