@@ -1,0 +1,134 @@
+"""The double opt-in workflow as explicit steps (after Mailman's subscription workflow):
+request → confirmation mail → confirm → welcome; and unsubscribe. Pure store logic: the web app
+decides nothing itself, it asks these functions and sends the notice they name.
+
+Rules that protect readers and the list's reputation:
+- A sign-up for a confirmed address never downgrades it to pending; the owner gets an "already
+  subscribed, manage it here" notice instead (nobody can reset someone else's subscription).
+- An unsubscribed address that signs up again starts over as pending and must confirm again.
+- Suppressed (bounced, complained) addresses get nothing.
+- At most one notice per address per confirmation window, whatever is submitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy.orm import Session
+
+from digest.models import Profile, Subscriber
+from digest.store.schema import SubscriberRow
+from digest.store.subscribers import (
+    create,
+    get_row_by_email,
+    get_row_by_public_id,
+    is_suppressed,
+    set_status,
+    to_subscriber,
+    update_profile,
+)
+
+
+class Step(StrEnum):
+    SEND_CONFIRMATION = "send-confirmation"
+    SEND_ALREADY_SUBSCRIBED = "send-already-subscribed"
+    NOTHING = "nothing"
+
+
+@dataclass(frozen=True, slots=True)
+class SignupDecision:
+    step: Step
+    subscriber: Subscriber | None
+
+
+def request_subscription(
+    session: Session, profile: Profile, *, now: datetime, window: timedelta
+) -> SignupDecision:
+    """Record a sign-up and say which notice (if any) to send. The caller answers the same
+    neutral "check your inbox" whatever this returns."""
+    if is_suppressed(session, profile.email):
+        return SignupDecision(Step.NOTHING, None)
+    row = get_row_by_email(session, profile.email)
+    if row is None:
+        row = create(session, profile, status="pending", origin="web", now=now)
+        step = Step.SEND_CONFIRMATION
+    elif row.status == "active":
+        step = Step.SEND_ALREADY_SUBSCRIBED
+    elif row.status in ("pending", "unsubscribed"):
+        # Unconfirmed settings belong to whoever confirms; the newest request wins.
+        update_profile(session, row, _keep_identity(row.name, profile), now)
+        if row.status == "unsubscribed":
+            set_status(session, row, "pending", now)
+        step = Step.SEND_CONFIRMATION
+    else:  # bounced: mail to it is known to fail
+        return SignupDecision(Step.NOTHING, to_subscriber(row))
+    sent = row.confirmation_sent_at
+    if sent is not None and now - sent < window:
+        step = Step.NOTHING
+    return SignupDecision(step, to_subscriber(row))
+
+
+def _keep_identity(name: str | None, profile: Profile) -> Profile:
+    return profile if profile.name is not None or name is None else replace(profile, name=name)
+
+
+def notice_sent(session: Session, subscriber_id: int, now: datetime) -> None:
+    """Start the confirmation window (only once the SMTP server accepted the notice)."""
+    row = session.get_one(SubscriberRow, subscriber_id)
+    row.confirmation_sent_at = now
+    session.flush()
+
+
+class ConfirmOutcome(StrEnum):
+    ACTIVATED = "activated"
+    ALREADY_ACTIVE = "already-active"
+    UNSUBSCRIBED = "unsubscribed"
+    REFUSED = "refused"  # bounced or suppressed
+    MISSING = "missing"
+
+
+def find(session: Session, public_id: str) -> Subscriber | None:
+    row = get_row_by_public_id(session, public_id)
+    return to_subscriber(row) if row is not None else None
+
+
+def confirm(
+    session: Session, public_id: str, *, now: datetime
+) -> tuple[ConfirmOutcome, Subscriber | None]:
+    """Activate a pending subscriber. An address that unsubscribed after the mail was sent stays
+    unsubscribed: an old confirmation link must not silently undo a later unsubscribe."""
+    row = get_row_by_public_id(session, public_id)
+    if row is None:
+        return ConfirmOutcome.MISSING, None
+    if row.status == "active":
+        return ConfirmOutcome.ALREADY_ACTIVE, to_subscriber(row)
+    if row.status == "unsubscribed":
+        return ConfirmOutcome.UNSUBSCRIBED, to_subscriber(row)
+    if row.status != "pending" or is_suppressed(session, row.email):
+        return ConfirmOutcome.REFUSED, to_subscriber(row)
+    set_status(session, row, "active", now)
+    return ConfirmOutcome.ACTIVATED, to_subscriber(row)
+
+
+def unsubscribe(session: Session, public_id: str, *, now: datetime) -> Subscriber | None:
+    """Idempotent: a second request changes nothing (the first unsubscribe time is kept), and a
+    bounced address stays bounced. None when the subscriber no longer exists."""
+    row = get_row_by_public_id(session, public_id)
+    if row is None:
+        return None
+    if row.status in ("pending", "active"):
+        set_status(session, row, "unsubscribed", now)
+    return to_subscriber(row)
+
+
+def save_preferences(session: Session, public_id: str, profile: Profile, *, now: datetime) -> bool:
+    """Replace the reader's settings; the address, name and upvote floor are not on the form
+    and stay as they were. False when the subscriber no longer exists."""
+    row = get_row_by_public_id(session, public_id)
+    if row is None:
+        return False
+    kept = replace(profile, email=row.email, name=row.name, min_upvotes=row.min_upvotes)
+    update_profile(session, row, kept, now)
+    return True

@@ -1,0 +1,158 @@
+"""GET/POST /preferences/{token}: topics, cadence, send time, time zone, size, trending section.
+
+The MANAGE token in the URL is the reader's key (no account, no password). The page works
+without JavaScript (save, then see the preview of the saved settings); with it, app.js asks
+GET /preferences/{token}/preview for an HTML fragment as the reader types. Queries that do not
+parse are reported beside their field with the column where parsing stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from digest.errors import DigestError, TokenError
+from digest.models import Edition, Profile, Subscriber
+from digest.render import DigestLinks
+from digest.subscription import find, save_preferences
+from digest.tokens import Purpose
+from digest.web.context import WebContext, web_context
+from digest.web.errors import expired_form
+from digest.web.forms import (
+    CADENCE_CHOICES,
+    ProfileForm,
+    fields_of,
+    read_profile_form,
+    timezone_choices,
+)
+from digest.web.preview import EMAIL_PREVIEW_CSP
+
+log = logging.getLogger("digest.web")
+
+
+def _lookup(web: WebContext, public_id: str) -> Subscriber | None:
+    with web.store.session() as session:
+        return find(session, public_id)
+
+
+def _save(web: WebContext, public_id: str, profile: Profile) -> bool:
+    with web.store.session() as session:
+        return save_preferences(session, public_id, profile, now=web.now())
+
+
+async def _subscriber(request: Request) -> tuple[WebContext, str, Subscriber]:
+    web = web_context(request)
+    token = request.path_params["token"]
+    public_id = web.signer.verify(Purpose.MANAGE, token)
+    subscriber = await run_in_threadpool(_lookup, web, public_id)
+    if subscriber is None:
+        raise TokenError("this link is not valid")
+    return web, token, subscriber
+
+
+def _edition(web: WebContext, profile: Profile) -> tuple[Edition | None, str | None]:
+    """The preview edition, or a message saying why there is none (never an error page: the
+    preview is a courtesy beside the form)."""
+    try:
+        return web.preview.edition(profile, now=web.now()), None
+    except DigestError as exc:
+        log.warning("preview failed: %s", exc)
+        return None, "The preview is not available right now; your settings can still be saved."
+
+
+async def _page(
+    request: Request,
+    web: WebContext,
+    token: str,
+    subscriber: Subscriber,
+    form: ProfileForm,
+    *,
+    status: int = 200,
+    saved: bool = False,
+) -> Response:
+    profile = form.profile if form.valid and form.profile is not None else subscriber.profile
+    edition, problem = await run_in_threadpool(_edition, web, profile)
+    context: dict[str, Any] = {
+        "form": form,
+        "subscriber": subscriber,
+        "token": token,
+        "saved": saved,
+        "catalog": web.settings.catalog,
+        "cadences": CADENCE_CHOICES,
+        "timezones": timezone_choices(),
+        "edition": edition,
+        "preview_problem": problem,
+        "unsubscribe_path": web.path(Purpose.UNSUBSCRIBE, subscriber.public_id),
+    }
+    return web.pages.page(request, "preferences.html", context, status=status)
+
+
+async def show(request: Request) -> Response:
+    web, token, subscriber = await _subscriber(request)
+    form = ProfileForm.from_profile(subscriber.profile, web.settings.catalog)
+    return await _page(
+        request, web, token, subscriber, form, saved=request.query_params.get("saved") == "1"
+    )
+
+
+async def save(request: Request) -> Response:
+    web, token, subscriber = await _subscriber(request)
+    fields = fields_of(await request.form())
+    if not web.csrf_ok(request, fields):
+        return expired_form(request)
+    form = read_profile_form(
+        fields, web.settings.catalog, email=subscriber.email, require_topic=False
+    )
+    if not form.valid or form.profile is None:
+        return await _page(request, web, token, subscriber, form, status=422)
+    if not await run_in_threadpool(_save, web, subscriber.public_id, form.profile):
+        raise TokenError("this link is not valid")
+    # Post/Redirect/Get: reloading the page after saving must not resubmit the form.
+    return RedirectResponse(f"/preferences/{token}?saved=1", status_code=303)
+
+
+async def preview(request: Request) -> Response:
+    """The preview fragment for the (unsaved) settings in the query string. Changes nothing."""
+    web, _token, subscriber = await _subscriber(request)
+    form = read_profile_form(
+        fields_of(request.query_params),
+        web.settings.catalog,
+        email=subscriber.email,
+        require_topic=False,
+    )
+    edition, problem = None, None
+    if form.valid and form.profile is not None:
+        edition, problem = await run_in_threadpool(_edition, web, form.profile)
+    body = web.pages.render(
+        request, "_preview.html", {"form": form, "edition": edition, "preview_problem": problem}
+    )
+    return HTMLResponse(body)
+
+
+async def email_preview(request: Request) -> Response:
+    """The whole digest mail for the saved settings, for the sandboxed frame on the page."""
+    web, _token, subscriber = await _subscriber(request)
+    links = DigestLinks(
+        manage=web.link(Purpose.MANAGE, subscriber.public_id),
+        unsubscribe=web.link(Purpose.UNSUBSCRIBE, subscriber.public_id),
+    )
+    html = await run_in_threadpool(
+        lambda: web.preview.email_html(subscriber.profile, links, now=web.now())
+    )
+    return HTMLResponse(
+        html,
+        headers={"Content-Security-Policy": EMAIL_PREVIEW_CSP, "X-Frame-Options": "SAMEORIGIN"},
+    )
+
+
+ROUTES = [
+    Route("/preferences/{token}", show, methods=["GET"], name="preferences"),
+    Route("/preferences/{token}", save, methods=["POST"], name="preferences_post"),
+    Route("/preferences/{token}/preview", preview, methods=["GET"], name="preview"),
+    Route("/preferences/{token}/email", email_preview, methods=["GET"], name="email_preview"),
+]

@@ -1,0 +1,247 @@
+"""The preferences page: editing topics and schedule, inline query errors, the live preview."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from digest.models import Topic
+from digest.tokens import Purpose
+from tests.smtpd import SmtpServer
+from tests.websupport import Site, Sites, csrf_token, paper
+
+
+@pytest.fixture
+def sites(make_settings, store, smtp_server: SmtpServer) -> Iterator[Sites]:  # type: ignore[no-untyped-def]
+    with Sites(make_settings, store, smtp_server) as factory:
+        yield factory
+
+
+@pytest.fixture
+def site(sites: Sites) -> Site:
+    built = sites()
+    built.add_papers(
+        [
+            paper("2603.00001", "Speculative Decoding for Faster LLM Inference", upvotes=40),
+            paper("2603.00002", "Robot Manipulation with Diffusion Policies", upvotes=25),
+            paper("2603.00003", "Graph Neural Networks at Scale", upvotes=10),
+        ]
+    )
+    return built
+
+
+@pytest.fixture
+def manage(site: Site) -> str:
+    public_id = site.add(
+        "ada@example.org",
+        topics=(Topic("Large language models", '"language model" OR llm*'), Topic("Mine", "graph")),
+    )
+    return f"/preferences/{site.token(Purpose.MANAGE, public_id)}"
+
+
+def _form(page_html: str, **fields: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "csrf_token": csrf_token(page_html),
+        "catalog": ["Large language models"],
+        "topic_name": ["Mine", ""],
+        "topic_query": ["graph", ""],
+        "cadence": "daily",
+        "send_time": "08:00",
+        "timezone": "UTC",
+        "max_papers": "10",
+        "trending_shown": "1",
+        "trending": "on",
+    }
+    values.update(fields)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def test_the_page_shows_the_current_settings(site: Site, manage: str) -> None:
+    page = site.client().get(manage)
+    assert page.status_code == 200
+    html = page.text
+    assert "ada@example.org" in html
+    assert re.search(r'value="Large language models" id="catalog-\d+" checked', html)
+    assert 'value="Mine"' in html and 'value="graph"' in html
+    assert '<option value="daily" selected>' in html
+    assert 'id="trending" name="trending" value="on" checked' in html
+    assert "/unsubscribe/" in html
+
+
+def test_saving_changes_the_profile_and_redirects_back(site: Site, manage: str) -> None:
+    client = site.client()
+    page = client.get(manage)
+    response = client.post(
+        manage,
+        data=_form(
+            page.text,
+            catalog=["Robotics", "Agents"],
+            topic_name=["Decoding", ""],
+            topic_query=['"speculative decoding"', ""],
+            cadence="weekly:thu",
+            send_time="18:45",
+            timezone="Asia/Tokyo",
+            max_papers="5",
+            trending=None,
+        ),
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{manage}?saved=1"
+    profile = site.profile("ada@example.org")
+    assert [(t.name, t.query) for t in profile.topics] == [
+        ("Robotics", "robot* OR embodied"),
+        ("Agents", "agent* OR tool-use"),
+        ("Decoding", '"speculative decoding"'),
+    ]
+    assert (profile.cadence, profile.send_time, profile.timezone) == (
+        "weekly:thu",
+        "18:45",
+        "Asia/Tokyo",
+    )
+    assert (profile.max_papers, profile.trending, profile.email) == (5, False, "ada@example.org")
+    assert "Saved." in client.get(response.headers["location"]).text
+
+
+def test_a_bad_query_is_shown_beside_its_field_with_the_column(site: Site, manage: str) -> None:
+    client = site.client()
+    before = site.profile("ada@example.org")
+    response = client.post(
+        manage, data=_form(client.get(manage).text, topic_query=["graph OR (", ""])
+    )
+    assert response.status_code == 422
+    html = response.text
+    assert 'id="topic_query-1-error"' in html
+    assert re.search(r"Column \d+:", html)
+    assert "<mark>" in html
+    assert 'aria-invalid="true"' in html
+    assert site.profile("ada@example.org") == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error_id"),
+    [
+        ("cadence", "weekly:someday", "cadence-error"),
+        ("send_time", "24:30", "send_time-error"),
+        ("timezone", "Nowhere/Special", "timezone-error"),
+        ("timezone", "UTC\nX: y", "timezone-error"),
+        ("max_papers", "0", "max_papers-error"),
+        ("max_papers", "many", "max_papers-error"),
+    ],
+)
+def test_bad_settings_are_refused_beside_their_field(
+    site: Site, manage: str, field: str, value: str, error_id: str
+) -> None:
+    client = site.client()
+    before = site.profile("ada@example.org")
+    response = client.post(manage, data=_form(client.get(manage).text, **{field: value}))
+    assert response.status_code == 422
+    assert f'id="{error_id}"' in response.text
+    assert site.profile("ada@example.org") == before
+
+
+def test_no_topics_and_no_trending_section_is_refused(site: Site, manage: str) -> None:
+    client = site.client()
+    response = client.post(
+        manage,
+        data=_form(
+            client.get(manage).text, catalog=[], topic_name=[""], topic_query=[""], trending=None
+        ),
+    )
+    assert response.status_code == 422
+    assert "at least one topic" in response.text
+
+
+def test_two_topics_with_one_name_are_refused(site: Site, manage: str) -> None:
+    client = site.client()
+    response = client.post(
+        manage,
+        data=_form(
+            client.get(manage).text, topic_name=["Mine", "mine"], topic_query=["graph", "robot"]
+        ),
+    )
+    assert response.status_code == 422
+    assert "already has this name" in response.text
+
+
+def test_saving_needs_the_csrf_token(site: Site, manage: str) -> None:
+    client = site.client()
+    form = _form(client.get(manage).text, cadence="weekly:mon")
+    form["csrf_token"] = "0" * 64
+    assert client.post(manage, data=form).status_code == 403
+    assert site.profile("ada@example.org").cadence == "daily"
+
+
+# The live preview ------------------------------------------------------------------------------
+
+
+def _preview(site: Site, manage: str, **params: Any) -> str:
+    query = {"trending_shown": "1", "cadence": "daily", "send_time": "08:00", "timezone": "UTC"}
+    query.update(params)
+    response = site.client().get(f"{manage}/preview", params=query)
+    assert response.status_code == 200
+    return response.text
+
+
+def test_the_page_previews_the_saved_settings(site: Site, manage: str) -> None:
+    html = site.client().get(manage).text
+    preview = html.split('id="preview"', 1)[1]
+    assert "Speculative Decoding for Faster LLM Inference" in preview  # llm*
+    assert "Graph Neural Networks at Scale" in preview  # graph
+
+
+def test_the_preview_follows_the_unsaved_topics(site: Site, manage: str) -> None:
+    robots = _preview(site, manage, topic_name="Bots", topic_query="robot")
+    assert "Robot Manipulation with Diffusion Policies" in robots
+    assert "Speculative Decoding" not in robots
+    assert 'data-paper-count="1"' in robots
+
+    decoding = _preview(site, manage, topic_query='"speculative decoding"')
+    assert "Speculative Decoding for Faster LLM Inference" in decoding
+    assert "Robot Manipulation" not in decoding
+
+    nothing = _preview(site, manage, topic_query="quantum", trending="on")
+    assert 'data-paper-count="0"' in nothing
+    assert "Trending today" in nothing  # the trending section still shows the top papers
+    assert site.profile("ada@example.org").topics[1].query == "graph"  # nothing was saved
+
+
+def test_the_preview_reports_a_bad_query_with_its_column(site: Site, manage: str) -> None:
+    html = _preview(site, manage, topic_query='"unclosed phrase')
+    assert "column" in html.lower()
+    assert "data-paper-count" not in html
+
+
+def test_the_preview_escapes_paper_text_and_drops_unsafe_links(site: Site, manage: str) -> None:
+    site.add_papers(
+        [
+            paper(
+                "2603.00009",
+                "Robots <script>alert(1)</script> & friends",
+                url="javascript:alert(2)",
+            )
+        ]
+    )
+    html = _preview(site, manage, topic_query="robots")
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; friends" in html
+    assert "javascript:" not in html
+
+
+def test_the_whole_email_preview_is_sandboxed(site: Site, manage: str) -> None:
+    response = site.client().get(f"{manage.replace('/preferences/', '/preferences/', 1)}/email")
+    assert response.status_code == 200
+    assert "Speculative Decoding for Faster LLM Inference" in response.text
+    csp = response.headers["content-security-policy"]
+    assert csp.startswith("sandbox") and "script-src" not in csp
+    assert response.headers["x-frame-options"] == "SAMEORIGIN"
+
+
+def test_the_preview_needs_a_valid_manage_token(site: Site, manage: str) -> None:
+    public_id = site.row("ada@example.org").public_id  # type: ignore[union-attr]
+    unsubscribe_token = site.token(Purpose.UNSUBSCRIBE, public_id)
+    assert site.client().get(f"/preferences/{unsubscribe_token}/preview").status_code == 400
+    assert site.client().get(f"/preferences/{unsubscribe_token}/email").status_code == 400
