@@ -1,11 +1,15 @@
 """A real SMTP server (aiosmtpd on 127.0.0.1, port 0) that records what it accepted.
 
 `faults` lets a test script replies per message: a callable given the envelope that returns an
-SMTP reply string such as "451 4.3.0 try later" (or None to accept).
+SMTP reply string such as "451 4.3.0 try later" (or None to accept). `drop` (given the envelope,
+True to drop) cuts the connection once the data is in but before any reply, as a crashing relay
+or a broken network would; `delay` holds every reply to DATA for that many seconds, like a real
+relay's latency.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -35,6 +39,8 @@ class RecordingHandler:
     messages: list[Received] = field(default_factory=list)
     fault: Callable[[Any], str | None] | None = None
     rcpt_fault: Callable[[str], str | None] | None = None
+    drop: Callable[[Any], bool] | None = None
+    delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(
@@ -48,6 +54,11 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.drop is not None and self.drop(envelope):
+            server.transport.abort()
+            return "421 4.4.2 connection dropped"  # never reaches the client
         if self.fault is not None:
             reply = self.fault(envelope)
             if reply is not None:

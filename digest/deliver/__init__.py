@@ -1,0 +1,1 @@
+"""Delivery: the message (headers, MIME), the SMTP pool, the ledger and the send pipeline."""

@@ -1,0 +1,313 @@
+"""Handing messages to an SMTP server: a pool of long-lived connections fed from a queue.
+
+One aiosmtplib `SMTP` object carries one transaction at a time, so parallelism means several
+connections, each reused for many messages (connect + EHLO + TLS + AUTH once, not per mail).
+A shared pacer caps the rate across all of them. Every attempt ends in one of four outcomes:
+
+    sent      the server answered 250 to the end of DATA (the only way to reach the ledger's `sent`)
+    bounced   the recipient was refused with 5xx (permanent: the address is suppressed upstream)
+    failed    the server refused this message for good (5xx to DATA), or the address is invalid
+    deferred  transient trouble (connection lost, timeout, 4xx) outlasted `max_attempts`, or the
+              server refuses the session itself (login, sender): retried on the next run
+
+The pool knows nothing about the database; its owner records each result as it comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+import aiosmtplib
+from email_validator import EmailNotValidError, validate_email
+
+from digest.deliver.dkim import DkimSigner
+from digest.errors import PermanentDeliveryError
+from digest.settings import Settings, SmtpSettings
+
+Outcome = Literal["sent", "bounced", "failed", "deferred"]
+BACKOFF_CAP_SECONDS = 30.0
+
+
+class Sendable(Protocol):
+    @property
+    def recipient(self) -> str: ...
+
+    @property
+    def data(self) -> bytes: ...
+
+
+T = TypeVar("T", bound=Sendable)
+
+
+def envelope_address(address: str, *, role: str) -> str:
+    """The address as it may appear in MAIL FROM / RCPT TO, or PermanentDeliveryError.
+
+    smtplib-style quoting silently drops what follows a CR/LF, so a forged value could smuggle
+    another command; nothing reaches the envelope unless email-validator accepts it whole.
+    """
+    if any(char in address for char in "\r\n\0"):
+        raise PermanentDeliveryError(f"{role} address contains a line break: {address!r}")
+    try:
+        valid = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise PermanentDeliveryError(f"{role} address {address!r} is not valid: {exc}") from None
+    return valid.ascii_email or valid.normalized
+
+
+def connection_options(smtp: SmtpSettings) -> dict[str, Any]:
+    """aiosmtplib.SMTP arguments; security is explicit, never "upgrade if offered"."""
+    return {
+        "hostname": smtp.host,
+        "port": smtp.port,
+        "timeout": smtp.timeout,
+        "local_hostname": smtp.local_hostname,
+        "use_tls": smtp.security == "tls",
+        "start_tls": smtp.security == "starttls",
+        "username": smtp.username,
+        "password": smtp.password.get_secret_value() if smtp.password else None,
+    }
+
+
+class Pacer:
+    """A global rate cap shared by every connection: each attempt reserves the next free slot.
+
+    A token bucket of depth one: no burst above the configured rate, even right after start.
+    """
+
+    def __init__(self, rate_per_second: float) -> None:
+        self.interval = 1.0 / rate_per_second if rate_per_second > 0 else 0.0
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+def backoff_delay(base: float, attempt: int) -> float:
+    """Exponential with ±50 % jitter so retrying connections do not stampede in step."""
+    return float(min(BACKOFF_CAP_SECONDS, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one SMTP transaction said: `outcome` None means worth retrying."""
+
+    outcome: Outcome | None
+    error: str | None = None
+    reconnect: bool = False
+
+
+async def transact(
+    client: aiosmtplib.SMTP, sender: str, recipients: Sequence[str], data: bytes
+) -> dict[str, Attempt]:
+    """One MAIL/RCPT/DATA transaction; the verdict per recipient.
+
+    A refusal of some recipients comes back in `sendmail`'s return value, not as an exception;
+    a refusal of all of them raises. Both land here as per-recipient verdicts.
+    """
+    try:
+        refused, _ = await client.sendmail(sender, list(recipients), data)
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        return {r.recipient: _refusal(r.code, r.message) for r in exc.recipients}
+    except aiosmtplib.SMTPSenderRefused as exc:
+        return dict.fromkeys(recipients, _session_refusal(exc, "sender refused"))
+    except aiosmtplib.SMTPDataError as exc:
+        if exc.code >= 500:
+            error = f"message refused: {exc.code} {exc.message}"
+            return dict.fromkeys(recipients, Attempt("failed", error))
+        return dict.fromkeys(
+            recipients, Attempt(None, f"{exc.code} {exc.message}", exc.code == 421)
+        )
+    except aiosmtplib.SMTPResponseException as exc:
+        return dict.fromkeys(recipients, _session_refusal(exc, "server refused"))
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        return dict.fromkeys(recipients, _lost(exc))
+    verdicts = {rcpt: _refusal(resp.code, resp.message) for rcpt, resp in refused.items()}
+    return {rcpt: verdicts.get(rcpt, Attempt("sent")) for rcpt in recipients}
+
+
+def _refusal(code: int, message: str) -> Attempt:
+    if code >= 500:
+        return Attempt("bounced", f"recipient refused: {code} {message}")
+    return Attempt(None, f"recipient deferred: {code} {message}")
+
+
+def _session_refusal(exc: aiosmtplib.SMTPResponseException, what: str) -> Attempt:
+    # A 5xx to the session (login, sender) is about our configuration, not this message:
+    # stop retrying now but keep the delivery claimable for the next run.
+    if exc.code >= 500:
+        return Attempt("deferred", f"{what}: {exc.code} {exc.message}", True)
+    return Attempt(None, f"{what}: {exc.code} {exc.message}", True)
+
+
+def _lost(exc: BaseException) -> Attempt:
+    kind = "timeout" if isinstance(exc, TimeoutError) else "connection lost"
+    return Attempt(None, f"{kind}: {exc or type(exc).__name__}", True)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult(Generic[T]):
+    item: T
+    outcome: Outcome
+    attempts: int
+    error: str | None = None
+
+
+@dataclass
+class _Worker:
+    options: dict[str, Any]
+    client: aiosmtplib.SMTP | None = None
+
+    async def connected(self) -> aiosmtplib.SMTP:
+        if self.client is None or not self.client.is_connected:
+            self.drop()
+            client = aiosmtplib.SMTP(**self.options)
+            await client.connect()
+            self.client = client
+        return self.client
+
+    def drop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        self.client = None
+
+    async def quit(self) -> None:
+        if self.client is not None and self.client.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await self.client.quit()
+        self.drop()
+
+
+@dataclass
+class SmtpPool(Generic[T]):
+    """`concurrency` connections draining one bounded queue; results go to `on_result`.
+
+    Use as an async context manager: `push()` waits while the queue is full (so the producer
+    never holds more than a few rendered messages), leaving the block flushes and closes.
+    """
+
+    settings: Settings
+    on_result: Callable[[SendResult[T]], None]
+    dkim: DkimSigner | None = None
+    _queue: asyncio.Queue[T | None] = field(init=False)
+    _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
+    _stopping: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _error: BaseException | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        smtp = self.settings.smtp
+        self._sender = envelope_address(self.settings.sender.from_address, role="sender")
+        self._queue = asyncio.Queue(maxsize=2 * smtp.concurrency)
+        self._pacer = Pacer(smtp.rate_per_second)
+        self._options = connection_options(smtp)
+
+    async def __aenter__(self) -> SmtpPool[T]:
+        self._tasks = [
+            asyncio.create_task(self._work(_Worker(self._options)), name=f"smtp-{n}")
+            for n in range(self.settings.smtp.concurrency)
+        ]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def push(self, item: T) -> None:
+        self._raise_if_broken()
+        await self._queue.put(item)
+
+    async def close(self) -> None:
+        """Send what is queued, then quit every connection."""
+        for _ in self._tasks:
+            await self._queue.put(None)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        self._raise_if_broken()
+
+    def abandon(self) -> list[T]:
+        """Graceful stop: hand back what no connection has started; in-flight work finishes,
+        and nobody sleeps through a backoff any more (those come back deferred)."""
+        self._stopping.set()
+        left: list[T] = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                left.append(item)
+        return left
+
+    def _raise_if_broken(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    async def _work(self, worker: _Worker) -> None:
+        try:
+            while (item := await self._queue.get()) is not None:
+                result = await self._deliver(worker, item)
+                try:
+                    self.on_result(result)
+                except BaseException as exc:
+                    self._error = exc
+                    self._stopping.set()
+        finally:
+            await worker.quit()
+
+    async def _deliver(self, worker: _Worker, item: T) -> SendResult[T]:
+        try:
+            recipient = envelope_address(item.recipient, role="recipient")
+        except PermanentDeliveryError as exc:
+            return SendResult(item, "failed", 0, str(exc))
+        data = self.dkim.sign(item.data) if self.dkim is not None else item.data
+        max_attempts = self.settings.smtp.max_attempts
+        error = "stopped before the first attempt"
+        for attempt in range(1, max_attempts + 1):
+            await self._pacer.wait()
+            try:
+                client = await worker.connected()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                verdict = _connect_failure(exc)
+            else:
+                verdict = (await transact(client, self._sender, [recipient], data))[recipient]
+            if verdict.reconnect:
+                worker.drop()
+            if verdict.outcome is not None:
+                return SendResult(item, verdict.outcome, attempt, verdict.error)
+            error = verdict.error or "transient failure"
+            if attempt == max_attempts or self._stopping.is_set():
+                return SendResult(item, "deferred", attempt, error)
+            delay = backoff_delay(self.settings.smtp.retry_backoff, attempt)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+        return SendResult(item, "deferred", max_attempts, error)
+
+
+@contextlib.asynccontextmanager
+async def connect_once(smtp: SmtpSettings) -> AsyncIterator[aiosmtplib.SMTP | Attempt]:
+    """A single connection for a one-off mail: the client, or the Attempt saying why there is
+    none (so callers classify connect failures exactly as the pool does). Quits on exit."""
+    worker = _Worker(connection_options(smtp))
+    try:
+        client: aiosmtplib.SMTP | Attempt = await worker.connected()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        client = _connect_failure(exc)
+    try:
+        yield client
+    finally:
+        await worker.quit()
+
+
+def _connect_failure(exc: BaseException) -> Attempt:
+    if isinstance(exc, aiosmtplib.SMTPResponseException) and not isinstance(
+        exc, aiosmtplib.SMTPConnectResponseError
+    ):
+        return _session_refusal(exc, "session refused")
+    return _lost(exc)
