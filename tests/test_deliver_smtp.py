@@ -9,11 +9,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import aiosmtplib
 import pytest
 from aiosmtpd.smtp import AuthResult
 
-from digest.deliver.smtp import SendResult, SmtpPool, envelope_address, transact
+from digest.deliver.smtp import SendResult, SmtpPool, envelope_address
 from digest.errors import PermanentDeliveryError
 from tests.smtpd import PortZeroController, RecordingHandler, SmtpServer
 
@@ -164,29 +163,6 @@ def test_a_forged_sender_address_is_refused_before_connecting(smtp, make_setting
     settings = make_settings(sender={"from_address": "digest@example.org\r\nRCPT TO:<x@y.org>"})
     with pytest.raises(PermanentDeliveryError, match="line break"):
         SmtpPool(settings, lambda result: None)
-
-
-def test_a_partial_refusal_reported_without_an_exception_is_a_per_recipient_bounce() -> None:
-    handler = RecordingHandler(
-        rcpt_fault=lambda a: "550 5.1.1 unknown" if a.startswith("gone") else None
-    )
-
-    async def main(port: int) -> dict[str, Any]:
-        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, local_hostname="localhost")
-        await client.connect()
-        try:
-            recipients = ["ada@example.org", "gone@example.org"]
-            return await transact(
-                client, "digest@example.org", recipients, b"Subject: x\r\n\r\nx\r\n"
-            )
-        finally:
-            await client.quit()
-
-    with SmtpServer(handler) as server:
-        verdicts = asyncio.run(main(server.port))
-    assert verdicts["ada@example.org"].outcome == "sent"
-    assert verdicts["gone@example.org"].outcome == "bounced"
-    assert [m.rcpt_tos for m in server.messages] == [["ada@example.org"]]
 
 
 class _AuthServer(SmtpServer):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, and_, delete, exists, or_, select, update
+from sqlalchemy import CursorResult, Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.models import Edition, Subscriber
@@ -83,16 +83,18 @@ class Ledger:
     ) -> list[Subscriber]:
         """The next page of active, non-suppressed subscribers by id (keyset pagination)."""
         query = (
-            select(SubscriberRow)
-            .where(SubscriberRow.status == "active", SubscriberRow.id > after_id)
-            .where(~exists().where(SuppressionRow.email_key == SubscriberRow.email_key))
+            _mailable(select(SubscriberRow), only_ids)
+            .where(SubscriberRow.id > after_id)
             .order_by(SubscriberRow.id)
             .limit(limit)
         )
-        if only_ids is not None:
-            query = query.where(SubscriberRow.id.in_(list(only_ids)))
         with self.store.session() as session:
             return [to_subscriber(row) for row in session.scalars(query)]
+
+    def count_subscribers(self, only_ids: Sequence[int] | None = None) -> int:
+        query = _mailable(select(func.count(SubscriberRow.id)), only_ids)
+        with self.store.session() as session:
+            return int(session.scalar(query) or 0)
 
     def open_editions(self, wanted: dict[int, date]) -> set[int]:
         """Subscriber ids among `wanted` whose edition is neither done nor held by a live
@@ -116,7 +118,12 @@ class Ledger:
         return open_ids
 
     def claim(
-        self, edition: Edition, *, message_id: str | None, status: Status = "queued"
+        self,
+        edition: Edition,
+        *,
+        message_id: str | None,
+        status: Status = "queued",
+        error: str | None = None,
     ) -> Claim | None:
         """Take (subscriber, edition) for this process, recording which papers it carries.
 
@@ -133,7 +140,7 @@ class Ledger:
             "claimed_by": self.worker,
             "claimed_at": now,
             "updated_at": now,
-            "last_error": None,
+            "last_error": error,
         }
         try:
             with self.store.session() as session:
@@ -161,7 +168,10 @@ class Ledger:
                 .where(
                     or_(
                         DeliveryRow.status == "deferred",
-                        and_(DeliveryRow.status == "queued", DeliveryRow.claimed_at < stale),
+                        and_(
+                            DeliveryRow.status == "queued",
+                            or_(DeliveryRow.claimed_at.is_(None), DeliveryRow.claimed_at < stale),
+                        ),
                     )
                 )
                 .values(**values)
@@ -239,6 +249,15 @@ class Ledger:
                 ),
             )
             return int(result.rowcount)
+
+
+def _mailable(query: Select[Any], only_ids: Sequence[int] | None) -> Select[Any]:
+    query = query.where(SubscriberRow.status == "active").where(
+        ~exists().where(SuppressionRow.email_key == SubscriberRow.email_key)
+    )
+    if only_ids is not None:
+        query = query.where(SubscriberRow.id.in_(list(only_ids)))
+    return query
 
 
 def _claimable(status: str, claimed_at: datetime | None, stale: datetime) -> bool:
