@@ -12,18 +12,18 @@ all of them. Reasons say which terms hit which field. Bare words written next to
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeGuard, TypeVar
+from itertools import repeat
+from operator import add
+from typing import TypeGuard
 
-from digest.match.index import PaperIndex, iter_bits
+from digest.match.index import PaperIndex, TermHits
 from digest.match.query import And, Node, Or, Term, compile_query
-from digest.match.rank import blend, term_weight
+from digest.match.rank import RELEVANCE_SCALE, RELEVANCE_WEIGHT
 from digest.models import Field, Match, MatchReason, Topic
 
 _PROFILE_CACHE_LIMIT = 50_000
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +81,26 @@ def _bare_word(node: Node) -> TypeGuard[Term]:
 
 @dataclass(slots=True)
 class _Evaluated:
+    """One distinct query against the index: its papers, scored and ranked once."""
+
     bits: int
-    ranked: list[tuple[float, str, int]]  # (-score, paper id, paper index): best first
+    ranked: list[int]  # paper indices, best first; ties keep index order (= paper id order)
     scores: dict[int, float]
-    plan: tuple[_Reason, ...]
+    plan: tuple[tuple[_Reason, TermHits], ...]
     reasons: dict[int, tuple[MatchReason, ...]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _TopicList:
+    """A topic's ranked Match objects for one min_upvotes, built as far as anyone has read.
+
+    Every profile holding this topic (same name and query) shares these objects: a profile
+    with one topic is a slice of this list, so popular topics cost nothing per subscriber.
+    """
+
+    evaluated: _Evaluated
+    docs: list[int]
+    matches: list[Match] = field(default_factory=list)
 
 
 class Matcher:
@@ -93,42 +108,50 @@ class Matcher:
 
     def __init__(self, index: PaperIndex) -> None:
         self.index = index
-        self._queries: dict[Node, _Evaluated] = {}
+        self._by_text: dict[str, _Evaluated] = {}
+        self._by_root: dict[Node, _Evaluated] = {}
+        self._topics: dict[tuple[str, str, int], _TopicList] = {}
         self._profiles: dict[tuple[object, ...], list[Match]] = {}
 
     def match(
         self, topics: Sequence[Topic], *, min_upvotes: int = 0, limit: int | None = None
     ) -> list[Match]:
         """Papers matching any topic, best first (score, then paper id); QueryError if a topic's
-        query does not parse."""
-        roots = tuple(compile_query(t.query).root for t in topics)
-        key = (tuple(t.name for t in topics), roots, min_upvotes, limit)
+        query does not parse. A paper scores its best topic's score; `topics` names them all."""
+        if not topics or (limit is not None and limit <= 0):
+            return []
+        if len(topics) == 1:
+            topic = topics[0]
+            return self._topic_matches(topic.name, topic.query, min_upvotes, limit)
+        key = (tuple((t.name, t.query) for t in topics), min_upvotes, limit)
         cached = self._profiles.get(key)
         if cached is not None:
             return cached
-        evaluated = [self._evaluate(root) for root in roots]
+        # The best `limit` of a union, each paper scored by its best topic, are among the best
+        # `limit` of each topic: only those are merged.
+        best: dict[int, tuple[float, int, Match]] = {}
+        evaluated: list[_Evaluated] = []
+        for topic in topics:
+            found = self._topic_matches(topic.name, topic.query, min_upvotes, limit)
+            held = self._topics[(topic.name, topic.query, min_upvotes)]
+            evaluated.append(held.evaluated)
+            for doc, match in zip(held.docs, found, strict=False):
+                entry = best.get(doc)
+                if entry is None or match.score > entry[2].score:
+                    best[doc] = (-match.score, doc, match)
+        ranked = sorted(best.values())[:limit]  # (-score, paper index): ties by paper id
+        score_maps = [ev.scores for ev in evaluated]
         matches: list[Match] = []
-        if limit is None or limit > 0:
-            upvotes = self.index.upvotes
-            papers = self.index.papers
-            seen = 0
-            for neg_score, _pid, doc in self._merged(evaluated):
-                if seen & (1 << doc):
-                    continue
-                seen |= 1 << doc
-                if upvotes[doc] < min_upvotes:
-                    continue
-                hit = [i for i, ev in enumerate(evaluated) if ev.bits >> doc & 1]
-                matches.append(
-                    Match(
-                        paper=papers[doc],
-                        score=-neg_score,
-                        topics=_unique(topics[i].name for i in hit),
-                        matched=_unique(r for i in hit for r in self._reasons(evaluated[i], doc)),
-                    )
-                )
-                if limit is not None and len(matches) >= limit:
-                    break
+        for _neg, doc, match in ranked:
+            hit = [i for i, scores in enumerate(score_maps) if doc in scores]
+            if len(hit) > 1:
+                names = tuple(dict.fromkeys(topics[i].name for i in hit))
+                merged: dict[int, MatchReason] = {}
+                for i in hit:
+                    for reason in self._reasons(evaluated[i], doc):
+                        merged.setdefault(id(reason), reason)  # reasons are interned
+                match = Match(match.paper, match.score, names, tuple(merged.values()))
+            matches.append(match)
         if len(self._profiles) >= _PROFILE_CACHE_LIMIT:
             self._profiles.clear()
         self._profiles[key] = matches
@@ -136,57 +159,89 @@ class Matcher:
 
     def matching_bits(self, query: str) -> int:
         """The bitmap of paper indices matching one query (for callers that only filter)."""
-        return self._evaluate(compile_query(query).root).bits
+        return self._evaluate(query).bits
 
-    @staticmethod
-    def _merged(evaluated: list[_Evaluated]) -> Iterator[tuple[float, str, int]]:
-        if len(evaluated) == 1:
-            return iter(evaluated[0].ranked)
-        return heapq.merge(*(ev.ranked for ev in evaluated))
+    def _topic_matches(
+        self, name: str, query: str, min_upvotes: int, limit: int | None
+    ) -> list[Match]:
+        key = (name, query, min_upvotes)
+        held = self._topics.get(key)
+        if held is None:
+            ev = self._evaluate(query)
+            docs = ev.ranked
+            if min_upvotes > 0:
+                upvotes = self.index.upvotes
+                docs = [d for d in docs if upvotes[d] >= min_upvotes]
+            held = self._topics[key] = _TopicList(ev, docs)
+        built = held.matches
+        wanted = len(held.docs) if limit is None else min(limit, len(held.docs))
+        if len(built) < wanted:
+            ev = held.evaluated
+            papers, scores, names = self.index.papers, ev.scores, (name,)
+            for doc in held.docs[len(built) : wanted]:
+                built.append(Match(papers[doc], scores[doc], names, self._reasons(ev, doc)))
+        return built[:wanted]
 
-    def _evaluate(self, root: Node) -> _Evaluated:
-        found = self._queries.get(root)
-        if found is not None:
-            return found
+    def _evaluate(self, text: str) -> _Evaluated:
+        found = self._by_text.get(text)
+        if found is None:
+            root = compile_query(text).root
+            found = self._by_root.get(root)
+            if found is None:
+                found = self._by_root[root] = self._score(root)
+            self._by_text[text] = found
+        return found
+
+    def _score(self, root: Node) -> _Evaluated:
         index = self.index
         bits = index.evaluate(root)
-        plan = explain_plan(root)
-        scores: dict[int, float] = {}
-        if bits:
-            raw: dict[int, float] = dict.fromkeys(iter_bits(bits), 0.0)
-            for reason in plan:
-                hits = index.hits(reason.term)
-                if not hits.bits & bits:
-                    continue
-                for name, counts in hits.per_field.items():
-                    for doc, tf in counts.items():
-                        if doc in raw:
-                            raw[doc] += term_weight(name, hits.idf, tf)
-            trend = index.trend
-            scores = {doc: blend(value, trend[doc]) for doc, value in raw.items()}
-        ids = [p.id for p in index.papers]
-        ranked = sorted((-score, ids[doc], doc) for doc, score in scores.items())
-        found = self._queries[root] = _Evaluated(bits, ranked, scores, plan)
-        return found
+        plan = tuple((r, index.hits(r.term)) for r in explain_plan(root))
+        weights = [hits.weights for _r, hits in plan if hits.bits & bits]
+        if len(weights) == 1 and len(plan) == 1 and plan[0][1].bits == bits:
+            docs = sorted(weights[0])  # a one-term query: the term's own weights
+            raws = [weights[0][d] for d in docs]
+        else:
+            docs = index.docs(bits)
+            raws = [0.0] * len(docs)
+            for per_doc in weights:  # C-level loops: these lists can hold every paper
+                raws = list(map(add, raws, map(per_doc.get, docs, repeat(0.0))))
+        trend = index.trend_part
+        scale, weight = RELEVANCE_SCALE, RELEVANCE_WEIGHT
+        values = [
+            weight * raw / (raw + scale) + trend[d] for d, raw in zip(docs, raws, strict=True)
+        ]
+        scores = dict(zip(docs, values, strict=True))
+        order = sorted(range(len(docs)), key=values.__getitem__, reverse=True)  # stable: by id
+        return _Evaluated(bits, [docs[i] for i in order], scores, plan)
 
     def _reasons(self, ev: _Evaluated, doc: int) -> tuple[MatchReason, ...]:
         cached = ev.reasons.get(doc)
         if cached is not None:
             return cached
         reasons: list[MatchReason] = []
-        covered: set[tuple[Term, Field]] = set()
-        for reason in ev.plan:
-            hits = self.index.hits(reason.term)
-            for name in reason.term.fields:
-                if doc not in hits.per_field.get(name, ()):
+        seen: set[tuple[str, Field]] = set()
+        for reason, hits in ev.plan:
+            for name, counts in hits.per_field.items():
+                if doc not in counts:
                     continue
-                if (reason.term, name) in covered:
-                    continue
-                covered.update((word, name) for word in reason.covers)
-                reasons.append(MatchReason(term=reason.term.display, field=name))
-        result = ev.reasons[doc] = _unique(reasons)
+                key = (reason.term.display, name)
+                if key in seen:
+                    continue  # said already, or covered by a run phrase of these words
+                seen.add(key)
+                seen.update((word.display, name) for word in reason.covers)
+                reasons.append(_reason(*key))
+        result = ev.reasons[doc] = tuple(reasons)
         return result
 
 
-def _unique(items: Iterable[_T]) -> tuple[_T, ...]:
-    return tuple(dict.fromkeys(items))
+_INTERNED: dict[tuple[str, Field], MatchReason] = {}
+
+
+def _reason(term: str, name: Field) -> MatchReason:
+    """MatchReason objects are shared: a popular term in a popular field is one object."""
+    found = _INTERNED.get((term, name))
+    if found is None:
+        if len(_INTERNED) > 100_000:
+            _INTERNED.clear()
+        found = _INTERNED[(term, name)] = MatchReason(term=term, field=name)
+    return found

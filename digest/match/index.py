@@ -22,6 +22,8 @@ from digest.models import Field, Paper
 INDEXED_FIELDS: tuple[Field, ...] = ("title", "abstract", "authors", "organization")
 # Positions between two authors: a phrase never runs from one name into the next.
 _AUTHOR_GAP = 8
+# For each byte value, the positions of its set bits.
+_BYTE_BITS = tuple(tuple(b for b in range(8) if value >> b & 1) for value in range(256))
 
 
 def iter_bits(bits: int) -> Iterator[int]:
@@ -72,18 +74,21 @@ class TermHits:
     per_field: dict[Field, dict[int, int]]
     bits: int
     idf: float
+    weights: dict[int, float]  # paper index -> this term's relevance contribution
 
 
 class PaperIndex:
     """Build once per edition with `PaperIndex.build(papers, now=...)`; read-only afterwards."""
 
     def __init__(self, papers: Sequence[Paper], now: datetime) -> None:
-        self.papers: tuple[Paper, ...] = tuple(papers)
+        # Paper index order is paper id order, so a stable sort by score breaks ties by id.
+        self.papers: tuple[Paper, ...] = tuple(sorted(papers, key=lambda p: p.id))
         self.now = now
         self.size = len(self.papers)
         self.all_bits = (1 << self.size) - 1
         self.fields: dict[Field, _FieldIndex] = {f: _FieldIndex() for f in INDEXED_FIELDS}
         self.trend: tuple[float, ...] = tuple(rank.trendiness(p, now) for p in self.papers)
+        self.trend_part = tuple(rank.TREND_WEIGHT * t for t in self.trend)
         self.upvotes: tuple[int, ...] = tuple(p.upvotes or 0 for p in self.papers)
         self._terms: dict[Term, TermHits] = {}
         for doc, paper in enumerate(self.papers):
@@ -114,6 +119,12 @@ class PaperIndex:
         for first, _last, joined in compounds(text, toks):
             index.add(doc, joined, offset + first)
         return offset + len(toks)
+
+    def docs(self, bits: int) -> list[int]:
+        """Paper indices in a bitmap, ascending, a byte at a time through a lookup table."""
+        data = bits.to_bytes((self.size + 7) // 8 or 1, "little")
+        table = _BYTE_BITS
+        return [i * 8 + b for i, byte in enumerate(data) if byte for b in table[byte]]
 
     # -- evaluation ------------------------------------------------------------------------
 
@@ -149,7 +160,11 @@ class PaperIndex:
                 for doc in counts:
                     bits |= 1 << doc
             idf = math.log(1.0 + self.size / (1.0 + bits.bit_count()))
-            found = self._terms[term] = TermHits(per_field, bits, idf)
+            weights: dict[int, float] = {}
+            for name, counts in per_field.items():
+                for doc, tf in counts.items():
+                    weights[doc] = weights.get(doc, 0.0) + rank.term_weight(name, idf, tf)
+            found = self._terms[term] = TermHits(per_field, bits, idf, weights)
         return found
 
     def _field_hits(self, term: Term, name: Field) -> dict[int, int]:

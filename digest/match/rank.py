@@ -28,7 +28,7 @@ TREND_WEIGHT = 1.0 - RELEVANCE_WEIGHT
 HALF_LIFE_DAYS = 7.0
 UNDATED_AGE_DAYS = 14.0  # a paper with no date is treated as two weeks old
 _K1 = 1.2  # term-frequency saturation (as in BM25)
-_RELEVANCE_SCALE = 6.0  # raw relevance at which the squashed value is 0.5
+RELEVANCE_SCALE = 6.0  # raw relevance at which the squashed value is 0.5
 _TREND_SCALE = 3.0  # ≈ 20 fresh upvotes
 
 
@@ -52,5 +52,6 @@ def trendiness(paper: Paper, now: datetime) -> float:
 
 
 def blend(raw_relevance: float, trend: float) -> float:
-    relevance = raw_relevance / (raw_relevance + _RELEVANCE_SCALE)
-    return round(RELEVANCE_WEIGHT * relevance + TREND_WEIGHT * trend, 6)
+    """The score: squashed relevance and trendiness, weighted (the matcher inlines this)."""
+    relevance = raw_relevance / (raw_relevance + RELEVANCE_SCALE)
+    return RELEVANCE_WEIGHT * relevance + TREND_WEIGHT * trend
