@@ -1,0 +1,150 @@
+"""`digest send`: deliver the current edition to every active reader not yet served."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from datetime import UTC, date, datetime
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from digest.cli.app import AppContext, cli, pass_app, print_json
+from digest.deliver.pipeline import SendEvent, SendSummary, send_editions
+from digest.errors import ConfigError
+
+OUTCOMES = ("sent", "skipped", "deferred", "failed", "bounced")
+INTERRUPTED = 130
+
+
+def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"--date: expected a date as YYYY-MM-DD, got {value!r}") from None
+
+
+class LogLines:
+    """Not a terminal: one plain line per reader that was acted on (problems on stderr when
+    stdout is reserved for JSON)."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def __call__(self, event: SendEvent) -> None:
+        if event.kind in ("start", "unchanged"):
+            return
+        problem = event.kind in ("deferred", "failed", "bounced")
+        if self.quiet and not problem:
+            return
+        edition = f" edition {event.edition.isoformat()}" if event.edition else ""
+        detail = f": {event.error}" if event.error else ""
+        click.echo(f"{event.kind} {event.email}{edition}{detail}", err=self.quiet)
+
+
+class ProgressBar:
+    """A terminal: a rich progress bar over the readers, then a summary table."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.bar = Progress(
+            TextColumn("[bold]sending"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = self.bar.add_task("send", total=None, counts="")
+        self.counts = dict.fromkeys(OUTCOMES, 0)
+
+    def __enter__(self) -> ProgressBar:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def __call__(self, event: SendEvent) -> None:
+        if event.kind == "start":
+            self.bar.update(self.task, total=event.total)
+            return
+        if event.kind in self.counts:
+            self.counts[event.kind] += 1
+        if event.kind in ("deferred", "failed", "bounced"):
+            self.bar.console.print(f"[yellow]{event.kind}[/] {event.email}: {event.error}")
+        counts = "  ".join(f"{k} {v}" for k, v in self.counts.items() if v)
+        self.bar.advance(self.task)
+        self.bar.update(self.task, counts=counts)
+
+    def summary(self, summary: SendSummary, *, dry_run: bool) -> None:
+        table = Table(title="dry run: nothing sent" if dry_run else "send summary")
+        table.add_column("outcome")
+        table.add_column("readers", justify="right")
+        for name, count in summary.as_dict().items():
+            table.add_row(name, str(count))
+        self.console.print(table)
+
+
+async def _send(app: AppContext, progress: Any, **options: Any) -> tuple[SendSummary, bool]:
+    """Run the pipeline; SIGINT/SIGTERM ask it to stop gracefully (a second one kills)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def graceful(sig: signal.Signals) -> None:
+        stop.set()
+        loop.remove_signal_handler(sig)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, graceful, sig)
+    try:
+        summary = await send_editions(
+            app.store, app.settings, now=datetime.now(UTC), progress=progress, stop=stop, **options
+        )
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return summary, stop.is_set()
+
+
+@cli.command("send")
+@click.option(
+    "--date",
+    "edition_date",
+    callback=_parse_date,
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Edition date for every reader (default: each reader's current edition).",
+)
+@click.option("--dry-run", is_flag=True, help="Build and render every digest; send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@pass_app
+def send_command(app: AppContext, edition_date: date | None, dry_run: bool, as_json: bool) -> None:
+    """Send the current edition to every active reader who has not had it yet.
+
+    Safe to run again: readers already served are skipped, deferred ones are retried.
+    Exits 0 when the run completed, even if some deliveries were deferred.
+    """
+    options = {"edition_date": edition_date, "dry_run": dry_run}
+    if sys.stdout.isatty() and not as_json:
+        console = Console()
+        with ProgressBar(console) as bar:
+            summary, stopped = asyncio.run(_send(app, bar, **options))
+        bar.summary(summary, dry_run=dry_run)
+    else:
+        summary, stopped = asyncio.run(_send(app, LogLines(quiet=as_json), **options))
+        if as_json:
+            print_json(summary.as_dict())
+        else:
+            done = ", ".join(f"{name} {count}" for name, count in summary.as_dict().items())
+            click.echo(f"{'dry run (nothing sent): ' if dry_run else ''}{done}")
+    if stopped:
+        click.echo("stopped before the end; run `digest send` again to finish", err=True)
+        sys.exit(INTERRUPTED)
