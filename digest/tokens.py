@@ -38,9 +38,15 @@ class Signer:
             )
         # itsdangerous signs with the last key and verifies with all of them.
         self._keys = list(reversed(secret_keys))
+        # Built once: a send signs two links per message, and building a serializer costs as
+        # much as signing with it.
+        self._serializers = {
+            purpose: URLSafeTimedSerializer(self._keys, salt=f"papers-digest/{purpose.value}")
+            for purpose in Purpose
+        }
 
     def _serializer(self, purpose: Purpose) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self._keys, salt=f"papers-digest/{purpose.value}")
+        return self._serializers[purpose]
 
     def sign(self, purpose: Purpose, public_id: str) -> str:
         return str(self._serializer(purpose).dumps(public_id))

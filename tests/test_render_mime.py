@@ -79,6 +79,25 @@ def test_subject_edge_cases_round_trip(subject: str) -> None:
     assert parse(build_mime([("Subject", subject)], "", ""))["Subject"] == subject
 
 
+@settings(max_examples=150, deadline=None)
+@given(text=st.lists(st.text(), max_size=30), html=st.lists(st.text(), max_size=30))
+def test_parts_given_as_template_pieces_round_trip(text: list[str], html: list[str]) -> None:
+    """Pieces are encoded one by one (and cached), joined with soft line breaks as needed."""
+    data = build_mime([("Subject", "pieces")], text, html)
+    check_wire_format(data)
+    assert max(len(line) for line in data.split(b"\r\n")) <= 76
+    plain, rich = parts(parse(data))
+    assert lines(plain.get_content()) == lines("".join(text))
+    assert lines(rich.get_content()) == lines("".join(html))
+
+
+def test_pieces_and_whole_text_decode_alike() -> None:
+    pieces = ["<p>", "a" * 70, "é ", "=", "\n", " trailing ", "\r", "\n", "x" * 200, "</p>"]
+    whole = parts(parse(build_mime([("Subject", "s")], "t", "".join(pieces))))[1].get_content()
+    split = parts(parse(build_mime([("Subject", "s")], "t", pieces)))[1].get_content()
+    assert whole == split
+
+
 def test_long_lines_are_soft_wrapped_and_restored() -> None:
     html = "<p>" + "x" * 5000 + "</p>\n" + "é" * 3000 + " \t\n.\nFrom here"
     data = build_mime([("Subject", "s")], "plain", html)

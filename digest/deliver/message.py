@@ -18,12 +18,19 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
-from digest.deliver.headers import check_value, domain_of, encode_header, format_address
+from digest.deliver.headers import (
+    check_value,
+    domain_of,
+    encode_header,
+    format_address,
+    validate_address,
+)
 from digest.errors import DeliveryError
 from digest.models import Edition
 from digest.render.context import DigestLinks
@@ -49,10 +56,67 @@ def _quoted_printable(text: str) -> bytes:
     """UTF-8 quoted-printable with CRLF line breaks.
 
     MIME text is line-oriented (RFC 2046 4.1.1): a lone CR, a lone LF and CRLF all mean one line
-    break, so they are normalised here and read back as "\\n"."""
-    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
-    encoded = binascii.b2a_qp(normalised.encode("utf-8"), quotetabs=False, istext=True)
+    break, so they are normalised here and read back as "\\r\\n"."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    encoded = binascii.b2a_qp(text.encode("utf-8"), quotetabs=False, istext=True)
     return encoded.replace(b"\n", b"\r\n")
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    data: bytes  # quoted-printable as if starting at column 0, CRLF line breaks
+    first: int  # length of its first line
+    last: int  # length of its last line
+    multiline: bool
+    has_cr: bool  # a CR may pair with an LF in the next piece: encode the whole text instead
+
+
+_PIECES: dict[str, _Piece] = {}
+_PIECES_LIMIT = 50_000
+_MAX_CONTENT = 75  # b2a_qp keeps content lines at 75 + "=" (RFC 2045: 76)
+
+
+def _piece(text: str) -> _Piece:
+    data = _quoted_printable(text)
+    lines = data.split(b"\r\n")
+    return _Piece(data, len(lines[0]), len(lines[-1]), len(lines) > 1, "\r" in text)
+
+
+def quoted_printable_pieces(pieces: Iterable[str]) -> bytes:
+    """Quoted-printable of "".join(pieces), encoding each distinct piece once per process.
+
+    The compiled HTML template yields the same ~220 static chunks for every reader (and the same
+    paper cards for many). Each piece is encoded on its own as if it began a line; pieces are
+    joined on one line while it stays under 76 characters, else after a soft line break
+    ("=" CRLF), which decodes to nothing. Decoded, the result is byte for byte the joined
+    text; encoding only what changed per reader is ~4x faster than encoding the whole page.
+    """
+    out: list[bytes] = []
+    column = 0
+    cache = _PIECES
+    pieces = tuple(pieces)
+    for text in pieces:
+        piece = cache.get(text)
+        if piece is None:
+            piece = _piece(text)
+            if len(cache) >= _PIECES_LIMIT:
+                cache.clear()
+            cache[text] = piece
+        if piece.has_cr:
+            return _quoted_printable("".join(pieces))
+        if column + piece.first > _MAX_CONTENT:
+            out.append(b"=\r\n")
+            column = 0
+        out.append(piece.data)
+        column = piece.last if piece.multiline else column + piece.first
+    return b"".join(out)
+
+
+def _encode_part(content: str | Sequence[str]) -> bytes:
+    if isinstance(content, str):
+        return _quoted_printable(content)
+    return quoted_printable_pieces(content)
 
 
 def _part(content_type: str, body: bytes) -> bytes:
@@ -62,22 +126,26 @@ def _part(content_type: str, body: bytes) -> bytes:
     ).encode("ascii") + body
 
 
-def build_mime(headers: list[tuple[str, str]], text: str, html: str) -> bytes:
+def build_mime(
+    headers: list[tuple[str, str]], text: str | Sequence[str], html: str | Sequence[str]
+) -> bytes:
     """A complete multipart/alternative message: text part first, HTML last (clients show the
-    last part they can display). MIME-Version and Content-Type are added here."""
+    last part they can display). MIME-Version and Content-Type are added here. Each part may be
+    given as the pieces its template yielded (see `quoted_printable_pieces`)."""
     lines: list[str] = []
     for name, value in headers:
         if name.lower() in _RESERVED:
             raise DeliveryError(f"header {name} is set by build_mime; do not pass it")
         lines.append(encode_header(name, value))
     head = "\r\n".join(lines).encode("ascii")
-    text_body = _quoted_printable(text)
-    html_body = _quoted_printable(html)
+    text_body = _encode_part(text)
+    html_body = _encode_part(html)
     # Deterministic per message (same input, same bytes: a preview .eml equals what is sent),
-    # unique in practice across messages, and impossible inside quoted-printable text.
+    # unique in practice across messages (the head holds the Message-ID and Date), and
+    # impossible inside quoted-printable text, where "=" is always followed by hex or CRLF.
     fingerprint = hashlib.blake2b(head, digest_size=12)
     fingerprint.update(text_body)
-    fingerprint.update(html_body)
+    fingerprint.update(b"%d" % len(html_body))
     boundary = f"=_{fingerprint.hexdigest()}"
     delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
     return b"".join(
@@ -148,8 +216,8 @@ def compose_rendered(
     from_header = format_address(
         sender.from_name, sender.from_address, field="[sender] from_address"
     )
-    to_header = format_address(profile.name, profile.email, field="subscriber email")
-    recipient = format_address(None, profile.email, field="subscriber email")
+    recipient = validate_address(profile.email, field="subscriber email")
+    to_header = format_address(profile.name, recipient, field="subscriber email")
     reply_to = (
         format_address(None, sender.reply_to, field="[sender] reply_to")
         if sender.reply_to
@@ -171,7 +239,11 @@ def compose_rendered(
     message = OutgoingMessage(
         recipient=recipient,
         message_id=mid,
-        data=build_mime(headers, rendered.text, rendered.html),
+        data=build_mime(
+            headers,
+            rendered.text_pieces or rendered.text,
+            rendered.html_pieces or rendered.html,
+        ),
         subscriber_id=edition.subscriber.id,
         edition=edition.date,
     )

@@ -22,7 +22,7 @@ from markupsafe import Markup, escape
 from digest.errors import ConfigError
 from digest.identity import normalise_whitespace
 from digest.match import term_spans
-from digest.models import Edition, Match, Paper
+from digest.models import Edition, Match, MatchReason, Paper
 from digest.settings import Settings
 
 ABSTRACT_LIMIT = 320
@@ -51,7 +51,6 @@ class DigestLinks:
 class Card:
     """One paper as both parts show it. `*_html` values are already-escaped Markup."""
 
-    position: int
     title: str
     title_html: Markup
     url: str | None
@@ -154,31 +153,36 @@ def highlight(text: str, terms: tuple[str, ...]) -> Markup:
     return Markup("".join(out))  # noqa: S704
 
 
-def _terms_for(match: Match | None, field: str) -> tuple[str, ...]:
-    if match is None:
-        return ()
-    return tuple(sorted({r.term for r in match.matched if r.field == field}))
+def _terms_for(matched: tuple[MatchReason, ...], field: str) -> tuple[str, ...]:
+    return tuple(sorted({r.term for r in matched if r.field == field}))
 
 
-def _matched_line(match: Match | None) -> str:
-    if match is None:
-        return ""
+def _matched_line(matched: tuple[MatchReason, ...]) -> str:
     seen: dict[str, list[str]] = {}
-    for reason in match.matched:
+    for reason in matched:
         fields = seen.setdefault(reason.term, [])
         if reason.field not in fields:
             fields.append(reason.field)
     return ", ".join(f"{term} ({', '.join(fields)})" for term, fields in seen.items())
 
 
-def make_card(position: int, paper: Paper, match: Match | None = None) -> Card:
+@lru_cache(maxsize=16384)
+def make_card(paper: Paper, match: Match | None = None) -> Card:
+    """One paper's card; the reasons come from `match` (its score plays no part)."""
+    if match is None:
+        return _card(paper, (), ())
+    return _card(paper, match.topics, match.matched)
+
+
+@lru_cache(maxsize=16384)
+def _card(paper: Paper, topics: tuple[str, ...], matched: tuple[MatchReason, ...]) -> Card:
+    """Cached: in a run, the same paper reaches many readers for the same reasons."""
     title = normalise_whitespace(paper.title)
     abstract = trim_abstract(paper.abstract)
     arxiv_url = absolute_url(paper.arxiv_url)
     return Card(
-        position=position,
         title=title,
-        title_html=highlight(title, _terms_for(match, "title")),
+        title_html=highlight(title, _terms_for(matched, "title")),
         url=absolute_url(paper.url) or arxiv_url,
         arxiv_url=arxiv_url,
         authors=author_line(paper),
@@ -186,10 +190,10 @@ def make_card(position: int, paper: Paper, match: Match | None = None) -> Card:
         upvotes=paper.upvotes,
         published=format_date(paper.published) if paper.published else None,
         abstract=abstract,
-        abstract_html=highlight(abstract, _terms_for(match, "abstract")),
+        abstract_html=highlight(abstract, _terms_for(matched, "abstract")),
         abstract_lines=_wrapped(abstract),
-        topics=match.topics if match else (),
-        matched=_matched_line(match),
+        topics=topics,
+        matched=_matched_line(matched),
     )
 
 
@@ -230,8 +234,8 @@ def subject(edition: Edition, settings: Settings) -> str:
 def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> dict[str, Any]:
     """Everything both templates may use; templates are rendered with StrictUndefined."""
     profile = edition.subscriber.profile
-    cards = [make_card(i, m.paper, m) for i, m in enumerate(edition.papers, start=1)]
-    trending = [make_card(i, p) for i, p in enumerate(edition.trending, start=1)]
+    cards = [make_card(m.paper, m) for m in edition.papers]
+    trending = [make_card(p) for p in edition.trending]
     subject_line = subject(edition, settings)
     return {
         "lang": settings.site.lang,

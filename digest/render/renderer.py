@@ -42,6 +42,9 @@ class RenderedDigest:
     preheader: str
     html: str
     text: str
+    # Both parts as their templates yielded them; lets build_mime encode shared parts once.
+    html_pieces: tuple[str, ...] = ()
+    text_pieces: tuple[str, ...] = ()
 
 
 def _one_line(text: str) -> str:
@@ -106,20 +109,37 @@ class Renderer:
             line = _template_line(exc.__traceback__, template.filename)
             raise TemplateError(f"{_where(template, line)}: {_one_line(str(exc))}") from None
 
+    def _pieces(self, template: jinja2.Template, context: dict[str, Any]) -> tuple[str, ...]:
+        """What Template.render does, keeping the pieces instead of only their join."""
+        try:
+            return tuple(template.root_render_func(template.new_context(context)))
+        except _RENDER_ERRORS:
+            # Only Template.render maps the traceback to template lines: run it for the message.
+            self._render(template, context)
+            raise
+
     def context(self, edition: Edition, links: DigestLinks) -> dict[str, Any]:
         return build_context(edition, links, self.settings)
 
     def render(self, edition: Edition, links: DigestLinks) -> RenderedDigest:
         context = build_context(edition, links, self.settings)
+        template = self.html_template
         try:
-            html = self.html_template.render(context)
+            pieces = tuple(template.root_render_func(template.new_context(context)))
         except _RENDER_ERRORS:
             # Lines in the compiled page mean nothing to the author: render the source
             # template with the same context to report the line in the file they edit.
             self.render_per_email(context)
             raise
-        text = self._render(self.text_template, context)
-        return RenderedDigest(context["subject"], context["preheader"], html, text)
+        text_pieces = self._pieces(self.text_template, context)
+        return RenderedDigest(
+            context["subject"],
+            context["preheader"],
+            "".join(pieces),
+            "".join(text_pieces),
+            pieces,
+            text_pieces,
+        )
 
     def render_per_email(self, context: dict[str, Any]) -> str:
         """Reference path: Jinja renders MJML, MJML compiles it, for this one mail."""
