@@ -18,28 +18,53 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from digest.deliver.message import compose, digest_links, message_id  # noqa: E402
-from digest.models import Edition, Match, MatchReason, Paper, Profile, Subscriber, Topic  # noqa: E402
-from digest.render import Renderer  # noqa: E402
-from digest.render.compile import mjml_to_html  # noqa: E402
-from digest.settings import load_settings  # noqa: E402
-from digest.tokens import Signer  # noqa: E402
+from digest.deliver.message import compose, digest_links, message_id
+from digest.models import Edition, Match, MatchReason, Paper, Profile, Subscriber, Topic
+from digest.render import Renderer
+from digest.render.compile import mjml_to_html
+from digest.settings import load_settings
+from digest.tokens import Signer
 
 NOW = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
-WORDS = (
-    "speculative decoding diffusion transformer agents reasoning retrieval quantization kv cache "
-    "multimodal video robot policy alignment reward model preference scaling sparse attention "
-    "benchmark evaluation distillation long context memory tool use planning vision language"
-).split()
+WORDS = [
+    "speculative",
+    "decoding",
+    "diffusion",
+    "transformer",
+    "agents",
+    "reasoning",
+    "retrieval",
+    "quantization",
+    "kv",
+    "cache",
+    "multimodal",
+    "video",
+    "robot",
+    "policy",
+    "alignment",
+    "reward",
+    "model",
+    "preference",
+    "scaling",
+    "sparse",
+    "attention",
+    "benchmark",
+    "evaluation",
+    "distillation",
+    "long",
+    "context",
+    "memory",
+    "tool",
+    "use",
+    "planning",
+    "vision",
+    "language",
+]
 TOPICS = [
     ("Speculative decoding", "speculative decoding"),
     ("Agents", "agents"),
