@@ -22,6 +22,8 @@ import httpx
 import pytest
 
 from digest.models import Paper, Profile, Topic
+from digest.schedule.service import Scheduler
+from digest.settings import Settings
 from digest.store import Store, open_store
 from digest.store.papers import upsert_papers
 from digest.store.schema import DeliveryRow, SubscriberRow
@@ -236,6 +238,67 @@ def test_a_busy_port_is_a_clean_error(store: Store, db_url: str, tmp_path: Path)
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
+# -- the tick, in process, on a simulated clock -------------------------------------------------
+
+
+class SimulatedClock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def test_the_tick_sends_through_the_pipeline_at_each_local_slot_across_dst(
+    store: Store, smtp_server: SmtpServer, make_settings: Callable[..., Settings]
+) -> None:
+    add(store, "paris@example.org", "Europe/Paris", "daily", "08:00")
+    add(store, "tokyo@example.org", "Asia/Tokyo", "daily", "09:00")
+    add(store, "ny@example.org", "America/New_York", "weekly:mon", "08:00")
+    settings = make_settings(
+        smtp={"port": smtp_server.port, "max_attempts": 1}, digest={"send_empty": True}
+    )
+    clock = SimulatedClock(datetime(2026, 3, 27, 14, tzinfo=UTC))  # nothing within catch-up
+    scheduler = Scheduler(settings, store, clock=clock)
+
+    async def run_days() -> None:
+        # Every 15 minutes from Friday 14:00 to Tuesday noon UTC; Paris springs forward on Sunday.
+        while clock.at <= datetime(2026, 3, 31, 12, tzinfo=UTC):
+            await scheduler.tick()
+            clock.at += timedelta(minutes=15)
+
+    asyncio.run(run_days())
+    sent = sorted((m.rcpt_tos[0], m.message["Date"]) for m in smtp_server.messages)
+    assert sent == sorted(
+        [
+            ("paris@example.org", "Sat, 28 Mar 2026 07:00:00 +0000"),  # CET
+            ("paris@example.org", "Sun, 29 Mar 2026 06:00:00 +0000"),  # CEST from this day
+            ("paris@example.org", "Mon, 30 Mar 2026 06:00:00 +0000"),
+            ("paris@example.org", "Tue, 31 Mar 2026 06:00:00 +0000"),
+            ("tokyo@example.org", "Sat, 28 Mar 2026 00:00:00 +0000"),
+            ("tokyo@example.org", "Sun, 29 Mar 2026 00:00:00 +0000"),
+            ("tokyo@example.org", "Mon, 30 Mar 2026 00:00:00 +0000"),
+            ("tokyo@example.org", "Tue, 31 Mar 2026 00:00:00 +0000"),
+            ("ny@example.org", "Mon, 30 Mar 2026 12:00:00 +0000"),  # EDT
+        ]
+    )
+
+
+def test_a_stopped_scheduler_claims_nothing(
+    store: Store, smtp_server: SmtpServer, make_settings: Callable[..., Settings]
+) -> None:
+    add(store, "paris@example.org", "Europe/Paris", "daily", "08:00")
+    settings = make_settings(smtp={"port": smtp_server.port}, digest={"send_empty": True})
+    scheduler = Scheduler(
+        settings, store, clock=SimulatedClock(datetime(2026, 3, 28, 7, tzinfo=UTC))
+    )
+    scheduler.stop.set()
+    report = asyncio.run(scheduler.tick())
+    assert [d.subscriber.email for d in report.due] == ["paris@example.org"]
+    assert report.stopped and report.counts["sent"] == 0
+    assert smtp_server.messages == [] and ledger(store) == {}
+
+
 # -- several processes, one database ------------------------------------------------------------
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -308,13 +371,12 @@ def readers_due_now(store: Store, count: int) -> list[str]:
 
 
 def serve_env(store: Store, smtp: SmtpServer, **extra: str) -> dict[str, str]:
-    return base_env(
-        url_of(store),
-        DIGEST_SMTP__PORT=str(smtp.port),
-        DIGEST_SMTP__CONCURRENCY="2",
-        DIGEST_SMTP__MAX_ATTEMPTS="1",
-        **extra,
-    )
+    settings = {
+        "DIGEST_SMTP__PORT": str(smtp.port),
+        "DIGEST_SMTP__CONCURRENCY": "2",
+        "DIGEST_SMTP__MAX_ATTEMPTS": "1",
+    }
+    return base_env(url_of(store), **{**settings, **extra})
 
 
 def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:

@@ -99,7 +99,9 @@ def serve(
     from digest.schedule.service import Scheduler, check_configuration, run_once
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Migrations and APScheduler's per-run chatter ("Running job …" every minute) are noise here.
+    for noisy in ("alembic", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if once and no_scheduler:
         raise ConfigError("--once runs a delivery tick: it cannot be combined with --no-scheduler")
     if no_web and no_scheduler:

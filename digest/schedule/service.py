@@ -19,7 +19,6 @@ claiming, finishes or releases what it holds, the web server drains, and the pro
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import signal
 import socket
@@ -78,9 +77,9 @@ SendEditions = Callable[..., Awaitable[Any]]
 
 def _pipeline() -> SendEditions:
     # Imported when the first tick runs: `digest due` and start-up checks need no SMTP stack.
-    module = importlib.import_module("digest.deliver.pipeline")
-    send: SendEditions = module.send_editions
-    return send
+    from digest.deliver.pipeline import send_editions
+
+    return send_editions
 
 
 def check_configuration(settings: Settings, store: Store) -> CronTrigger:
