@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 import signal
@@ -22,16 +23,17 @@ import httpx
 import pytest
 
 from digest.models import Paper, Profile, Topic
-from digest.schedule.service import Scheduler
+from digest.schedule.service import Scheduler, check_configuration
 from digest.settings import Settings
 from digest.store import Store, open_store
-from digest.store.papers import upsert_papers
+from digest.store.papers import count_papers, upsert_papers
 from digest.store.schema import DeliveryRow, SubscriberRow
 from digest.store.subscribers import Status, create
-from tests.conftest import TEST_SECRET, require
+from tests.conftest import ROOT, TEST_SECRET, require
 from tests.smtpd import RecordingHandler, SmtpServer
 
 JOINED = datetime(2026, 1, 1, tzinfo=UTC)
+SAMPLE = ROOT / "digest" / "samples" / "daily-papers-sample.txt"
 
 
 def base_env(db_url: str, **extra: str) -> dict[str, str]:
@@ -297,6 +299,55 @@ def test_a_stopped_scheduler_claims_nothing(
     assert [d.subscriber.email for d in report.due] == ["paris@example.org"]
     assert report.stopped and report.counts["sent"] == 0
     assert smtp_server.messages == [] and ledger(store) == {}
+
+
+def test_the_scheduler_has_two_jobs_whatever_the_number_of_readers(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    for n in range(5):
+        add(store, f"r{n}@example.org", "UTC", "daily", "08:00")
+    settings = make_settings(
+        ingest={"sources": [str(SAMPLE)]},
+        schedule={"ingest_cron": "30 5 * * 1-5", "timezone": "Europe/Paris"},
+    )
+    trigger = check_configuration(settings, store)
+    jobs = {job.id: job for job in Scheduler(settings, store).build(trigger).get_jobs()}
+    assert sorted(jobs) == ["deliver", "ingest"]
+    for job in jobs.values():
+        # Missed runs are not replayed (due_editions does catch-up), nor run twice at once.
+        assert (job.coalesce, job.max_instances) == (True, 1)
+    assert jobs["deliver"].misfire_grace_time < 60
+    # 05:30 Paris time on weekdays: Friday 2026-03-27 (CET), then Monday 2026-03-30 (CEST).
+    first = trigger.get_next_fire_time(None, datetime(2026, 3, 27, 0, tzinfo=UTC))
+    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+    assert [first, second] == [
+        datetime(2026, 3, 27, 4, 30, tzinfo=UTC),
+        datetime(2026, 3, 30, 3, 30, tzinfo=UTC),
+    ]
+
+
+def test_without_sources_there_is_no_ingest_job(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings()
+    jobs = Scheduler(settings, store).build(check_configuration(settings, store)).get_jobs()
+    assert [job.id for job in jobs] == ["deliver"]
+
+
+def test_the_ingest_job_reads_the_configured_sources(
+    store: Store, make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(ingest={"sources": [str(SAMPLE)]})
+    clock = SimulatedClock(datetime(2026, 3, 27, 6, tzinfo=UTC))
+    asyncio.run(Scheduler(settings, store, clock=clock).ingest())
+    with store.session() as session:
+        assert count_papers(session) > 0
+
+    # A source that fails is logged; the service keeps running for the next try.
+    broken = make_settings(ingest={"sources": [str(SAMPLE.with_name("missing.txt"))]})
+    with caplog.at_level(logging.ERROR, logger="digest.schedule"):
+        asyncio.run(Scheduler(broken, store, clock=clock).ingest())
+    assert "ingest failed" in caplog.text and "missing.txt" in caplog.text
 
 
 # -- several processes, one database ------------------------------------------------------------
