@@ -55,7 +55,7 @@ def test_every_page_carries_the_security_headers(site: Site) -> None:
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp, name
         assert "default-src 'none'" in csp and "form-action 'self'" in csp, name
         assert headers["x-content-type-options"] == "nosniff", name
-        assert headers["referrer-policy"] == "no-referrer", name
+        assert headers["referrer-policy"] == "strict-origin", name
         assert headers["x-frame-options"] == "DENY", name
         assert headers["cache-control"] == "no-store", name
 

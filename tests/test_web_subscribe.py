@@ -412,3 +412,44 @@ def test_sign_up_over_real_http_delivers_the_confirmation_mail(site: Site) -> No
         "07:30",
         "America/New_York",
     )
+
+
+# The mails themselves -------------------------------------------------------------------------
+
+
+def test_notices_have_a_text_and_an_html_part_and_escape_the_list_name(sites: Sites) -> None:
+    site = sites(
+        digest={"list_name": "Lab <Papers> · Digest"},
+        sender={"from_name": "Équipe Papers", "reply_to": "editors@example.org"},
+    )
+    _answer(site, "ada@example.org")
+    [mail] = site.mails
+    message = mail.message
+    assert message["Subject"] == "Confirm your subscription to Lab <Papers> · Digest"
+    assert str(message["From"]) == "Équipe Papers <digest@example.org>"
+    assert message["Reply-To"] == "editors@example.org"
+    assert message.get_content_type() == "multipart/alternative"
+    parts = [part.get_content_type() for part in message.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    assert "Lab &lt;Papers&gt; · Digest" in html and "<Papers>" not in html
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Lab <Papers> · Digest" in text
+    assert all(len(line) <= 998 for line in mail.data.split(b"\r\n"))
+    assert b"\n" not in mail.data.replace(b"\r\n", b"")
+
+
+def test_the_welcome_mail_lists_the_topics_and_both_links(site: Site) -> None:
+    client = site.client()
+    client.post(
+        "/subscribe",
+        data=subscribe_form(client, topic_query="au:hinton", cadence="weekly:wed"),
+    )
+    confirm = links_in(site.mails[0])[0]
+    page = client.get(confirm)
+    client.post(confirm, data={"csrf_token": csrf_token(page.text)})
+    welcome = site.mails[1].message
+    text = welcome.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "every Wednesday at 08:00 (Europe/Paris)" in text
+    assert "Large language models" in text and "au:hinton" in text
+    assert [p.split("/")[1] for p in links_in(site.mails[1])] == ["preferences", "unsubscribe"]

@@ -20,7 +20,7 @@ from digest.subscription import ConfirmOutcome, confirm, find
 from digest.tokens import Purpose
 from digest.web.context import WebContext, web_context
 from digest.web.errors import expired_form
-from digest.web.forms import cadence_label, fields_of
+from digest.web.forms import cadence_phrase, fields_of
 from digest.web.notices import Notice
 
 log = logging.getLogger("digest.web")
@@ -69,7 +69,7 @@ async def activate(request: Request) -> Response:
     if outcome in (ConfirmOutcome.ACTIVATED, ConfirmOutcome.ALREADY_ACTIVE):
         context = {"subscriber": subscriber, "first_time": outcome is ConfirmOutcome.ACTIVATED}
         context.update(_links(web, subscriber))
-        context["cadence"] = cadence_label(subscriber.profile.cadence)
+        context["cadence"] = cadence_phrase(subscriber.profile.cadence)
         return web.pages.page(request, "welcome.html", context)
     return web.pages.page(
         request, "confirm.html", {"subscriber": subscriber, "state": subscriber.status}
@@ -83,7 +83,7 @@ async def _welcome(web: WebContext, subscriber: Subscriber) -> None:
     context = {
         "manage_url": web.link(Purpose.MANAGE, subscriber.public_id),
         "unsubscribe_url": web.link(Purpose.UNSUBSCRIBE, subscriber.public_id),
-        "cadence": cadence_label(profile.cadence),
+        "cadence": cadence_phrase(profile.cadence),
         "send_time": profile.send_time,
         "timezone": profile.timezone,
         "topics": profile.topics,

@@ -30,15 +30,12 @@ MAX_QUERY_LENGTH = MAX_QUERY
 MAX_NAME_LENGTH = MAX_TOPIC_NAME
 MAX_EMAIL_LENGTH = 320
 
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 CADENCE_CHOICES: tuple[tuple[str, str], ...] = (
     ("daily", "Every day"),
     *(
         (f"weekly:{day}", f"Every week, on {name}")
-        for day, name in zip(
-            WEEKDAYS,
-            ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-            strict=True,
-        )
+        for day, name in zip(WEEKDAYS, DAY_NAMES, strict=True)
     ),
 )
 
@@ -290,5 +287,10 @@ def _custom_rows(form: Fields) -> list[tuple[str, str]]:
     return list(zip(names, queries, strict=False))[: MAX_TOPICS + 5]
 
 
-def cadence_label(cadence: str) -> str:
-    return dict(CADENCE_CHOICES).get(cadence, cadence)
+def cadence_phrase(cadence: str) -> str:
+    """`every day` / `every Monday`, to sit inside a sentence."""
+    try:
+        weekday = parse_cadence(cadence).weekday
+    except ValueError:
+        return cadence
+    return "every day" if weekday is None else f"every {DAY_NAMES[weekday]}"

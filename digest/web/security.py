@@ -3,7 +3,7 @@
 CSRF uses the signed double-submit pattern: a random cookie (HttpOnly, SameSite=Strict) and a
 hidden form field holding an HMAC of that cookie under the site secret. A cross-site page can
 neither read the cookie nor compute the field, and a cookie planted from a sibling subdomain is
-useless without the secret. A present `Origin` header must also name this site.
+useless without the secret. An `Origin` header naming another site is refused outright.
 
 The signed capability tokens in the URLs (confirm / manage / unsubscribe) are the real
 authorisation; CSRF is a second lock on the browser forms. The RFC 8058 one-click unsubscribe
@@ -43,11 +43,13 @@ CONTENT_SECURITY_POLICY = "; ".join(
 SECURITY_HEADERS: dict[str, str] = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
-    # Token-bearing URLs must never leak to another site through the Referer header.
-    "Referrer-Policy": "no-referrer",
+    # Token-bearing paths must never leak to another site through the Referer header: other
+    # sites get at most our origin. (Not "no-referrer": with it, browsers send `Origin: null`
+    # on our own form posts, which would blind the same-origin check below.)
+    "Referrer-Policy": "strict-origin",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 
 
@@ -86,7 +88,10 @@ class CsrfCookieMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or path == "/healthz" or path.startswith("/static/"):
+            # Probes and assets never carry forms; keep their responses cookie-free.
+            scope.setdefault("state", {})["csrf_cookie"] = ""
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)
@@ -137,8 +142,10 @@ def csrf_valid(
 
 
 def _same_origin(request: Request, base_url: str) -> bool:
+    """A cross-site form post names the other site in Origin; a missing or opaque ("null")
+    Origin proves nothing either way and leaves the decision to the token."""
     origin = request.headers.get("origin")
-    if origin is None:
+    if origin is None or origin == "null":
         return True
     netloc = urlsplit(origin).netloc
     allowed = {request.headers.get("host", ""), urlsplit(base_url).netloc}
