@@ -84,8 +84,14 @@ def run(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.UsageError as exc:
+        # One line, like every other user error; `--help` still shows the full usage.
+        where = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""
+        message = " ".join(exc.format_message().split())
+        click.echo(f"error: {where}{message} (see --help)", err=True)
+        return 2
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
         return 2 if exc.exit_code == 1 else exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
