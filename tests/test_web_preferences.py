@@ -64,7 +64,11 @@ def test_the_page_shows_the_current_settings(site: Site, manage: str) -> None:
     assert page.status_code == 200
     html = page.text
     assert "ada@example.org" in html
-    assert re.search(r'value="Large language models" id="catalog-\d+" checked', html)
+    assert re.search(
+        r'value="Large language models" id="catalog-(\d+)" '
+        r'aria-describedby="catalog-\1-query" checked',
+        html,
+    )
     assert 'value="Mine"' in html and 'value="graph"' in html
     assert '<option value="daily" selected>' in html
     assert 'id="trending" name="trending" value="on" checked' in html
@@ -245,3 +249,16 @@ def test_the_preview_needs_a_valid_manage_token(site: Site, manage: str) -> None
     unsubscribe_token = site.token(Purpose.UNSUBSCRIBE, public_id)
     assert site.client().get(f"/preferences/{unsubscribe_token}/preview").status_code == 400
     assert site.client().get(f"/preferences/{unsubscribe_token}/email").status_code == 400
+
+
+def test_previews_are_throttled_per_client(site: Site, manage: str) -> None:
+    from digest.web.ratelimit import SlidingWindowLimiter
+
+    site.app.state.web.per_client_preview = SlidingWindowLimiter(
+        2, 60.0, lambda: site.clock().timestamp()
+    )
+    client = site.client()
+    statuses = [client.get(f"{manage}/preview").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    site.clock.advance(seconds=61)
+    assert client.get(f"{manage}/preview").status_code == 200

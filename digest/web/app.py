@@ -17,7 +17,13 @@ from digest.store import Store
 from digest.tokens import Signer
 from digest.web import confirm, health, preferences, subscribe, unsubscribe
 from digest.web.bodylimit import BodyLimitMiddleware
-from digest.web.context import EMAIL_ATTEMPTS_PER_HOUR, Clock, WebContext, system_clock
+from digest.web.context import (
+    EMAIL_ATTEMPTS_PER_HOUR,
+    PREVIEWS_PER_MINUTE,
+    Clock,
+    WebContext,
+    system_clock,
+)
 from digest.web.errors import EXCEPTION_HANDLERS
 from digest.web.notices import Notices
 from digest.web.pages import STATIC_DIR, Pages, template_environment
@@ -48,6 +54,9 @@ def create_app(settings: Settings, store: Store, *, clock: Clock | None = None) 
             settings.web.rate_limit_per_minute, 60.0, lambda: now().timestamp()
         ),
         per_email=SlidingWindowLimiter(EMAIL_ATTEMPTS_PER_HOUR, 3600.0, lambda: now().timestamp()),
+        per_client_preview=SlidingWindowLimiter(
+            PREVIEWS_PER_MINUTE, 60.0, lambda: now().timestamp()
+        ),
         preview=PreviewSource(settings, store),
     )
     routes: list[BaseRoute] = [

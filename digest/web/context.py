@@ -22,6 +22,9 @@ Clock = Callable[[], datetime]
 # Sign-up attempts for one address: a handful per hour is plenty for a human with typos, and
 # far too few to mail-bomb anyone (the confirmation window caps actual mails further).
 EMAIL_ATTEMPTS_PER_HOUR = 5
+# Live previews per client per minute: typing (debounced) asks for a few a second at most; the
+# cap keeps one token holder from turning the matcher into a CPU sink.
+PREVIEWS_PER_MINUTE = 120
 
 
 def system_clock() -> datetime:
@@ -38,6 +41,7 @@ class WebContext:
     notices: Notices
     per_client: SlidingWindowLimiter
     per_email: SlidingWindowLimiter
+    per_client_preview: SlidingWindowLimiter
     preview: PreviewSource
 
     def csrf_ok(self, request: Request, fields: Mapping[str, Sequence[str]]) -> bool:

@@ -22,7 +22,7 @@ from digest.render import DigestLinks
 from digest.subscription import find, save_preferences
 from digest.tokens import Purpose
 from digest.web.context import WebContext, web_context
-from digest.web.errors import expired_form
+from digest.web.errors import expired_form, too_many
 from digest.web.forms import (
     CADENCE_CHOICES,
     ProfileForm,
@@ -31,6 +31,7 @@ from digest.web.forms import (
     timezone_choices,
 )
 from digest.web.preview import EMAIL_PREVIEW_CSP
+from digest.web.security import client_address
 
 log = logging.getLogger("digest.web")
 
@@ -119,6 +120,9 @@ async def save(request: Request) -> Response:
 async def preview(request: Request) -> Response:
     """The preview fragment for the (unsaved) settings in the query string. Changes nothing."""
     web, _token, subscriber = await _subscriber(request)
+    wait = web.per_client_preview.hit(client_address(request))
+    if wait is not None:
+        return too_many(request, wait)
     form = read_profile_form(
         fields_of(request.query_params),
         web.settings.catalog,
