@@ -135,6 +135,7 @@ def make_vocabulary(rng: random.Random) -> list[str]:
 
 def make_papers(n: int, rng: random.Random, vocabulary: list[str]) -> list[Paper]:
     weights = [1.0 / (rank + 1) ** 0.9 for rank in range(len(vocabulary))]
+    surnames = LAST + [w.title() for w in vocabulary[len(GENERAL) :: 3]]
     papers = []
     for i in range(n):
         topics = rng.sample(TOPICAL, 4)
@@ -156,7 +157,7 @@ def make_papers(n: int, rng: random.Random, vocabulary: list[str]) -> list[Paper
                 title=title,
                 abstract=" ".join(words) + ".",
                 authors=tuple(
-                    f"{rng.choice(FIRST)} {rng.choice(LAST)}" for _ in range(rng.randint(1, 8))
+                    f"{rng.choice(FIRST)} {rng.choice(surnames)}" for _ in range(rng.randint(1, 8))
                 ),
                 organization=rng.choice(ORGS) if rng.random() < 0.3 else None,
                 published=date(2026, 11, 28) - timedelta(days=rng.randint(0, 13)),
@@ -191,10 +192,13 @@ def popular_queries(rng: random.Random) -> list[str]:
 
 
 def unique_query(rng: random.Random, vocabulary: list[str]) -> str:
-    """A reader's own keywords: mostly specific (mid-frequency) words, sometimes a person."""
+    """A reader's own keywords: mostly specific words (in a few percent of papers), sometimes a
+    broad one, a person or a prefix."""
 
     def word() -> str:
-        return vocabulary[min(len(vocabulary) - 1, int(rng.paretovariate(0.6) * 20))]
+        if rng.random() < 0.2:
+            return vocabulary[rng.randrange(20, 150)]  # broad: "benchmark", "latency"
+        return vocabulary[rng.randrange(150, 2500)]
 
     kind = rng.random()
     if kind < 0.35:
@@ -204,7 +208,8 @@ def unique_query(rng: random.Random, vocabulary: list[str]) -> str:
     if kind < 0.75:
         return f"{word()}, {word()}, {word()}"
     if kind < 0.9:
-        return f"au:{rng.choice(LAST)} OR au:{rng.choice(LAST)}"
+        surnames = vocabulary[len(GENERAL) :: 3]
+        return f"au:{rng.choice(surnames)} OR au:{rng.choice(LAST)}"
     return f"{word()[:5]}* -{word()}"
 
 

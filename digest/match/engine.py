@@ -28,10 +28,10 @@ _PROFILE_CACHE_LIMIT = 50_000
 
 @dataclass(frozen=True, slots=True)
 class _Reason:
-    """A term that can explain a match; `covers` are the single words a run phrase stands for."""
+    """A term that can explain a match; `covers` are the words a run phrase stands for."""
 
     term: Term
-    covers: tuple[Term, ...] = ()
+    covers: tuple[str, ...] = ()
 
 
 def explain_plan(root: Node) -> tuple[_Reason, ...]:
@@ -54,7 +54,7 @@ def explain_plan(root: Node) -> tuple[_Reason, ...]:
                         stems=tuple(t.stems[0] for t in run),
                         fields=run[0].fields,
                     )
-                    out.append(_Reason(phrase, covers=tuple(run)))
+                    out.append(_Reason(phrase, covers=tuple(t.display for t in run)))
                 out.extend(_Reason(t) for t in run)
                 run.clear()
 
@@ -92,15 +92,19 @@ class _Evaluated:
 
 @dataclass(slots=True)
 class _TopicList:
-    """A topic's ranked Match objects for one min_upvotes, built as far as anyone has read.
+    """A topic's ranked matches for one min_upvotes, built as far as anyone has read.
 
     Every profile holding this topic (same name and query) shares these objects: a profile
-    with one topic is a slice of this list, so popular topics cost nothing per subscriber.
+    with one topic is a slice of `matches`, so a popular topic costs next to nothing per
+    subscriber. `entries` are (-score, paper index, serial, match) for merging several topics;
+    the serial keeps tuple comparison away from Match objects.
     """
 
     evaluated: _Evaluated
     docs: list[int]
+    serial: int
     matches: list[Match] = field(default_factory=list)
+    entries: list[tuple[float, int, int, Match]] = field(default_factory=list)
 
 
 class Matcher:
@@ -112,6 +116,7 @@ class Matcher:
         self._by_root: dict[Node, _Evaluated] = {}
         self._topics: dict[tuple[str, str, int], _TopicList] = {}
         self._profiles: dict[tuple[object, ...], list[Match]] = {}
+        self._combos: dict[tuple[int, tuple[int, ...]], Match] = {}
 
     def match(
         self, topics: Sequence[Topic], *, min_upvotes: int = 0, limit: int | None = None
@@ -122,36 +127,35 @@ class Matcher:
             return []
         if len(topics) == 1:
             topic = topics[0]
-            return self._topic_matches(topic.name, topic.query, min_upvotes, limit)
-        key = (tuple((t.name, t.query) for t in topics), min_upvotes, limit)
+            held = self._topic_list(topic.name, topic.query, min_upvotes, limit)
+            return held.matches[:limit]
+        key = (tuple([(t.name, t.query) for t in topics]), min_upvotes, limit)
         cached = self._profiles.get(key)
         if cached is not None:
             return cached
         # The best `limit` of a union, each paper scored by its best topic, are among the best
         # `limit` of each topic: only those are merged.
-        best: dict[int, tuple[float, int, Match]] = {}
-        evaluated: list[_Evaluated] = []
-        for topic in topics:
-            found = self._topic_matches(topic.name, topic.query, min_upvotes, limit)
-            held = self._topics[(topic.name, topic.query, min_upvotes)]
-            evaluated.append(held.evaluated)
-            for doc, match in zip(held.docs, found, strict=False):
-                entry = best.get(doc)
-                if entry is None or match.score > entry[2].score:
-                    best[doc] = (-match.score, doc, match)
-        ranked = sorted(best.values())[:limit]  # (-score, paper index): ties by paper id
-        score_maps = [ev.scores for ev in evaluated]
+        lists = [self._topic_list(t.name, t.query, min_upvotes, limit) for t in topics]
+        candidates: list[tuple[float, int, int, Match]] = []
+        for held in lists:
+            candidates += held.entries[:limit]
+        candidates.sort()  # best score first, ties by paper index (= paper id)
+        bits = [held.evaluated.bits for held in lists]
+        shared = 0  # papers matched by two topics or more
+        for i in range(1, len(bits)):
+            for j in range(i):
+                shared |= bits[i] & bits[j]
         matches: list[Match] = []
-        for _neg, doc, match in ranked:
-            hit = [i for i, scores in enumerate(score_maps) if doc in scores]
-            if len(hit) > 1:
-                names = tuple(dict.fromkeys(topics[i].name for i in hit))
-                merged: dict[int, MatchReason] = {}
-                for i in hit:
-                    for reason in self._reasons(evaluated[i], doc):
-                        merged.setdefault(id(reason), reason)  # reasons are interned
-                match = Match(match.paper, match.score, names, tuple(merged.values()))
+        seen: set[int] = set()
+        for _neg, doc, _serial, match in candidates:
+            if doc in seen:
+                continue
+            seen.add(doc)
+            if shared >> doc & 1:
+                match = self._combined(match, doc, topics, lists)
             matches.append(match)
+            if limit is not None and len(matches) >= limit:
+                break
         if len(self._profiles) >= _PROFILE_CACHE_LIMIT:
             self._profiles.clear()
         self._profiles[key] = matches
@@ -161,9 +165,28 @@ class Matcher:
         """The bitmap of paper indices matching one query (for callers that only filter)."""
         return self._evaluate(query).bits
 
-    def _topic_matches(
-        self, name: str, query: str, min_upvotes: int, limit: int | None
-    ) -> list[Match]:
+    def _combined(
+        self, best: Match, doc: int, topics: Sequence[Topic], lists: list[_TopicList]
+    ) -> Match:
+        """A paper several topics matched: their names and reasons, the best topic's score.
+        Shared by every profile whose topics hit this paper the same way."""
+        hit = [i for i, held in enumerate(lists) if doc in held.evaluated.scores]
+        key = (doc, tuple([lists[i].serial for i in hit]))
+        found = self._combos.get(key)
+        if found is None:
+            names = tuple(dict.fromkeys([topics[i].name for i in hit]))
+            merged: dict[int, MatchReason] = {}
+            for i in hit:
+                for reason in self._reasons(lists[i].evaluated, doc):
+                    merged.setdefault(id(reason), reason)  # reasons are interned
+            score = max(lists[i].evaluated.scores[doc] for i in hit)
+            found = Match(best.paper, score, names, tuple(merged.values()))
+            if len(self._combos) >= _PROFILE_CACHE_LIMIT:
+                self._combos.clear()
+            self._combos[key] = found
+        return found
+
+    def _topic_list(self, name: str, query: str, min_upvotes: int, limit: int | None) -> _TopicList:
         key = (name, query, min_upvotes)
         held = self._topics.get(key)
         if held is None:
@@ -172,15 +195,17 @@ class Matcher:
             if min_upvotes > 0:
                 upvotes = self.index.upvotes
                 docs = [d for d in docs if upvotes[d] >= min_upvotes]
-            held = self._topics[key] = _TopicList(ev, docs)
+            held = self._topics[key] = _TopicList(ev, docs, len(self._topics))
         built = held.matches
         wanted = len(held.docs) if limit is None else min(limit, len(held.docs))
         if len(built) < wanted:
             ev = held.evaluated
             papers, scores, names = self.index.papers, ev.scores, (name,)
             for doc in held.docs[len(built) : wanted]:
-                built.append(Match(papers[doc], scores[doc], names, self._reasons(ev, doc)))
-        return built[:wanted]
+                match = Match(papers[doc], scores[doc], names, self._reasons(ev, doc))
+                built.append(match)
+                held.entries.append((-match.score, doc, held.serial, match))
+        return held
 
     def _evaluate(self, text: str) -> _Evaluated:
         found = self._by_text.get(text)
@@ -221,15 +246,16 @@ class Matcher:
         reasons: list[MatchReason] = []
         seen: set[tuple[str, Field]] = set()
         for reason, hits in ev.plan:
+            display, covers = reason.term.display, reason.covers
             for name, counts in hits.per_field.items():
-                if doc not in counts:
-                    continue
-                key = (reason.term.display, name)
-                if key in seen:
-                    continue  # said already, or covered by a run phrase of these words
-                seen.add(key)
-                seen.update((word.display, name) for word in reason.covers)
-                reasons.append(_reason(*key))
+                if doc in counts:
+                    key = (display, name)
+                    if key in seen:
+                        continue  # said already, or covered by a run phrase of these words
+                    seen.add(key)
+                    for word in covers:
+                        seen.add((word, name))
+                    reasons.append(_INTERNED.get(key) or _intern(key))
         result = ev.reasons[doc] = tuple(reasons)
         return result
 
@@ -237,11 +263,9 @@ class Matcher:
 _INTERNED: dict[tuple[str, Field], MatchReason] = {}
 
 
-def _reason(term: str, name: Field) -> MatchReason:
+def _intern(key: tuple[str, Field]) -> MatchReason:
     """MatchReason objects are shared: a popular term in a popular field is one object."""
-    found = _INTERNED.get((term, name))
-    if found is None:
-        if len(_INTERNED) > 100_000:
-            _INTERNED.clear()
-        found = _INTERNED[(term, name)] = MatchReason(term=term, field=name)
+    if len(_INTERNED) > 100_000:
+        _INTERNED.clear()
+    found = _INTERNED[key] = MatchReason(term=key[0], field=key[1])
     return found
