@@ -5,6 +5,7 @@ follows, save, unsubscribe with one click. Screenshots of every step go to test-
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,6 +151,8 @@ def test_the_whole_journey_in_chromium(sites: Sites) -> None:
             expect(preview.locator("ol.papers")).to_contain_text("Robot Manipulation")
             expect(preview.locator("ol.papers")).not_to_contain_text("Speculative Decoding")
             shot(page, "06-preview-follows-topics")
+            whole = page.get_by_role("link", name="Open the whole e-mail")
+            expect(whole).to_have_attribute("href", re.compile(r"topic_query=robot"))
 
             page.get_by_label("Topic 1 query").fill("robot AND (")
             expect(preview).to_contain_text("column")

@@ -262,3 +262,13 @@ def test_previews_are_throttled_per_client(site: Site, manage: str) -> None:
     assert statuses == [200, 200, 429]
     site.clock.advance(seconds=61)
     assert client.get(f"{manage}/preview").status_code == 200
+
+
+def test_the_whole_email_preview_follows_unsaved_settings(site: Site, manage: str) -> None:
+    robots = site.client().get(
+        f"{manage}/email",
+        params={"topic_name": "Bots", "topic_query": "robot", "trending_shown": "1"},
+    )
+    assert "Robot Manipulation with Diffusion Policies" in robots.text
+    assert "Speculative Decoding for Faster LLM Inference" not in robots.text
+    assert site.profile("ada@example.org").topics[1].query == "graph"

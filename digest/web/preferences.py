@@ -139,15 +139,27 @@ async def preview(request: Request) -> Response:
 
 
 async def email_preview(request: Request) -> Response:
-    """The whole digest mail for the saved settings, for the sandboxed frame on the page."""
+    """The whole digest mail, for the settings in the query string when there are any (the
+    page's script keeps the link in step with the form) or else the saved ones."""
     web, _token, subscriber = await _subscriber(request)
+    wait = web.per_client_preview.hit(client_address(request))
+    if wait is not None:
+        return too_many(request, wait)
+    profile = subscriber.profile
+    if request.query_params:
+        form = read_profile_form(
+            fields_of(request.query_params),
+            web.settings.catalog,
+            email=subscriber.email,
+            require_topic=False,
+        )
+        if form.valid and form.profile is not None:
+            profile = form.profile
     links = DigestLinks(
         manage=web.link(Purpose.MANAGE, subscriber.public_id),
         unsubscribe=web.link(Purpose.UNSUBSCRIBE, subscriber.public_id),
     )
-    html = await run_in_threadpool(
-        lambda: web.preview.email_html(subscriber.profile, links, now=web.now())
-    )
+    html = await run_in_threadpool(lambda: web.preview.email_html(profile, links, now=web.now()))
     return HTMLResponse(
         html,
         headers={"Content-Security-Policy": EMAIL_PREVIEW_CSP, "X-Frame-Options": "SAMEORIGIN"},

@@ -61,6 +61,8 @@
       new FormData(form).forEach(function (value, key) {
         if (typeof value === "string" && key !== "csrf_token") params.append(key, value);
       });
+      var email = document.querySelector("a[data-email-preview]");
+      if (email) email.href = email.pathname + "?" + params.toString();
       if (controller && controller.abort) controller.abort();
       controller = window.AbortController ? new AbortController() : null;
       var mine = ++sequence;
