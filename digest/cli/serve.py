@@ -86,7 +86,9 @@ def due(app: AppContext, at_text: str, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Web app address.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Web app port."
+)
 @click.option("--no-web", is_flag=True, help="Run the scheduler only.")
 @click.option("--no-scheduler", is_flag=True, help="Run the web app only.")
 @click.option("--once", is_flag=True, help="Run one delivery tick now, then exit.")
