@@ -93,6 +93,7 @@ def test_parts_given_as_template_pieces_round_trip(text: list[str], html: list[s
 
 def test_pieces_and_whole_text_decode_alike() -> None:
     pieces = ["<p>", "a" * 70, "é ", "=", "\n", " trailing ", "\r", "\n", "x" * 200, "</p>"]
+    pieces += ["000\x1f\x08\x80\x80\x80𐀀𐀀𐀀𐀀0", "", "z" * 76, "y"]
     whole = parts(parse(build_mime([("Subject", "s")], "t", "".join(pieces))))[1].get_content()
     split = parts(parse(build_mime([("Subject", "s")], "t", pieces)))[1].get_content()
     assert whole == split
@@ -267,3 +268,10 @@ def test_hostile_paper_title_cannot_inject_headers(settings_: Settings) -> None:
     message = parse(compose_one(settings_, ed=ed).data)
     assert message["Bcc"] is None
     assert message["Subject"].endswith("Nice title Bcc: victim@example.org <b>x</b>")
+
+
+def test_a_piece_ending_on_a_full_line_still_leaves_room_for_a_soft_break() -> None:
+    pieces = ["000\x1f\x08\x80\x80\x80𐀀𐀀𐀀𐀀0", "", "y", "z" * 76, "w"]
+    data = build_mime([("Subject", "s")], "t", pieces)
+    assert max(len(line) for line in data.split(b"\r\n")) <= 76
+    assert parts(parse(data))[1].get_content() == "".join(pieces)

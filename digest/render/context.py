@@ -62,20 +62,10 @@ class Card:
     abstract: str
     abstract_html: Markup
     abstract_lines: tuple[str, ...]
+    abstract_block: str  # the lines joined, continuation lines indented by three spaces
     topics: tuple[str, ...]
     matched: str
-
-    @property
-    def meta(self) -> str:
-        """ "A, B, C et al. · Org · 42 upvotes · 17 Oct 2026", skipping what is unknown."""
-        parts = [self.authors] if self.authors else []
-        if self.organization:
-            parts.append(self.organization)
-        if self.upvotes is not None:
-            parts.append(f"{self.upvotes} upvote{'' if self.upvotes == 1 else 's'}")
-        if self.published:
-            parts.append(self.published)
-        return " · ".join(parts)
+    meta: str  # "A, B, C et al. · Org · 42 upvotes · 17 Oct 2026", skipping what is unknown
 
 
 def format_date(day: date) -> str:
@@ -167,6 +157,19 @@ def _matched_line(matched: tuple[MatchReason, ...]) -> str:
 
 
 @lru_cache(maxsize=16384)
+def _meta(
+    authors: str, organization: str | None, upvotes: int | None, published: str | None
+) -> str:
+    parts = [authors] if authors else []
+    if organization:
+        parts.append(organization)
+    if upvotes is not None:
+        parts.append(f"{upvotes} upvote{'' if upvotes == 1 else 's'}")
+    if published:
+        parts.append(published)
+    return " · ".join(parts)
+
+
 def make_card(paper: Paper, match: Match | None = None) -> Card:
     """One paper's card; the reasons come from `match` (its score plays no part)."""
     if match is None:
@@ -180,20 +183,25 @@ def _card(paper: Paper, topics: tuple[str, ...], matched: tuple[MatchReason, ...
     title = normalise_whitespace(paper.title)
     abstract = trim_abstract(paper.abstract)
     arxiv_url = absolute_url(paper.arxiv_url)
+    authors = author_line(paper)
+    organization = normalise_whitespace(paper.organization) if paper.organization else None
+    published = format_date(paper.published) if paper.published else None
     return Card(
         title=title,
         title_html=highlight(title, _terms_for(matched, "title")),
         url=absolute_url(paper.url) or arxiv_url,
         arxiv_url=arxiv_url,
-        authors=author_line(paper),
-        organization=normalise_whitespace(paper.organization) if paper.organization else None,
+        authors=authors,
+        organization=organization,
         upvotes=paper.upvotes,
-        published=format_date(paper.published) if paper.published else None,
+        published=published,
         abstract=abstract,
         abstract_html=highlight(abstract, _terms_for(matched, "abstract")),
         abstract_lines=_wrapped(abstract),
+        abstract_block="\n   ".join(_wrapped(abstract)),
         topics=topics,
         matched=_matched_line(matched),
+        meta=_meta(authors, organization, paper.upvotes, published),
     )
 
 

@@ -42,9 +42,8 @@ class RenderedDigest:
     preheader: str
     html: str
     text: str
-    # Both parts as their templates yielded them; lets build_mime encode shared parts once.
+    # The HTML as the compiled template yielded it; lets build_mime encode shared parts once.
     html_pieces: tuple[str, ...] = ()
-    text_pieces: tuple[str, ...] = ()
 
 
 def _one_line(text: str) -> str:
@@ -131,14 +130,9 @@ class Renderer:
             # template with the same context to report the line in the file they edit.
             self.render_per_email(context)
             raise
-        text_pieces = self._pieces(self.text_template, context)
+        text = self._render(self.text_template, context)
         return RenderedDigest(
-            context["subject"],
-            context["preheader"],
-            "".join(pieces),
-            "".join(text_pieces),
-            pieces,
-            text_pieces,
+            context["subject"], context["preheader"], "".join(pieces), text, pieces
         )
 
     def render_per_email(self, context: dict[str, Any]) -> str:
