@@ -7,6 +7,7 @@ subscribers, previews, a local sink, a send) by appending to `STEPS`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import Callable, Sequence
@@ -16,10 +17,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
+from digest.deliver.pipeline import SendSummary, send_editions
+from digest.deliver.sink import spawn_sink
 from digest.ingest import ingest
 from digest.models import Paper
+from digest.profiles import load_profiles
+from digest.render.preview import write_previews
 from digest.settings import Settings, load_settings
 from digest.store import Store, open_store
+from digest.store import subscribers as subscriber_repo
 from digest.store.papers import UpsertCounts, list_papers
 
 SAMPLE = "daily-papers-sample.txt"
@@ -37,11 +43,14 @@ class Reporter(Protocol):
 
     def papers(self, papers: Sequence[Paper], title: str) -> None: ...
 
+    def summary(self, summary: SendSummary) -> None: ...
+
 
 @dataclass
 class DemoState:
     directory: Path
     now: datetime
+    subscribers_path: Path = Path("subscribers")
     _settings: Settings | None = None
     _store: Store | None = None
     counts: UpsertCounts | None = None
@@ -117,10 +126,46 @@ def show_top_papers(state: DemoState, report: Reporter) -> None:
     report.papers(top, f"Top {len(top)} papers")
 
 
+def import_subscribers(state: DemoState, report: Reporter) -> None:
+    profiles = load_profiles(state.subscribers_path)
+    with state.store.session() as session:
+        for profile in profiles:
+            subscriber_repo.import_profile(session, profile, state.now)
+    report.info(f"{len(profiles)} example subscribers imported from {state.subscribers_path}/")
+
+
+def write_demo_previews(state: DemoState, report: Reporter) -> None:
+    out = state.directory / "previews"
+    written = write_previews(state.store, state.settings, out, now=state.now)
+    report.info(f"{(len(written) - 1) // 3} digests previewed; open {out / 'index.html'}")
+
+
+def send_through_sink(state: DemoState, report: Reporter) -> None:
+    """Start `digest sink`, send the demo edition to it over real SMTP, stop it."""
+    maildir = state.directory / "maildir"
+    sink = spawn_sink(maildir)
+    try:
+        report.info(f"local mail sink listening on {sink.host}:{sink.port}")
+        smtp = state.settings.smtp.model_copy(update={"host": sink.host, "port": sink.port})
+        settings = state.settings.model_copy(update={"smtp": smtp})
+        summary = asyncio.run(send_editions(state.store, settings, now=state.now))
+    finally:
+        code = sink.stop()
+    for line in sink.lines:
+        report.info(f"sink | {line}")
+    if code != 0:
+        report.info(f"the sink exited with status {code}: {sink.errors.strip()}")
+    report.summary(summary)
+    report.info(f"every message is in the Maildir {maildir}/ (open it with any mail client)")
+
+
 STEPS: list[Step] = [
     ("Prepare a fresh demo folder", prepare),
     ("Ingest the bundled sample page", ingest_sample),
     ("Show the top papers", show_top_papers),
+    ("Import the example subscribers", import_subscribers),
+    ("Preview every digest", write_demo_previews),
+    ("Send the edition through a local mail sink", send_through_sink),
 ]
 
 
@@ -130,9 +175,12 @@ def run_demo(
     *,
     now: datetime | None = None,
     steps: Sequence[Step] | None = None,
+    subscribers_path: Path = Path("subscribers"),
 ) -> DemoState:
     """Run every step in order; the first error stops the demo (and names what failed)."""
-    state = DemoState(directory=directory, now=now or datetime.now(UTC))
+    state = DemoState(
+        directory=directory, now=now or datetime.now(UTC), subscribers_path=subscribers_path
+    )
     try:
         for title, step in steps if steps is not None else STEPS:
             report.step(title)

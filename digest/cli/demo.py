@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from digest.cli.app import cli
 from digest.cli.ingest import papers_table
+from digest.deliver.pipeline import SendSummary
 from digest.demo import run_demo
 from digest.models import Paper
 
@@ -24,10 +26,17 @@ class ConsoleReporter:
         self.console.print(f"\n[bold]{self.count}. {title}[/bold]")
 
     def info(self, text: str) -> None:
-        self.console.print(f"   {text}", highlight=False)
+        self.console.print(f"   {text}", highlight=False, soft_wrap=True)
 
     def papers(self, papers: Sequence[Paper], title: str) -> None:
         self.console.print(papers_table(papers, title=title))
+
+    def summary(self, summary: SendSummary) -> None:
+        table = Table(title="Send summary")
+        for name in summary.as_dict():
+            table.add_column(name, justify="right")
+        table.add_row(*(str(value) for value in summary.as_dict().values()))
+        self.console.print(table)
 
 
 @cli.command()
@@ -39,10 +48,27 @@ class ConsoleReporter:
     show_default=True,
     help="Folder for the demo's settings and database (its database is recreated).",
 )
-def demo(directory: Path) -> None:
-    """Run the pipeline on the bundled sample in a fresh demo folder."""
+@click.option(
+    "--subscribers",
+    "subscribers_path",
+    type=click.Path(path_type=Path),
+    default=Path("subscribers"),
+    show_default=True,
+    help="Example subscriber profiles (a TOML file or a folder of them).",
+)
+def demo(directory: Path, subscribers_path: Path) -> None:
+    """Run the whole pipeline on the bundled sample in a fresh demo folder."""
     console = Console()
-    run_demo(directory, ConsoleReporter(console))
+    state = run_demo(directory, ConsoleReporter(console), subscribers_path=subscribers_path)
+    config = directory / "config.toml"
+    base_url = state.settings.site.base_url
     console.print(
-        f"\nDone. Explore with: digest --config {directory / 'config.toml'} papers", highlight=False
+        "\n[bold]Done.[/bold] Next:\n"
+        f"  previews:      open {directory / 'previews' / 'index.html'}\n"
+        f"                 or .venv/bin/digest --config {config} preview --serve\n"
+        f"  sign-up page:  .venv/bin/digest --config {config} serve --no-scheduler\n"
+        f"                 then open {base_url}/\n"
+        f"  papers:        .venv/bin/digest --config {config} papers",
+        highlight=False,
+        soft_wrap=True,
     )
