@@ -57,7 +57,11 @@ def envelope_address(address: str, *, role: str) -> str:
         valid = validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
         raise PermanentDeliveryError(f"{role} address {address!r} is not valid: {exc}") from None
-    return valid.ascii_email or valid.normalized
+    if valid.ascii_email is None:
+        raise PermanentDeliveryError(
+            f"{role} address {address!r} has a non-ASCII local part (needs SMTPUTF8)"
+        )
+    return valid.ascii_email
 
 
 def connection_options(smtp: SmtpSettings) -> dict[str, Any]:
@@ -111,30 +115,51 @@ class Attempt:
 async def transact(
     client: aiosmtplib.SMTP, sender: str, recipients: Sequence[str], data: bytes
 ) -> dict[str, Attempt]:
-    """One MAIL/RCPT/DATA transaction; the verdict per recipient.
+    """One MAIL/RCPT/DATA transaction, step by step; the verdict per recipient.
 
-    A refusal of some recipients comes back in `sendmail`'s return value, not as an exception;
-    a refusal of all of them raises. Both land here as per-recipient verdicts.
+    Done by hand rather than through `sendmail`: each RCPT answer is judged on its own, so a
+    partial refusal is simply some recipients refused (aiosmtplib's `sendmail` would report it
+    in its return value, not as an exception), and the message is not scanned a second time
+    just to declare its SIZE (the bytes come CRLF-normalised, so their length is the size).
     """
+    verdicts: dict[str, Attempt] = {}
+    accepted: list[str] = []
     try:
-        refused, _ = await client.sendmail(sender, list(recipients), data)
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        return {r.recipient: _refusal(r.code, r.message) for r in exc.recipients}
+        try:
+            options = [f"SIZE={len(data)}"] if client.supports_extension("size") else []
+            await client.mail(sender, options=options)
+            for recipient in recipients:
+                try:
+                    await client.rcpt(recipient)
+                except aiosmtplib.SMTPRecipientRefused as exc:
+                    verdicts[recipient] = _refusal(exc.code, exc.message)
+                else:
+                    accepted.append(recipient)
+            if not accepted:
+                await _reset(client)
+                return verdicts
+            await client.data(data)
+        except aiosmtplib.SMTPResponseException:
+            await _reset(client)  # leave the session clean for the next message
+            raise
     except aiosmtplib.SMTPSenderRefused as exc:
         return dict.fromkeys(recipients, _session_refusal(exc, "sender refused"))
     except aiosmtplib.SMTPDataError as exc:
         if exc.code >= 500:
-            error = f"message refused: {exc.code} {exc.message}"
-            return dict.fromkeys(recipients, Attempt("failed", error))
-        return dict.fromkeys(
-            recipients, Attempt(None, f"{exc.code} {exc.message}", exc.code == 421)
-        )
+            verdict = Attempt("failed", f"message refused: {exc.code} {exc.message}")
+        else:
+            verdict = Attempt(None, f"{exc.code} {exc.message}", exc.code == 421)
+        return {**dict.fromkeys(accepted, verdict), **verdicts}
     except aiosmtplib.SMTPResponseException as exc:
         return dict.fromkeys(recipients, _session_refusal(exc, "server refused"))
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         return dict.fromkeys(recipients, _lost(exc))
-    verdicts = {rcpt: _refusal(resp.code, resp.message) for rcpt, resp in refused.items()}
-    return {rcpt: verdicts.get(rcpt, Attempt("sent")) for rcpt in recipients}
+    return {**dict.fromkeys(accepted, Attempt("sent")), **verdicts}
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+        await client.rset()
 
 
 def _refusal(code: int, message: str) -> Attempt:
