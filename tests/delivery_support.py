@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from digest.deliver.pipeline import SendEvent, SendSummary, send_editions
@@ -17,11 +19,13 @@ from digest.store import Store
 from digest.store.papers import upsert_papers
 from digest.store.schema import DeliveryRow
 from digest.store.subscribers import create
+from tests.conftest import require
 from tests.smtpd import Received
 
 INGESTED = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
 NOW = INGESTED + timedelta(hours=2)
 TODAY = date(2026, 11, 29)
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TOPICS = (Topic("Speculative decoding", 'speculative decoding OR "draft model"'),)
 
 
@@ -91,3 +95,22 @@ def statuses(store: Store) -> Counter[str]:
 def copies(messages: Sequence[Received]) -> Counter[str]:
     """Messages received per envelope recipient."""
     return Counter(rcpt for m in messages for rcpt in m.rcpt_tos)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (skipped when no server runs)."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except Exception as exc:  # any failure to reach a server means "not available here"
+        require(False, f"PostgreSQL at {PG_ADMIN} is not reachable ({exc})")
+        raise
+    name = f"digest_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

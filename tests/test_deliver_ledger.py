@@ -9,8 +9,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -22,13 +20,19 @@ from digest.store import Store, open_store
 from digest.store.papers import upsert_papers
 from digest.store.schema import DeliveryPaperRow, DeliveryRow
 from digest.store.subscribers import create, is_suppressed, to_subscriber
-from tests.conftest import ROOT, require
-from tests.delivery_support import INGESTED, ingest, paper, send, smtp_settings
+from tests.conftest import ROOT
+from tests.delivery_support import (  # noqa: F401 (postgres_url is a fixture)
+    INGESTED,
+    ingest,
+    paper,
+    postgres_url,
+    send,
+    smtp_settings,
+)
 from tests.delivery_support import add_readers as add_reader_profiles
 
 NOW = datetime(2026, 10, 17, 9, 0, tzinfo=UTC)
 DAY = date(2026, 10, 17)
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def add_subscribers(store: Store, count: int) -> list[Subscriber]:
@@ -273,24 +277,6 @@ def race(url: str, processes: int = 3) -> list[list[int]]:
         assert child.returncode == 0, err
         results.append(json.loads(out))
     return results
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    try:
-        import psycopg
-
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except Exception as exc:  # any failure to reach a server means "not available here"
-        require(False, f"PostgreSQL at {PG_ADMIN} is not reachable ({exc})")
-        raise
-    name = f"digest_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

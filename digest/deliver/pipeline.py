@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from digest.cadence import Schedule
 from digest.deliver.dkim import DkimSigner
@@ -36,6 +39,7 @@ from digest.settings import Settings
 from digest.store import Store
 from digest.tokens import Signer
 
+log = logging.getLogger(__name__)
 PAGE_SIZE = 200
 EventKind = Literal["start", "sent", "skipped", "deferred", "failed", "bounced", "unchanged"]
 
@@ -146,11 +150,15 @@ class _Run:
         )
 
     async def heartbeat(self) -> None:
-        """Renew this process's claims while it lives (see the crash rule in ledger.py)."""
+        """Renew this process's claims while it lives (see the crash rule in ledger.py). A
+        missed renewal is only logged: the worst it can cause is one duplicate, never a loss."""
         interval = self.settings.smtp.claim_lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
-            self.ledger.renew()
+            try:
+                self.ledger.renew()
+            except SQLAlchemyError as exc:
+                log.warning("could not renew delivery claims: %s", exc)
 
     async def run(self, edition_date: date | None, subscriber_ids: Sequence[int] | None) -> None:
         total = self.ledger.count_subscribers(subscriber_ids)
