@@ -12,7 +12,7 @@ from digest.render import DigestLinks, Renderer
 from digest.render.context import author_line, highlight, trim_abstract
 from digest.render.loader import HTML_TEMPLATE, TEXT_TEMPLATE
 from digest.settings import Settings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require
 from tests.render_samples import HOSTILE_ABSTRACT, HOSTILE_TITLE, edition, paper, subscriber
 
 LINKS = DigestLinks(
@@ -233,3 +233,49 @@ def test_missing_templates_dir_is_a_config_error(make_settings, tmp_path: Path) 
 
     with pytest.raises(ConfigError, match="templates_dir"):
         Renderer(make_settings(render={"templates_dir": str(tmp_path / "nope")}))
+
+
+def _luminance(rgb: str) -> float:
+    channels = [int(v) / 255 for v in re.findall(r"\d+", rgb)[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+# The text colour and the first opaque background behind the element.
+_COLOURS = """e => {
+  const color = getComputedStyle(e).color;
+  for (let n = e; n; n = n.parentElement) {
+    const bg = getComputedStyle(n).backgroundColor;
+    if (!bg.startsWith("rgba") || !bg.endsWith(", 0)")) return [color, bg];
+  }
+  return [color, "rgb(255, 255, 255)"];
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_is_readable_in_light_and_dark_mode(
+    renderer: Renderer, tmp_path: Path, scheme: str
+) -> None:
+    """In a real browser, every kind of text keeps WCAG AA contrast (4.5:1) on the card."""
+    chromium = "/usr/bin/chromium"
+    require(Path(chromium).exists(), f"{chromium} is absent (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    page_file = tmp_path / "digest.html"
+    page_file.write_text(renderer.render(edition(3), LINKS).html, encoding="utf-8")
+    selectors = [".title a", "h1", "h2", ".card p", ".muted", ".chip", ".hl"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(color_scheme=scheme)
+            page.goto(page_file.as_uri())
+            for selector in selectors:
+                color, behind = page.eval_on_selector(selector, _COLOURS)
+                assert _contrast(color, behind) >= 4.5, (scheme, selector, color, behind)
+        finally:
+            browser.close()
