@@ -218,3 +218,22 @@ def test_the_rate_cap_is_global_across_connections(smtp) -> None:  # type: ignor
     # Nine sends at 20/s need eight 50 ms gaps whatever the number of connections.
     assert elapsed >= 8 / 20
     assert len(server.messages) == 9
+
+
+def test_when_results_cannot_be_recorded_the_pool_stops_sending_and_says_why(smtp) -> None:  # type: ignore[no-untyped-def]
+    recorded: list[SendResult[Mail]] = []
+
+    def record(result: SendResult[Mail]) -> None:
+        if len(recorded) == 2:
+            raise RuntimeError("database is gone")
+        recorded.append(result)
+
+    async def main(settings: Any) -> None:
+        async with SmtpPool(settings, record) as pool:
+            for n in range(40):
+                await pool.push(mail(f"r{n}@example.org", n))
+
+    with SmtpServer() as server, pytest.raises(RuntimeError, match="database is gone"):
+        asyncio.run(main(smtp(server.port, concurrency=2)))
+    # Only what was already in flight went out; the rest stays claimed for the next run.
+    assert len(server.messages) <= 2 + 2

@@ -277,10 +277,13 @@ class SmtpPool(Generic[T]):
     async def _work(self, worker: _Worker) -> None:
         try:
             while (item := await self._queue.get()) is not None:
-                result = await self._deliver(worker, item)
+                if self._error is not None:
+                    # Results can no longer be recorded: send nothing more. What is dropped
+                    # here stays claimed, and the ledger's crash rule sends it next run.
+                    continue
                 try:
-                    self.on_result(result)
-                except BaseException as exc:
+                    self.on_result(await self._deliver(worker, item))
+                except Exception as exc:
                     self._error = exc
                     self._stopping.set()
         finally:
