@@ -208,3 +208,25 @@ def test_a_stopped_run_releases_what_it_did_not_send_and_the_next_run_finishes(
     assert first.sent + second.sent == 12
     assert copies(server.messages) == dict.fromkeys(READERS, 1)
     assert statuses(store) == {"sent": 12}
+
+
+def test_a_reader_whose_stored_address_is_unusable_is_failed_and_the_rest_go_out(
+    store: Store,
+    make_settings,  # type: ignore[no-untyped-def]
+    smtp_server: SmtpServer,
+) -> None:
+    ingest(store, [paper(1)])
+    add_readers(store, 2)
+    with store.session() as session:  # written behind the application's back
+        row = session.scalar(
+            select(SubscriberRow).where(SubscriberRow.email == "reader0@example.org")
+        )
+        assert row is not None
+        row.email = "reader0@example.org\r\nBcc: everyone@example.org"
+    settings = smtp_settings(make_settings, smtp_server.port)
+    summary, events = send(store, settings)
+    assert (summary.sent, summary.failed) == (1, 1)
+    assert [m.rcpt_tos for m in smtp_server.messages] == [["reader1@example.org"]]
+    [failed] = [e for e in events if e.kind == "failed"]
+    assert "subscriber email" in (failed.error or "")
+    assert statuses(store) == {"sent": 1, "failed": 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import parseaddr, parsedate_to_datetime
 
@@ -152,3 +153,31 @@ def test_a_bad_sender_setting_stops_before_anything_is_claimed(
         send(store, settings)
     with store.session() as session:
         assert session.scalars(select(DeliveryRow)).all() == []
+
+
+def test_by_hand_each_reader_gets_their_own_local_edition(
+    store: Store,
+    make_settings,  # type: ignore[no-untyped-def]
+    smtp_server: SmtpServer,
+) -> None:
+    now = datetime(2026, 11, 29, 20, 0, tzinfo=UTC)  # Sunday evening in UTC
+    ingest(store, [paper(n) for n in range(3)], at=datetime(2026, 11, 29, 12, 0, tzinfo=UTC))
+    add_readers(store, 1, timezone="Pacific/Auckland")  # already Monday 30 Nov there
+    add_readers(store, 1, start=1, timezone="America/Los_Angeles")  # still Sunday 29 Nov
+    add_readers(store, 1, start=2, cadence="weekly:wed")  # the week's edition: Wed 25 Nov
+    settings = smtp_settings(make_settings, smtp_server.port)
+    summary, _ = send(store, settings, now=now)
+    assert summary.sent == 3
+    with store.session() as session:
+        editions = dict(
+            session.execute(
+                select(SubscriberRow.email, DeliveryRow.edition).join(
+                    DeliveryRow, DeliveryRow.subscriber_id == SubscriberRow.id
+                )
+            ).all()
+        )
+    assert editions == {
+        "reader0@example.org": date(2026, 11, 30),
+        "reader1@example.org": date(2026, 11, 29),
+        "reader2@example.org": date(2026, 11, 25),
+    }
