@@ -100,14 +100,15 @@ def due_editions(session: Session, at: datetime, settings: Settings) -> list[Due
         .order_by(SubscriberRow.id)
     )
     slots: dict[int, tuple[date, datetime]] = {}
-    parsed: dict[tuple[str, str, str], Schedule] = {}
+    # Readers share a few hundred (cadence, send time, zone) triples at most: resolve each once.
+    current: dict[tuple[str, str, str], tuple[date, datetime]] = {}
     for subscriber_id, email, cadence, send_time, timezone in rows:
         key = (cadence, send_time, timezone)
-        schedule = parsed.get(key)
-        if schedule is None:
-            schedule = parsed[key] = parse_schedule(email, cadence, send_time, timezone)
-        edition = schedule.current_edition(at)
-        slot = schedule.slot(edition)
+        if key not in current:
+            schedule = parse_schedule(email, cadence, send_time, timezone)
+            edition = schedule.current_edition(at)
+            current[key] = (edition, schedule.slot(edition))
+        edition, slot = current[key]
         if at - slot <= window:
             slots[subscriber_id] = (edition, slot)
     lease = timedelta(seconds=settings.smtp.claim_lease_seconds)
