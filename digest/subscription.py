@@ -7,7 +7,8 @@ Rules that protect readers and the list's reputation:
   subscribed, manage it here" notice instead (nobody can reset someone else's subscription).
 - An unsubscribed address that signs up again starts over as pending and must confirm again.
 - Suppressed (bounced, complained) addresses get nothing.
-- At most one notice per address per confirmation window, whatever is submitted.
+- At most one notice per address per confirmation window, whatever is submitted: the window is
+  claimed before the mail is sent and given back if the mail server does not take it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from digest.models import Profile, Subscriber
@@ -41,6 +43,8 @@ class Step(StrEnum):
 class SignupDecision:
     step: Step
     subscriber: Subscriber | None
+    # What the confirmation window started from, to restore if the notice cannot be sent.
+    previous_notice_at: datetime | None = None
 
 
 def request_subscription(
@@ -51,6 +55,7 @@ def request_subscription(
     if is_suppressed(session, profile.email):
         return SignupDecision(Step.NOTHING, None)
     row = get_row_by_email(session, profile.email)
+    previous_notice_at = row.confirmation_sent_at if row is not None else None
     if row is None:
         row = create(session, profile, status="pending", origin="web", now=now)
         step = Step.SEND_CONFIRMATION
@@ -64,21 +69,49 @@ def request_subscription(
         step = Step.SEND_CONFIRMATION
     else:  # bounced: mail to it is known to fail
         return SignupDecision(Step.NOTHING, to_subscriber(row))
-    sent = row.confirmation_sent_at
-    if sent is not None and now - sent < window:
+    if not _claim_notice(session, row.id, now=now, window=window):
         step = Step.NOTHING
-    return SignupDecision(step, to_subscriber(row))
+    return SignupDecision(step, to_subscriber(row), previous_notice_at)
 
 
 def _keep_identity(name: str | None, profile: Profile) -> Profile:
     return profile if profile.name is not None or name is None else replace(profile, name=name)
 
 
-def notice_sent(session: Session, subscriber_id: int, now: datetime) -> None:
-    """Start the confirmation window (only once the SMTP server accepted the notice)."""
-    row = session.get_one(SubscriberRow, subscriber_id)
-    row.confirmation_sent_at = now
-    session.flush()
+def _claim_notice(
+    session: Session, subscriber_id: int, *, now: datetime, window: timedelta
+) -> bool:
+    """Start the confirmation window, unless one is running. A single conditional UPDATE, so
+    two simultaneous sign-ups for one address (two workers, PostgreSQL) send one mail."""
+    claimed = session.execute(
+        update(SubscriberRow)
+        .where(
+            SubscriberRow.id == subscriber_id,
+            or_(
+                SubscriberRow.confirmation_sent_at.is_(None),
+                SubscriberRow.confirmation_sent_at <= now - window,
+            ),
+        )
+        .values(confirmation_sent_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+
+def notice_not_sent(session: Session, decision: SignupDecision, *, claimed_at: datetime) -> None:
+    """The mail server did not take the notice: reopen the window so the reader can retry at
+    once (unless a newer request has claimed it since)."""
+    if decision.subscriber is None:
+        return
+    session.execute(
+        update(SubscriberRow)
+        .where(
+            SubscriberRow.id == decision.subscriber.id,
+            SubscriberRow.confirmation_sent_at == claimed_at,
+        )
+        .values(confirmation_sent_at=decision.previous_notice_at)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 class ConfirmOutcome(StrEnum):

@@ -453,3 +453,31 @@ def test_the_welcome_mail_lists_the_topics_and_both_links(site: Site) -> None:
     assert "every Wednesday at 08:00 (Europe/Paris)" in text
     assert "Large language models" in text and "au:hinton" in text
     assert [p.split("/")[1] for p in links_in(site.mails[1])] == ["preferences", "unsubscribe"]
+
+
+def test_an_operator_can_override_a_page_and_a_mail(sites: Sites, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "web" / "mail").mkdir(parents=True)
+    (tmp_path / "web" / "check-inbox.html").write_text(
+        '{% extends "web/base.html" %}{% block content %}<h1>Look for our mail</h1>{% endblock %}',
+        encoding="utf-8",
+    )
+    (tmp_path / "web" / "mail" / "confirm.txt.j2").write_text(
+        "Hi from the reading group! Confirm: {{ confirm_url }}\n", encoding="utf-8"
+    )
+    site = sites(render={"templates_dir": str(tmp_path)})
+    assert "Look for our mail" in _answer(site, "ada@example.org")
+    text = site.mails[0].message.get_body(preferencelist=("plain",))
+    assert text is not None and text.get_content().startswith("Hi from the reading group!")
+    assert links_in(site.mails[0])[0].startswith("/confirm/")
+
+
+def test_a_failed_send_gives_the_window_back_as_it_was(sites: Sites) -> None:
+    up = sites()
+    _answer(up, "ada@example.org")
+    first = up.row("ada@example.org").confirmation_sent_at  # type: ignore[union-attr]
+    down = sites(mail_down=True)
+    down.clock.now = up.clock.now
+    down.clock.advance(minutes=up.settings.web.confirmation_window_minutes + 1)
+    client = down.client()
+    assert client.post("/subscribe", data=subscribe_form(client)).status_code == 503
+    assert down.row("ada@example.org").confirmation_sent_at == first  # type: ignore[union-attr]

@@ -9,7 +9,7 @@ with an error beside the field.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +21,7 @@ from starlette.routing import Route
 from digest.errors import PermanentDeliveryError
 from digest.models import Profile
 from digest.store.subscribers import email_key
-from digest.subscription import SignupDecision, Step, notice_sent, request_subscription
+from digest.subscription import SignupDecision, Step, notice_not_sent, request_subscription
 from digest.tokens import Purpose
 from digest.web.context import WebContext, web_context
 from digest.web.errors import expired_form, too_many
@@ -73,18 +73,19 @@ async def subscribe(request: Request) -> Response:
     if wait is not None:
         return too_many(request, wait)
 
-    decision = await run_in_threadpool(_record, web, form.profile)
+    now = web.now()
+    decision = await run_in_threadpool(_record, web, form.profile, now)
     if decision.step is not Step.NOTHING and decision.subscriber is not None:
-        await _send_notice(web, decision)
+        await _send_notice(web, decision, now)
     return check_inbox(request)
 
 
-def _record(web: WebContext, profile: Profile) -> SignupDecision:
+def _record(web: WebContext, profile: Profile, now: datetime) -> SignupDecision:
     window = timedelta(minutes=web.settings.web.confirmation_window_minutes)
     for attempt in range(2):
         try:
             with web.store.session() as session:
-                return request_subscription(session, profile, now=web.now(), window=window)
+                return request_subscription(session, profile, now=now, window=window)
         except IntegrityError:
             # Two sign-ups for one new address raced; the second sees the first's row.
             if attempt:
@@ -92,10 +93,11 @@ def _record(web: WebContext, profile: Profile) -> SignupDecision:
     raise AssertionError("unreachable")
 
 
-async def _send_notice(web: WebContext, decision: SignupDecision) -> None:
-    """Send, then start the confirmation window. A transient failure propagates (the reader
-    sees "try again shortly", the pending row stays and no window starts); a permanent refusal
-    is logged and the reader still sees the neutral answer."""
+async def _send_notice(web: WebContext, decision: SignupDecision, now: datetime) -> None:
+    """Send the notice whose window `_record` claimed. If the mail server cannot take it now,
+    the window is given back and the error propagates (the reader sees "try again shortly"
+    and the pending record stays); a permanent refusal is logged and the reader still sees
+    the neutral answer."""
     subscriber = decision.subscriber
     assert subscriber is not None
     if decision.step is Step.SEND_CONFIRMATION:
@@ -106,7 +108,7 @@ async def _send_notice(web: WebContext, decision: SignupDecision) -> None:
         context = {"manage_url": web.link(Purpose.MANAGE, subscriber.public_id)}
     try:
         await web.notices.send(
-            notice, subscriber.email, context, now=web.now(), subscriber_id=subscriber.id
+            notice, subscriber.email, context, now=now, subscriber_id=subscriber.id
         )
     except PermanentDeliveryError as exc:
         log.warning(
@@ -115,12 +117,14 @@ async def _send_notice(web: WebContext, decision: SignupDecision) -> None:
             subscriber.id,
             exc,
         )
-    await run_in_threadpool(_mark_sent, web, subscriber.id)
+    except Exception:
+        await run_in_threadpool(_reopen_window, web, decision, now)
+        raise
 
 
-def _mark_sent(web: WebContext, subscriber_id: int) -> None:
+def _reopen_window(web: WebContext, decision: SignupDecision, claimed_at: datetime) -> None:
     with web.store.session() as session:
-        notice_sent(session, subscriber_id, web.now())
+        notice_not_sent(session, decision, claimed_at=claimed_at)
 
 
 def check_inbox(request: Request) -> Response:
