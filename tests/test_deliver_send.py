@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
@@ -10,11 +11,22 @@ from email.utils import parseaddr, parsedate_to_datetime
 import pytest
 from sqlalchemy import select
 
+from digest.deliver.pipeline import SendEvent, send_editions
 from digest.store import Store
 from digest.store.schema import DeliveryPaperRow, DeliveryRow, SubscriberRow
 from digest.tokens import Purpose, Signer
 from tests.conftest import TEST_SECRET
-from tests.delivery_support import TODAY, add_readers, copies, ingest, paper, send, smtp_settings
+from tests.delivery_support import (
+    NOW,
+    TODAY,
+    add_readers,
+    copies,
+    ingest,
+    paper,
+    send,
+    smtp_settings,
+    statuses,
+)
 from tests.smtpd import SmtpServer
 
 SENDER = {
@@ -181,3 +193,23 @@ def test_by_hand_each_reader_gets_their_own_local_edition(
         "reader1@example.org": date(2026, 11, 29),
         "reader2@example.org": date(2026, 11, 25),
     }
+
+
+def test_readers_are_streamed_with_only_a_few_messages_held_at_once(
+    store: Store,
+    make_settings,  # type: ignore[no-untyped-def]
+    smtp_server: SmtpServer,
+) -> None:
+    ingest(store, [paper(n) for n in range(3)])
+    add_readers(store, 230)  # more than one page of readers
+    settings = smtp_settings(make_settings, smtp_server.port, smtp={"concurrency": 2})
+    held: list[int] = []
+
+    def progress(event: SendEvent) -> None:
+        if event.kind == "sent":
+            held.append(statuses(store)["queued"])  # claimed and composed, not yet answered
+
+    summary = asyncio.run(send_editions(store, settings, now=NOW, progress=progress))
+    assert summary.sent == 230 and len(smtp_server.messages) == 230
+    # The queue holds 2 x concurrency, each connection one more, the producer one being pushed.
+    assert 0 < max(held) <= 2 * 2 + 2 + 1
