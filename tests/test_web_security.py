@@ -252,3 +252,40 @@ def test_tokens_never_reach_another_site_through_the_referer(site: Site) -> None
     html = site.client().get(_pages(site)["preferences"]).text
     external = re.findall(r'<a [^>]*href="https?://[^"]+"[^>]*>', html)
     assert all("noreferrer" in tag or "noopener" in tag for tag in external)
+
+
+class _Controls(HTMLParser):
+    """Form controls and the labels that name them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[str] = []
+        self.labels: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "label" and values.get("for"):
+            self.labels.add(str(values["for"]))
+        if tag in ("input", "select", "textarea") and values.get("type") != "hidden":
+            self.controls.append(str(values.get("id")))
+
+
+def test_every_form_control_has_a_visible_label(site: Site) -> None:
+    client = site.client()
+    for name, path in _pages(site).items():
+        parser = _Controls()
+        parser.feed(client.get(path).text)
+        unlabelled = [c for c in parser.controls if c not in parser.labels]
+        assert unlabelled == [], name
+
+
+def test_the_app_factory_keeps_the_signature_digest_serve_relies_on() -> None:
+    import inspect
+
+    import digest.web
+
+    assert digest.web.__all__ == ["create_app"]
+    parameters = inspect.signature(create_app).parameters
+    assert list(parameters) == ["settings", "store", "clock"]
+    assert parameters["clock"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameters["clock"].default is None
