@@ -149,6 +149,8 @@ def test_due_refuses_an_instant_without_offset(
         ({}, ("Mars/Olympus", "daily", "08:00"), "subscriber bad@example.org: timezone"),
         ({}, ("UTC", "fortnightly", "08:00"), "subscriber bad@example.org: cadence"),
         ({}, ("UTC", "daily", "8am"), "subscriber bad@example.org: send_time"),
+        ({"DIGEST_SITE__SECRET_KEY": ""}, None, "[site] secret_key is not set"),
+        ({"DIGEST_SENDER__FROM_ADDRESS": "digest at example"}, None, "[sender] from_address"),
     ],
 )
 def test_serve_refuses_to_start_half_configured(

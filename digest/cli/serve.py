@@ -110,7 +110,7 @@ def serve(
         raise ConfigError("--no-web and --no-scheduler together leave nothing to run")
     settings, store = app.settings, app.store
     # Everything is checked before anything starts: never half-configured.
-    trigger = check_configuration(settings, store)
+    trigger = check_configuration(settings, store, delivery=not no_scheduler)
     scheduler = Scheduler(settings, store)
     if once:
         report = asyncio.run(run_once(scheduler))

@@ -82,12 +82,22 @@ def _pipeline() -> SendEditions:
     return send_editions
 
 
-def check_configuration(settings: Settings, store: Store) -> CronTrigger:
+def check_configuration(settings: Settings, store: Store, *, delivery: bool = True) -> CronTrigger:
     """Everything the service will rely on, checked before anything starts: the ingestion cron
-    and zone, and every stored profile's cadence, send time and zone. Raises ConfigError."""
+    and zone, every stored profile's cadence, send time and zone and, when it will deliver, the
+    signing key, sender addresses and templates (else the first tick, hours later, would fail
+    for every reader). Raises a DigestError naming the setting."""
     trigger = crontab_trigger(settings.schedule.ingest_cron, settings.schedule.timezone)
     with store.session() as session:
         validate_stored_schedules(session)
+    if delivery:
+        from digest.deliver.pipeline import check_sender
+        from digest.render import Renderer
+        from digest.tokens import Signer
+
+        Signer(settings.secret_keys)
+        check_sender(settings)
+        Renderer(settings)
     return trigger
 
 
