@@ -209,3 +209,18 @@ def test_links_signed_with_a_retired_key_still_work_after_rotation(sites: Sites)
     new_link = rotated.token(Purpose.MANAGE, public_id)
     with pytest.raises(Exception, match="not valid"):
         Signer([TEST_SECRET]).verify(Purpose.MANAGE, new_link)
+
+
+def test_an_address_suppressed_after_signing_up_cannot_be_confirmed(site: Site) -> None:
+    from digest.store.schema import SuppressionRow
+
+    public_id = site.add("ada@example.org", status="pending")
+    with site.store.session() as session:
+        # A complaint lands on the suppression list; the pending row itself is untouched.
+        session.add(
+            SuppressionRow(email_key="ada@example.org", reason="complaint", created_at=site.clock())
+        )
+    status, html = _confirm(site, f"/confirm/{site.token(Purpose.CONFIRM, public_id)}")
+    assert status == 200 and "cannot be confirmed" in html
+    assert "Confirm my subscription" not in html
+    assert site.status("ada@example.org") == "pending"

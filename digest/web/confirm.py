@@ -71,9 +71,9 @@ async def activate(request: Request) -> Response:
         context.update(_links(web, subscriber))
         context["cadence"] = cadence_phrase(subscriber.profile.cadence)
         return web.pages.page(request, "welcome.html", context)
-    return web.pages.page(
-        request, "confirm.html", {"subscriber": subscriber, "state": subscriber.status}
-    )
+    # Unsubscribed since the mail was sent, or bounced/suppressed: say so, change nothing.
+    state = "unsubscribed" if outcome is ConfirmOutcome.UNSUBSCRIBED else "refused"
+    return web.pages.page(request, "confirm.html", {"subscriber": subscriber, "state": state})
 
 
 async def _welcome(web: WebContext, subscriber: Subscriber) -> None:
