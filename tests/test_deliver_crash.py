@@ -103,3 +103,26 @@ def test_sigkill_part_way_then_rerun_delivers_everyone_with_at_most_one_extra_co
     again = digest_send(config)
     out, _ = again.communicate(timeout=120)
     assert json.loads(out)["sent"] == 0  # and a further run sends nothing
+
+
+def test_a_run_within_the_lease_leaves_the_dead_senders_claims_and_says_so(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    ingest(store, [paper(n) for n in range(5)], at=datetime.now(UTC) - timedelta(hours=1))
+    add_readers(store, 12)
+    with SmtpServer(RecordingHandler(delay=0.3)) as server:
+        config = write_config(tmp_path / "config.toml", db_url, server.port)
+        text = config.read_text(encoding="utf-8").replace(f"= {LEASE}", "= 30.0")
+        config.write_text(text, encoding="utf-8")
+        kill_after(digest_send(config), server, 2)
+        with store.session() as session:
+            stranded = Counter(session.scalars(select(DeliveryRow.status)))["queued"]
+        assert stranded > 0
+        rerun = digest_send(config)
+        _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert f"{stranded} reader(s) left alone" in err
+    with store.session() as session:
+        statuses = Counter(session.scalars(select(DeliveryRow.status)))
+    assert statuses["queued"] == stranded  # still waiting for their lease to run out
+    assert statuses["sent"] == 12 - stranded

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -38,7 +39,7 @@ class LogLines:
         self.quiet = quiet
 
     def __call__(self, event: SendEvent) -> None:
-        if event.kind in ("start", "unchanged"):
+        if event.kind in ("start", "unchanged", "held"):
             return
         problem = event.kind in ("deferred", "failed", "bounced")
         if self.quiet and not problem:
@@ -93,6 +94,20 @@ class ProgressBar:
         self.console.print(table)
 
 
+class Held:
+    """Counts readers another sender holds, to say so after the run."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def watching(self, display: Callable[[SendEvent], None]) -> Callable[[SendEvent], None]:
+        def progress(event: SendEvent) -> None:
+            self.count += event.kind == "held"
+            display(event)
+
+        return progress
+
+
 async def _send(app: AppContext, progress: Any, **options: Any) -> tuple[SendSummary, bool]:
     """Run the pipeline; SIGINT/SIGTERM ask it to stop gracefully (a second one kills)."""
     stop = asyncio.Event()
@@ -133,18 +148,27 @@ def send_command(app: AppContext, edition_date: date | None, dry_run: bool, as_j
     Exits 0 when the run completed, even if some deliveries were deferred.
     """
     options = {"edition_date": edition_date, "dry_run": dry_run}
+    held = Held()
     if sys.stdout.isatty() and not as_json:
         console = Console()
         with ProgressBar(console) as bar:
-            summary, stopped = asyncio.run(_send(app, bar, **options))
+            summary, stopped = asyncio.run(_send(app, held.watching(bar), **options))
         bar.summary(summary, dry_run=dry_run)
     else:
-        summary, stopped = asyncio.run(_send(app, LogLines(quiet=as_json), **options))
+        display = held.watching(LogLines(quiet=as_json))
+        summary, stopped = asyncio.run(_send(app, display, **options))
         if as_json:
             print_json(summary.as_dict())
         else:
             done = ", ".join(f"{name} {count}" for name, count in summary.as_dict().items())
             click.echo(f"{'dry run (nothing sent): ' if dry_run else ''}{done}")
+    if held.count:
+        lease = app.settings.smtp.claim_lease_seconds
+        click.echo(
+            f"{held.count} reader(s) left alone: another sender holds them, or one that died "
+            f"less than {lease:g} s ago ([smtp] claim_lease_seconds); a later run sends them",
+            err=True,
+        )
     if stopped:
         click.echo("stopped before the end; run `digest send` again to finish", err=True)
         sys.exit(INTERRUPTED)

@@ -39,6 +39,7 @@ from digest.store.subscribers import suppress, to_subscriber
 
 Status = Literal["queued", "sent", "deferred", "failed", "bounced", "skipped"]
 Outcome = Literal["sent", "deferred", "failed", "bounced"]
+EditionState = Literal["open", "held", "done"]
 
 
 def wall_clock() -> datetime:
@@ -96,26 +97,33 @@ class Ledger:
         with self.store.session() as session:
             return int(session.scalar(query) or 0)
 
-    def open_editions(self, wanted: dict[int, date]) -> set[int]:
-        """Subscriber ids among `wanted` whose edition is neither done nor held by a live
-        sender: the only ones worth building (a cheap read before the real claim)."""
+    def edition_states(self, wanted: dict[int, date]) -> dict[int, EditionState]:
+        """For each subscriber id in `wanted`, where their edition stands: `open` (never
+        claimed, or deferred, or left by a dead sender: worth building), `held` (queued by a
+        sender whose lease still runs) or `done` (sent, skipped, failed or bounced). A cheap
+        read before the real claim, which alone decides."""
         if not wanted:
-            return set()
+            return {}
         stale = self.clock() - self.lease
         query = select(
             DeliveryRow.subscriber_id,
             DeliveryRow.edition,
             DeliveryRow.status,
             DeliveryRow.claimed_at,
-        ).where(DeliveryRow.subscriber_id.in_(list(wanted)))
-        open_ids = set(wanted)
+        ).where(
+            DeliveryRow.subscriber_id.in_(list(wanted)),
+            DeliveryRow.edition.in_(set(wanted.values())),
+        )
+        states: dict[int, EditionState] = dict.fromkeys(wanted, "open")
         with self.store.session() as session:
             for subscriber_id, edition, status, claimed_at in session.execute(query):
-                if wanted.get(subscriber_id) != edition:
+                if wanted[subscriber_id] != edition or _claimable(status, claimed_at, stale):
                     continue
-                if not _claimable(status, claimed_at, stale):
-                    open_ids.discard(subscriber_id)
-        return open_ids
+                states[subscriber_id] = "held" if status == "queued" else "done"
+        return states
+
+    def open_editions(self, wanted: dict[int, date]) -> set[int]:
+        return {sid for sid, state in self.edition_states(wanted).items() if state == "open"}
 
     def claim(
         self,

@@ -41,7 +41,9 @@ from digest.tokens import Signer
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 200
-EventKind = Literal["start", "sent", "skipped", "deferred", "failed", "bounced", "unchanged"]
+EventKind = Literal[
+    "start", "sent", "skipped", "deferred", "failed", "bounced", "unchanged", "held"
+]
 
 
 @dataclass
@@ -61,8 +63,9 @@ class SendSummary:
 @dataclass(frozen=True, slots=True)
 class SendEvent:
     """One step of the run for a progress display. `start` carries the number of readers
-    considered; every reader then yields one event (`unchanged`: already served, or being
-    served by another process)."""
+    considered; every reader then yields one event: an outcome, `unchanged` (already served)
+    or `held` (another sender holds it: a live one, or one that died less than
+    `[smtp] claim_lease_seconds` ago, whose claims a later run takes over)."""
 
     kind: EventKind
     email: str | None = None
@@ -205,16 +208,16 @@ class _Run:
                         )
                     except ValueError as exc:
                         self.report(SendEvent("failed", subscriber.email, None, str(exc)))
-                open_ids = self.ledger.open_editions(wanted)
+                states = self.ledger.edition_states(wanted)
                 for subscriber in page:
                     if self.stop.is_set():
                         return
-                    if subscriber.id not in wanted:
-                        continue
-                    if subscriber.id not in open_ids:
-                        self.report(SendEvent("unchanged", subscriber.email, wanted[subscriber.id]))
-                        continue
-                    await self._one(pool, builder, subscriber, wanted[subscriber.id])
+                    state = states.get(subscriber.id)
+                    if state == "open":
+                        await self._one(pool, builder, subscriber, wanted[subscriber.id])
+                    elif state is not None:
+                        kind: EventKind = "held" if state == "held" else "unchanged"
+                        self.report(SendEvent(kind, subscriber.email, wanted[subscriber.id]))
 
     async def _one(
         self,
@@ -243,8 +246,8 @@ class _Run:
             self.report(SendEvent("sent", email, edition_date))
             return
         claim = self.ledger.claim(edition, message_id=message.message_id)
-        if claim is None:
-            self.report(SendEvent("unchanged", email, edition_date))
+        if claim is None:  # another sender got there between the read and the claim
+            self.report(SendEvent("held", email, edition_date))
             return
         await pool.push(_Job(message, claim, email))
         await asyncio.sleep(0)  # let the connections run between renders
