@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -201,8 +202,9 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
-def test_web_and_scheduler_share_one_process_and_stop_cleanly_on_sigterm(
-    store: Store, db_url: str, tmp_path: Path
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_web_and_scheduler_share_one_process_and_stop_cleanly_on_a_signal(
+    store: Store, db_url: str, tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
     port = free_port()
     proc = subprocess.Popen(
@@ -222,7 +224,7 @@ def test_web_and_scheduler_share_one_process_and_stop_cleanly_on_sigterm(
                 return False
 
         wait_for(healthy)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop_signal)
         _, stderr = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
@@ -459,12 +461,32 @@ def recipients(smtp: SmtpServer) -> list[str]:
     return sorted(rcpt for message in smtp.messages for rcpt in message.rcpt_tos)
 
 
+@dataclass
+class SlowHandler(RecordingHandler):
+    """An SMTP server that takes its time over each message, so a signal lands mid-send."""
+
+    delay: float = 0.7
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(self.delay)
+        reply: str = await super().handle_DATA(server, session, envelope)
+        return reply
+
+
+@pytest.fixture
+def slowish_smtp() -> Iterator[SmtpServer]:
+    with SmtpServer(SlowHandler(delay=0.15)) as server:
+        yield server
+
+
 def test_two_serve_processes_on_one_database_never_send_an_edition_twice(
-    backend: Store, smtp_server: SmtpServer, tmp_path: Path
+    backend: Store, slowish_smtp: SmtpServer, tmp_path: Path
 ) -> None:
+    smtp_server = slowish_smtp
     emails = readers_due_now(backend, 12)
     env = serve_env(backend, smtp_server)
-    # Both start at once, and each ticks as soon as it starts: they race for the same editions.
+    # Both start at once and tick as soon as they start; a slowish server keeps the first busy
+    # long enough for the second to race it for the editions not yet claimed.
     procs = [start(["serve", "--no-web"], env, tmp_path) for _ in range(2)]
     try:
         wait_for(lambda: len(smtp_server.messages) >= len(emails), timeout=60)
@@ -493,15 +515,6 @@ def test_once_loops_in_two_processes_send_each_edition_once(
         assert [proc.returncode for proc in procs] == [0, 0], outputs
     assert recipients(smtp_server) == emails
     assert ledger(backend) == dict.fromkeys(emails, "sent")
-
-
-class SlowHandler(RecordingHandler):
-    """An SMTP server that takes its time over each message, so a signal lands mid-send."""
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        await asyncio.sleep(0.7)
-        reply: str = await super().handle_DATA(server, session, envelope)
-        return reply
 
 
 def test_sigterm_during_a_send_exits_zero_and_loses_nothing(backend: Store, tmp_path: Path) -> None:
