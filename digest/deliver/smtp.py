@@ -52,7 +52,7 @@ def envelope_address(address: str, *, role: str) -> str:
     another command; nothing reaches the envelope unless email-validator accepts it whole.
     """
     if any(char in address for char in "\r\n\0"):
-        raise PermanentDeliveryError(f"{role} address contains a line break: {address!r}")
+        raise PermanentDeliveryError(f"{role} address contains a line break or NUL: {address!r}")
     try:
         valid = validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
