@@ -76,6 +76,7 @@ def test_a_time_inside_the_spring_gap_fires_once() -> None:
         ("0 6 * * 9", "UTC", r"\[schedule\] ingest_cron: .*day of week '9'"),
         ("0 6 * * fri-mon", "UTC", r"\[schedule\] ingest_cron: .*runs backwards"),
         ("0 6 * * *", "Mars/Olympus", r"\[schedule\] timezone: unknown time zone"),
+        ("0 6 1 * mon", "UTC", r"\[schedule\] ingest_cron: .*restrict only one"),
     ],
 )
 def test_bad_expressions_and_zones_name_the_setting(

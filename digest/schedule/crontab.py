@@ -4,6 +4,8 @@ APScheduler 3's `CronTrigger.from_crontab` reads day-of-week 0 as Monday, while 
 operator) reads 0 as Sunday: `0 6 * * 1` would ingest on Tuesdays. Weekday numbers are therefore
 rewritten to names before the trigger is built, so `[schedule] ingest_cron` means what crontab(5)
 says. Steps are expanded first, because `*/2` counts from a different day in each convention.
+An expression restricting both day of month and day of week is refused: cron ORs the two,
+APScheduler ANDs them.
 """
 
 from __future__ import annotations
@@ -75,6 +77,13 @@ def crontab_trigger(expression: str, timezone: str) -> CronTrigger:
             f"got {expression!r}"
         )
     minute, hour, day, month, weekday = fields
+    if day != "*" and weekday != "*":
+        # crontab(5) fires when either matches; APScheduler 3 requires both. Refuse rather than
+        # silently ingest on fewer days than the operator expects.
+        raise ConfigError(
+            f"[schedule] ingest_cron: {expression!r} restricts both day of month and day of "
+            "week, which cron and APScheduler read differently; restrict only one"
+        )
     try:
         return CronTrigger(
             minute=minute,
