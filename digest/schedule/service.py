@@ -69,17 +69,9 @@ class TickReport:
     def describe(self) -> str:
         done = ", ".join(f"{name} {self.counts[name]}" for name in OUTCOMES)
         late = " (stopped early)" if self.stopped else ""
-        return f"tick {self.at:%Y-%m-%dT%H:%M:%SZ}: {len(self.due)} due; {done}{late}"
-
-
-SendEditions = Callable[..., Awaitable[Any]]
-
-
-def _pipeline() -> SendEditions:
-    # Imported when the first tick runs: `digest due` and start-up checks need no SMTP stack.
-    from digest.deliver.pipeline import send_editions
-
-    return send_editions
+        return (
+            f"tick {self.at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}: {len(self.due)} due; {done}{late}"
+        )
 
 
 def check_configuration(settings: Settings, store: Store, *, delivery: bool = True) -> CronTrigger:
@@ -110,12 +102,10 @@ class Scheduler:
         store: Store,
         *,
         clock: Clock | None = None,
-        send_editions: SendEditions | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock or SystemClock()
-        self._send = send_editions
         self.stop = asyncio.Event()
         self._running: set[asyncio.Task[Any]] = set()
 
@@ -128,7 +118,9 @@ class Scheduler:
         # a few milliseconds late still counts as on time (and catch_up_hours = 0 works).
         due = await asyncio.to_thread(self._due, at.replace(second=0, microsecond=0))
         report = TickReport(at=at, due=due)
-        send = self._send or _pipeline()
+        # Imported here: `digest due` and the start-up checks need no SMTP stack.
+        from digest.deliver.pipeline import send_editions
+
         # The pipeline sends one edition date per call; subscribers in different zones can be
         # due for different local dates in the same minute, so group, oldest slot first.
         groups: dict[date, list[int]] = defaultdict(list)
@@ -138,7 +130,7 @@ class Scheduler:
             if self.stop.is_set():
                 report.stopped = True
                 break
-            summary = await send(
+            summary = await send_editions(
                 self.store,
                 self.settings,
                 now=at,
@@ -147,7 +139,7 @@ class Scheduler:
                 stop=self.stop,
             )
             for name in OUTCOMES:
-                report.counts[name] += int(getattr(summary, name, 0))
+                report.counts[name] += int(getattr(summary, name))
         report.stopped = report.stopped or self.stop.is_set()
         if due:
             log.info("%s", report.describe())
