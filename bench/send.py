@@ -101,9 +101,9 @@ class Mail:
 def make_mails(count: int) -> list[Mail]:
     mails = []
     for n in range(count):
-        text = f"Digest {n}\n\n" + (PARAGRAPH * 2 + "\n\n") * 60
+        text = f"Digest {n}\n\n" + (PARAGRAPH * 2 + "\n\n") * 68
         cards = "".join(
-            f"<tr><td><h2>Paper {n}.{i}</h2><p>{PARAGRAPH}</p></td></tr>" for i in range(60)
+            f"<tr><td><h2>Paper {n}.{i}</h2><p>{PARAGRAPH}</p></td></tr>" for i in range(68)
         )
         html = f"<html><body><table>{cards}</table></body></html>"
         headers = [
