@@ -396,10 +396,12 @@ def url_of(store: Store) -> str:
     return store.engine.url.render_as_string(hide_password=False)
 
 
-def readers_due_now(store: Store, count: int) -> list[str]:
-    """`count` daily UTC readers whose send time was two minutes ago, and papers for them."""
+def readers_due_now(
+    store: Store, count: int, *, late: timedelta = timedelta(minutes=2), prefix: str = "reader"
+) -> list[str]:
+    """`count` daily UTC readers whose send time was `late` ago, and papers for them."""
     now = datetime.now(UTC)
-    send_time = (now - timedelta(minutes=2)).strftime("%H:%M")
+    send_time = (now - late).strftime("%H:%M")
     papers = [
         Paper(
             id=f"2611.{n:05d}",
@@ -410,7 +412,7 @@ def readers_due_now(store: Store, count: int) -> list[str]:
         )
         for n in range(3)
     ]
-    emails = [f"reader{n:02d}@example.org" for n in range(count)]
+    emails = [f"{prefix}{n:02d}@example.org" for n in range(count)]
     with store.session() as session:
         upsert_papers(session, papers, now=now - timedelta(hours=1))
         for email in emails:
@@ -543,3 +545,16 @@ def test_sigterm_during_a_send_exits_zero_and_loses_nothing(backend: Store, tmp_
         assert rerun.returncode == 0, stderr
         assert recipients(smtp) == emails
         assert ledger(backend) == dict.fromkeys(emails, "sent")
+
+
+def test_after_downtime_a_run_sends_late_editions_inside_the_grace_window_only(
+    store: Store, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    inside = readers_due_now(store, 2, late=timedelta(hours=3), prefix="inside")
+    readers_due_now(store, 2, late=timedelta(hours=8), prefix="outside")
+    env = serve_env(store, smtp_server, DIGEST_SCHEDULE__CATCH_UP_HOURS="6")
+    for _ in range(2):  # and a second run sends nothing more
+        result = digest("serve", "--once", env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert recipients(smtp_server) == inside
+    assert ledger(store) == dict.fromkeys(inside, "sent")
