@@ -24,6 +24,7 @@ from digest.models import Profile, Subscriber
 from digest.store.schema import SubscriberRow
 from digest.store.subscribers import (
     create,
+    email_key,
     get_row_by_email,
     get_row_by_public_id,
     is_suppressed,
@@ -43,64 +44,68 @@ class Step(StrEnum):
 class SignupDecision:
     step: Step
     subscriber: Subscriber | None
-    # What the confirmation window started from, to restore if the notice cannot be sent.
-    previous_notice_at: datetime | None = None
+
+
+# Statuses a sign-up may send a notice to (a bounced address is known not to receive mail).
+_NOTIFIABLE = ("pending", "active", "unsubscribed")
 
 
 def request_subscription(
     session: Session, profile: Profile, *, now: datetime, window: timedelta
 ) -> SignupDecision:
     """Record a sign-up and say which notice (if any) to send. The caller answers the same
-    neutral "check your inbox" whatever this returns."""
+    neutral "check your inbox" whatever this returns.
+
+    The first statement claims the confirmation window with one conditional UPDATE: it takes
+    the row lock (PostgreSQL) or the database write lock (SQLite) before anything is read, so of
+    several simultaneous sign-ups for one address exactly one sends a mail and changes the row;
+    the others, and any repeat within the window, change nothing at all."""
+    claimed = _claim_notice(session, email_key(profile.email), now=now, window=window)
     if is_suppressed(session, profile.email):
         return SignupDecision(Step.NOTHING, None)
     row = get_row_by_email(session, profile.email)
-    previous_notice_at = row.confirmation_sent_at if row is not None else None
     if row is None:
         row = create(session, profile, status="pending", origin="web", now=now)
-        step = Step.SEND_CONFIRMATION
-    elif row.status == "active":
-        step = Step.SEND_ALREADY_SUBSCRIBED
-    elif row.status in ("pending", "unsubscribed"):
-        # Unconfirmed settings belong to whoever confirms; the newest request wins.
-        update_profile(session, row, _keep_identity(row.name, profile), now)
-        if row.status == "unsubscribed":
-            set_status(session, row, "pending", now)
-        step = Step.SEND_CONFIRMATION
-    else:  # bounced: mail to it is known to fail
+        row.confirmation_sent_at = now
+        session.flush()
+        return SignupDecision(Step.SEND_CONFIRMATION, to_subscriber(row))
+    if not claimed:
         return SignupDecision(Step.NOTHING, to_subscriber(row))
-    if not _claim_notice(session, row.id, now=now, window=window):
-        step = Step.NOTHING
-    return SignupDecision(step, to_subscriber(row), previous_notice_at)
+    if row.status == "active":
+        return SignupDecision(Step.SEND_ALREADY_SUBSCRIBED, to_subscriber(row))
+    # Pending or unsubscribed: unconfirmed settings belong to whoever confirms; the newest
+    # request wins, and an unsubscribed address starts over as pending.
+    update_profile(session, row, _keep_identity(row.name, profile), now)
+    if row.status == "unsubscribed":
+        set_status(session, row, "pending", now)
+    return SignupDecision(Step.SEND_CONFIRMATION, to_subscriber(row))
 
 
 def _keep_identity(name: str | None, profile: Profile) -> Profile:
     return profile if profile.name is not None or name is None else replace(profile, name=name)
 
 
-def _claim_notice(
-    session: Session, subscriber_id: int, *, now: datetime, window: timedelta
-) -> bool:
-    """Start the confirmation window, unless one is running. A single conditional UPDATE, so
-    two simultaneous sign-ups for one address (two workers, PostgreSQL) send one mail."""
+def _claim_notice(session: Session, key: str, *, now: datetime, window: timedelta) -> bool:
     claimed = session.execute(
         update(SubscriberRow)
         .where(
-            SubscriberRow.id == subscriber_id,
+            SubscriberRow.email_key == key,
+            SubscriberRow.status.in_(_NOTIFIABLE),
             or_(
                 SubscriberRow.confirmation_sent_at.is_(None),
                 SubscriberRow.confirmation_sent_at <= now - window,
             ),
         )
         .values(confirmation_sent_at=now)
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_session=False)
     )
     return bool(claimed.rowcount)  # type: ignore[attr-defined]
 
 
 def notice_not_sent(session: Session, decision: SignupDecision, *, claimed_at: datetime) -> None:
     """The mail server did not take the notice: reopen the window so the reader can retry at
-    once (unless a newer request has claimed it since)."""
+    once (unless a newer request has claimed it since). A claim only succeeds when no window
+    was running, so reopening means clearing."""
     if decision.subscriber is None:
         return
     session.execute(
@@ -109,8 +114,8 @@ def notice_not_sent(session: Session, decision: SignupDecision, *, claimed_at: d
             SubscriberRow.id == decision.subscriber.id,
             SubscriberRow.confirmation_sent_at == claimed_at,
         )
-        .values(confirmation_sent_at=decision.previous_notice_at)
-        .execution_options(synchronize_session="fetch")
+        .values(confirmation_sent_at=None)
+        .execution_options(synchronize_session=False)
     )
 
 
