@@ -30,10 +30,6 @@ from digest.store.subscribers import by_ids
 # Outcomes that settle an edition for good. `deferred` (the SMTP server said "later") and `queued`
 # rows whose claim went stale (a process died mid-send) are due again.
 FINAL_STATUSES = ("sent", "skipped", "bounced", "failed")
-# A `queued` row claimed less than `[smtp] claim_lease_seconds` ago is another process's send in
-# flight: not due. An older claim belongs to a sender that died; the ledger lets the next claimant
-# take it over, so it is due again.
-
 _SCHEDULE_COLUMNS = (
     SubscriberRow.id,
     SubscriberRow.email,
@@ -123,6 +119,10 @@ def _settled(
     session: Session, slots: Mapping[int, tuple[date, datetime]], at: datetime, lease: timedelta
 ) -> set[tuple[int, date]]:
     """(subscriber, edition) pairs the ledger says are done or in flight elsewhere.
+
+    A `queued` row claimed less than `[smtp] claim_lease_seconds` ago is a send in flight: not
+    due. An older claim belongs to a sender that died; the ledger lets the next claimant take it
+    over (`digest.deliver.ledger`), so it is due again.
 
     One query over the few distinct edition dates in play (a week at most), not one per subscriber.
     """
