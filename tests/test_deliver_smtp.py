@@ -138,6 +138,36 @@ def test_an_unreachable_server_defers_every_message(smtp) -> None:  # type: igno
     assert "connection" in (results[0].error or "")
 
 
+def test_once_every_connection_failed_to_get_a_session_the_rest_is_deferred_untried(smtp) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = smtp(port, max_attempts=3, concurrency=2, retry_backoff=0.05)
+    results = send_all(settings, [mail(f"r{n}@example.org") for n in range(50)])
+    assert {r.outcome for r in results} == {"deferred"}
+    tried = [r for r in results if r.attempts]
+    assert 2 <= len(tried) <= 2 + 2  # a full round per connection, plus what was in flight
+    untried = [r for r in results if not r.attempts]
+    assert all("unreachable" in (r.error or "") for r in untried)
+
+
+def test_the_session_check_starts_over_when_the_server_answers_again(smtp) -> None:  # type: ignore[no-untyped-def]
+    # One connection, the server up: a message deferred by 4xx replies (a session was had)
+    # never marks the server as down.
+    handler = RecordingHandler(
+        fault=lambda e: "451 4.3.0 later" if "r0@" in e.rcpt_tos[0] else None
+    )
+    with SmtpServer(handler) as server:
+        settings = smtp(server.port, max_attempts=2, concurrency=1)
+        results = send_all(settings, [mail(f"r{n}@example.org") for n in range(3)])
+    outcomes = {r.item.recipient: r.outcome for r in results}
+    assert outcomes == {
+        "r0@example.org": "deferred",
+        "r1@example.org": "sent",
+        "r2@example.org": "sent",
+    }
+
+
 @pytest.mark.parametrize(
     "address",
     [

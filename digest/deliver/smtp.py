@@ -193,6 +193,7 @@ class SendResult(Generic[T]):
 class _Worker:
     options: dict[str, Any]
     client: aiosmtplib.SMTP | None = None
+    had_session: bool = False  # during the current message
 
     async def connected(self) -> aiosmtplib.SMTP:
         if self.client is None or not self.client.is_connected:
@@ -229,6 +230,10 @@ class SmtpPool(Generic[T]):
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
     _stopping: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _error: BaseException | None = field(init=False, default=None)
+    # Messages in a row that ended deferred without ever getting a session; once every
+    # connection has seen one, the server is taken as down for this run (see _deliver).
+    _unreachable: int = field(init=False, default=0)
+    _down: str | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         smtp = self.settings.smtp
@@ -294,8 +299,23 @@ class SmtpPool(Generic[T]):
             recipient = envelope_address(item.recipient, role="recipient")
         except PermanentDeliveryError as exc:
             return SendResult(item, "failed", 0, str(exc))
+        if self._down is not None:
+            # Every connection failed to get a session for whole messages: the rest of the
+            # run would only wait through timeouts and backoffs to defer each one.
+            return SendResult(item, "deferred", 0, self._down)
         data = self.dkim.sign(item.data) if self.dkim is not None else item.data
+        result = await self._attempts(worker, item, recipient, data)
+        if result.outcome == "deferred" and result.attempts and not worker.had_session:
+            self._unreachable += 1
+            if self._unreachable >= self.settings.smtp.concurrency:
+                self._down = f"not tried, the server is unreachable ({result.error})"
+        return result
+
+    async def _attempts(
+        self, worker: _Worker, item: T, recipient: str, data: bytes
+    ) -> SendResult[T]:
         max_attempts = self.settings.smtp.max_attempts
+        worker.had_session = False
         error = "stopped before the first attempt"
         for attempt in range(1, max_attempts + 1):
             await self._pacer.wait()
@@ -304,6 +324,8 @@ class SmtpPool(Generic[T]):
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 verdict = _connect_failure(exc)
             else:
+                worker.had_session = True
+                self._unreachable = 0
                 verdict = (await transact(client, self._sender, [recipient], data))[recipient]
             if verdict.reconnect:
                 worker.drop()
