@@ -78,7 +78,7 @@ class Renderer:
         except jinja2.TemplateSyntaxError as exc:  # pragma: no cover - the source compiled
             message = _one_line(exc.message or "")
             raise TemplateError(f"{filename}: compiled HTML: {message}") from None
-        for edition in _sample_editions(settings):
+        for edition in _sample_editions():
             self.render(edition, _SAMPLE_LINKS)
 
     @property
@@ -146,7 +146,7 @@ _SAMPLE_LINKS = DigestLinks(
 )
 
 
-def _sample_editions(settings: Settings) -> list[Edition]:
+def _sample_editions() -> list[Edition]:
     """A full edition and an empty one: every branch of the default templates is exercised."""
     paper = Paper(
         id="2510.00001",
@@ -171,7 +171,6 @@ def _sample_editions(settings: Settings) -> list[Edition]:
         topics=("Samples",),
         matched=(MatchReason("sample", "title"), MatchReason("sentence", "abstract")),
     )
-    del settings
     full = Edition(subscriber, date(2026, 1, 1), (match, Match(bare, 0.5)), (paper, bare))
     empty = Edition(
         Subscriber(0, "sample", "active", Profile(email="reader@example.org")), date(2026, 1, 1), ()
