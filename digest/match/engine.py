@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import add
+from operator import add, mul, truediv
 from typing import TypeGuard
 
 from digest.match.index import PaperIndex, TermHits
@@ -23,7 +23,7 @@ from digest.match.query import And, Node, Or, Term, compile_query
 from digest.match.rank import RELEVANCE_SCALE, RELEVANCE_WEIGHT
 from digest.models import Field, Match, MatchReason, Topic
 
-_PROFILE_CACHE_LIMIT = 50_000
+_COMBO_CACHE_LIMIT = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,40 +37,42 @@ class _Reason:
 def explain_plan(root: Node) -> tuple[_Reason, ...]:
     """Positive terms in reading order, plus a phrase for each run of adjacent bare words."""
     out: list[_Reason] = []
-
-    def walk(node: Node) -> None:
-        if isinstance(node, Term):
-            out.append(_Reason(node))
-        elif isinstance(node, Or):
-            for child in node.children:
-                walk(child)
-        elif isinstance(node, And):
-            run: list[Term] = []
-
-            def flush() -> None:
-                if len(run) > 1:
-                    phrase = Term(
-                        display=" ".join(t.display for t in run),
-                        stems=tuple(t.stems[0] for t in run),
-                        fields=run[0].fields,
-                    )
-                    out.append(_Reason(phrase, covers=tuple(t.display for t in run)))
-                out.extend(_Reason(t) for t in run)
-                run.clear()
-
-            for child in node.children:
-                if _bare_word(child) and (not run or run[0].fields == child.fields):
-                    run.append(child)
-                    continue
-                flush()
-                if _bare_word(child):
-                    run.append(child)
-                else:
-                    walk(child)
-            flush()
-
-    walk(root)
+    _walk(root, out)
     return tuple(out)
+
+
+def _walk(node: Node, out: list[_Reason]) -> None:
+    # Plain recursion, not a closure: a self-referencing nested function is a reference cycle
+    # per call, garbage the collector would have to sweep for every distinct query.
+    if isinstance(node, Term):
+        out.append(_Reason(node))
+    elif isinstance(node, Or):
+        for child in node.children:
+            _walk(child, out)
+    elif isinstance(node, And):
+        run: list[Term] = []
+        for child in node.children:
+            if _bare_word(child) and (not run or run[0].fields == child.fields):
+                run.append(child)
+                continue
+            _flush(run, out)
+            run = []
+            if _bare_word(child):
+                run.append(child)
+            else:
+                _walk(child, out)
+        _flush(run, out)
+
+
+def _flush(run: list[Term], out: list[_Reason]) -> None:
+    if len(run) > 1:
+        phrase = Term(
+            display=" ".join(t.display for t in run),
+            stems=tuple(t.stems[0] for t in run),
+            fields=run[0].fields,
+        )
+        out.append(_Reason(phrase, covers=tuple(t.display for t in run)))
+    out.extend(_Reason(t) for t in run)
 
 
 def _bare_word(node: Node) -> TypeGuard[Term]:
@@ -92,19 +94,22 @@ class _Evaluated:
 
 @dataclass(slots=True)
 class _TopicList:
-    """A topic's ranked matches for one min_upvotes, built as far as anyone has read.
+    """A topic's ranked papers for one min_upvotes, turned into Match objects only as far as
+    anyone has read.
 
-    Every profile holding this topic (same name and query) shares these objects: a profile
-    with one topic is a slice of `matches`, so a popular topic costs next to nothing per
-    subscriber. `entries` are (-score, paper index, serial, match) for merging several topics;
-    the serial keeps tuple comparison away from Match objects.
+    Every profile holding this topic (same name and query) shares these: a profile with one
+    topic is a slice of `matches`, so a popular topic costs next to nothing per subscriber.
+    `keys` are (-score, paper index, serial) for merging several topics: plain numbers, cheap to
+    sort and invisible to the garbage collector; the serial finds the list again.
     """
 
     evaluated: _Evaluated
     docs: list[int]
     serial: int
+    name: str
     matches: list[Match] = field(default_factory=list)
-    entries: list[tuple[float, int, int, Match]] = field(default_factory=list)
+    keys: list[tuple[float, int, int]] = field(default_factory=list)
+    by_doc: dict[int, Match] = field(default_factory=dict)
 
 
 class Matcher:
@@ -115,8 +120,9 @@ class Matcher:
         self._by_text: dict[str, _Evaluated] = {}
         self._by_root: dict[Node, _Evaluated] = {}
         self._topics: dict[tuple[str, str, int], _TopicList] = {}
-        self._profiles: dict[tuple[object, ...], list[Match]] = {}
         self._combos: dict[tuple[int, tuple[int, ...]], Match] = {}
+        self._bit = [1 << doc for doc in range(index.size)]
+        self._by_serial: list[_TopicList] = []
 
     def match(
         self, topics: Sequence[Topic], *, min_upvotes: int = 0, limit: int | None = None
@@ -128,46 +134,40 @@ class Matcher:
         if len(topics) == 1:
             topic = topics[0]
             held = self._topic_list(topic.name, topic.query, min_upvotes, limit)
-            return held.matches[:limit]
-        key = (tuple([(t.name, t.query) for t in topics]), min_upvotes, limit)
-        cached = self._profiles.get(key)
-        if cached is not None:
-            return cached
+            return self._prefix(held, limit)
         # The best `limit` of a union, each paper scored by its best topic, are among the best
         # `limit` of each topic: only those are merged.
         lists = [self._topic_list(t.name, t.query, min_upvotes, limit) for t in topics]
-        candidates: list[tuple[float, int, int, Match]] = []
+        candidates: list[tuple[float, int, int]] = []
+        once = shared = 0  # papers matched by one topic / by two or more
         for held in lists:
-            candidates += held.entries[:limit]
+            candidates += self._keys(held, limit)
+            bits = held.evaluated.bits
+            shared |= once & bits
+            once |= bits
         candidates.sort()  # best score first, ties by paper index (= paper id)
-        bits = [held.evaluated.bits for held in lists]
-        shared = 0  # papers matched by two topics or more
-        for i in range(1, len(bits)):
-            for j in range(i):
-                shared |= bits[i] & bits[j]
+        single_bit = self._bit
         matches: list[Match] = []
         seen: set[int] = set()
-        for _neg, doc, _serial, match in candidates:
+        by_serial = self._by_serial
+        for _neg, doc, serial in candidates:
             if doc in seen:
                 continue
             seen.add(doc)
-            if shared >> doc & 1:
-                match = self._combined(match, doc, topics, lists)
-            matches.append(match)
-            if limit is not None and len(matches) >= limit:
+            if shared and shared & single_bit[doc]:
+                matches.append(self._combined(doc, topics, lists))
+            else:
+                held = by_serial[serial]
+                matches.append(held.by_doc.get(doc) or self._single(held, doc))
+            if len(matches) == limit:
                 break
-        if len(self._profiles) >= _PROFILE_CACHE_LIMIT:
-            self._profiles.clear()
-        self._profiles[key] = matches
         return matches
 
     def matching_bits(self, query: str) -> int:
         """The bitmap of paper indices matching one query (for callers that only filter)."""
         return self._evaluate(query).bits
 
-    def _combined(
-        self, best: Match, doc: int, topics: Sequence[Topic], lists: list[_TopicList]
-    ) -> Match:
+    def _combined(self, doc: int, topics: Sequence[Topic], lists: list[_TopicList]) -> Match:
         """A paper several topics matched: their names and reasons, the best topic's score.
         Shared by every profile whose topics hit this paper the same way."""
         hit = [i for i, held in enumerate(lists) if doc in held.evaluated.scores]
@@ -180,8 +180,8 @@ class Matcher:
                 for reason in self._reasons(lists[i].evaluated, doc):
                     merged.setdefault(id(reason), reason)  # reasons are interned
             score = max(lists[i].evaluated.scores[doc] for i in hit)
-            found = Match(best.paper, score, names, tuple(merged.values()))
-            if len(self._combos) >= _PROFILE_CACHE_LIMIT:
+            found = Match(self.index.papers[doc], score, names, tuple(merged.values()))
+            if len(self._combos) >= _COMBO_CACHE_LIMIT:
                 self._combos.clear()
             self._combos[key] = found
         return found
@@ -195,17 +195,36 @@ class Matcher:
             if min_upvotes > 0:
                 upvotes = self.index.upvotes
                 docs = [d for d in docs if upvotes[d] >= min_upvotes]
-            held = self._topics[key] = _TopicList(ev, docs, len(self._topics))
+            held = self._topics[key] = _TopicList(ev, docs, len(self._by_serial), name)
+            self._by_serial.append(held)
+        return held
+
+    def _prefix(self, held: _TopicList, limit: int | None) -> list[Match]:
+        """The topic's first `limit` matches (all with None), built once and shared."""
         built = held.matches
         wanted = len(held.docs) if limit is None else min(limit, len(held.docs))
         if len(built) < wanted:
-            ev = held.evaluated
-            papers, scores, names = self.index.papers, ev.scores, (name,)
             for doc in held.docs[len(built) : wanted]:
-                match = Match(papers[doc], scores[doc], names, self._reasons(ev, doc))
-                built.append(match)
-                held.entries.append((-match.score, doc, held.serial, match))
-        return held
+                built.append(self._single(held, doc))
+        return built[:wanted]
+
+    def _keys(self, held: _TopicList, limit: int | None) -> list[tuple[float, int, int]]:
+        keys = held.keys
+        wanted = len(held.docs) if limit is None else min(limit, len(held.docs))
+        if len(keys) < wanted:
+            scores, serial = held.evaluated.scores, held.serial
+            keys.extend((-scores[d], d, serial) for d in held.docs[len(keys) : wanted])
+        return keys if len(keys) == wanted else keys[:wanted]
+
+    def _single(self, held: _TopicList, doc: int) -> Match:
+        """The Match for a paper only this topic matched (in the profile at hand)."""
+        found = held.by_doc.get(doc)
+        if found is None:
+            ev = held.evaluated
+            found = held.by_doc[doc] = Match(
+                self.index.papers[doc], ev.scores[doc], (held.name,), self._reasons(ev, doc)
+            )
+        return found
 
     def _evaluate(self, text: str) -> _Evaluated:
         found = self._by_text.get(text)
@@ -224,17 +243,16 @@ class Matcher:
         weights = [hits.weights for _r, hits in plan if hits.bits & bits]
         if len(weights) == 1 and len(plan) == 1 and plan[0][1].bits == bits:
             docs = sorted(weights[0])  # a one-term query: the term's own weights
-            raws = [weights[0][d] for d in docs]
+            raws = list(map(weights[0].__getitem__, docs))
         else:
             docs = index.docs(bits)
             raws = [0.0] * len(docs)
             for per_doc in weights:  # C-level loops: these lists can hold every paper
                 raws = list(map(add, raws, map(per_doc.get, docs, repeat(0.0))))
-        trend = index.trend_part
-        scale, weight = RELEVANCE_SCALE, RELEVANCE_WEIGHT
-        values = [
-            weight * raw / (raw + scale) + trend[d] for d, raw in zip(docs, raws, strict=True)
-        ]
+        # score = weight * raw / (raw + scale) + trend, as C-level maps over every paper
+        relevance = map(truediv, raws, map(add, raws, repeat(RELEVANCE_SCALE)))
+        trend = map(index.trend_part.__getitem__, docs)
+        values = list(map(add, map(mul, relevance, repeat(RELEVANCE_WEIGHT)), trend))
         scores = dict(zip(docs, values, strict=True))
         order = sorted(range(len(docs)), key=values.__getitem__, reverse=True)  # stable: by id
         return _Evaluated(bits, [docs[i] for i in order], scores, plan)

@@ -121,7 +121,10 @@ class PaperIndex:
         return offset + len(toks)
 
     def docs(self, bits: int) -> list[int]:
-        """Paper indices in a bitmap, ascending, a byte at a time through a lookup table."""
+        """Paper indices in a bitmap, ascending: bit by bit when sparse, else a byte at a time
+        through a lookup table."""
+        if bits.bit_count() < 24:
+            return list(iter_bits(bits))
         data = bits.to_bytes((self.size + 7) // 8 or 1, "little")
         table = _BYTE_BITS
         return [i * 8 + b for i, byte in enumerate(data) if byte for b in table[byte]]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from digest.errors import QueryError
 from digest.match.normalize import compounds, tokens
@@ -41,7 +41,8 @@ Kind = Literal["word", "phrase", "lparen", "rparen", "or", "and", "not", "comma"
 
 _FIELD_PREFIX = re.compile(r"([A-Za-z]+):")
 _QUOTES = {'"': '"', "“": "”", "„": "“"}
-_SPECIAL = frozenset('()",“”„')
+_WORD_RUN = re.compile(r'[^\s()",“”„]+')
+_SPACES = re.compile(r"\s+")
 _OPERATORS: dict[str, Kind] = {"OR": "or", "AND": "and", "NOT": "not"}
 
 
@@ -98,8 +99,7 @@ def positive_terms(node: Node) -> list[Term]:
     return [term for child in node.children for term in positive_terms(child)]
 
 
-@dataclass(frozen=True, slots=True)
-class _Tok:
+class _Tok(NamedTuple):
     kind: Kind
     text: str
     column: int  # 1-based
@@ -112,7 +112,7 @@ def _lex(text: str) -> list[_Tok]:
         c = text[i]
         col = i + 1
         if c.isspace():
-            i += 1
+            i = _SPACES.match(text, i).end()  # type: ignore[union-attr]
         elif c == "(":
             out.append(_Tok("lparen", c, col))
             i += 1
@@ -154,13 +154,11 @@ def _lex(text: str) -> list[_Tok]:
                 out.append(_Tok("field", name, col))
                 i = end
                 continue
-            j = i
-            while j < n and not text[j].isspace() and text[j] not in _SPECIAL:
-                j += 1
-            word = text[i:j]
-            kind = _OPERATORS.get(word, "word")
-            out.append(_Tok(kind, word, col))
-            i = j
+            run = _WORD_RUN.match(text, i)
+            assert run is not None  # c is neither space nor special
+            word = run.group()
+            out.append(_Tok(_OPERATORS.get(word, "word"), word, col))
+            i = run.end()
     out.append(_Tok("end", "", n + 1))
     return out
 
@@ -271,24 +269,36 @@ class _Parser:
 
 
 def _word(tok: _Tok, fields: tuple[Field, ...]) -> Term:
-    word = tok.text
+    error, offset, stems, prefix, joined = _analyse_word(tok.text)
+    if error is not None:
+        raise QueryError(error, tok.column + offset)
+    return Term(display=tok.text, stems=stems, fields=fields, prefix=prefix, joined=joined)
+
+
+@lru_cache(maxsize=65536)
+def _analyse_word(
+    word: str,
+) -> tuple[str | None, int, tuple[str, ...], str | None, str | None]:
+    """(error, error offset, stems, prefix, joined) for one query word; cached because readers
+    reuse the same words endlessly."""
     star = word.find("*")
     if star >= 0 and star != len(word) - 1:
-        raise QueryError('"*" goes at the end of a word', tok.column + star)
+        return '"*" goes at the end of a word', star, (), None, None
     if star >= 0:
         toks = tokens(word[:-1])
         if len(toks) != 1:
-            raise QueryError('"*" needs a single word before it (as in quantiz*)', tok.column)
-        return Term(display=word, stems=(), fields=fields, prefix=toks[0].surface)
+            return '"*" needs a single word before it (as in quantiz*)', 0, (), None, None
+        return None, 0, (), toks[0].surface, None
     toks = tokens(word)
     if not toks:
-        raise QueryError(f'"{word}" has no letters or digits to search for', tok.column)
-    joined = next(
-        (j for first, last, j in compounds(word, toks) if last - first == len(toks) - 1), None
-    )
-    if len(toks) == 1:
-        joined = None
-    return Term(display=word, stems=tuple(t.stem for t in toks), fields=fields, joined=joined)
+        return f'"{word}" has no letters or digits to search for', 0, (), None, None
+    joined = None
+    if len(toks) > 1:
+        whole = len(toks) - 1
+        joined = next(
+            (j for first, last, j in compounds(word, toks) if last - first == whole), None
+        )
+    return None, 0, tuple(t.stem for t in toks), None, joined
 
 
 def _phrase(tok: _Tok, fields: tuple[Field, ...]) -> Term:
