@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.models import Profile, Subscriber
-from digest.store.schema import SubscriberRow
+from digest.store.schema import SubscriberRow, SuppressionRow
 from digest.store.subscribers import (
     create,
     email_key,
@@ -136,37 +136,68 @@ def confirm(
     session: Session, public_id: str, *, now: datetime
 ) -> tuple[ConfirmOutcome, Subscriber | None]:
     """Activate a pending subscriber. An address that unsubscribed after the mail was sent stays
-    unsubscribed: an old confirmation link must not silently undo a later unsubscribe."""
+    unsubscribed: an old confirmation link must not silently undo a later unsubscribe.
+
+    The activation is one conditional UPDATE issued first, so a double click (two POSTs at
+    once) activates once and only one of them is told ACTIVATED (one welcome mail)."""
+    suppressed = select(SuppressionRow.email_key).where(
+        SuppressionRow.email_key == SubscriberRow.email_key
+    )
+    activated = session.execute(
+        update(SubscriberRow)
+        .where(
+            SubscriberRow.public_id == public_id,
+            SubscriberRow.status == "pending",
+            ~suppressed.exists(),
+        )
+        .values(
+            status="active",
+            updated_at=now,
+            confirmed_at=func.coalesce(SubscriberRow.confirmed_at, now),
+        )
+        .execution_options(synchronize_session=False)
+    )
     row = get_row_by_public_id(session, public_id)
     if row is None:
         return ConfirmOutcome.MISSING, None
+    if activated.rowcount:  # type: ignore[attr-defined]
+        return ConfirmOutcome.ACTIVATED, to_subscriber(row)
     if row.status == "active":
         return ConfirmOutcome.ALREADY_ACTIVE, to_subscriber(row)
     if row.status == "unsubscribed":
         return ConfirmOutcome.UNSUBSCRIBED, to_subscriber(row)
-    if row.status != "pending" or is_suppressed(session, row.email):
-        return ConfirmOutcome.REFUSED, to_subscriber(row)
-    set_status(session, row, "active", now)
-    return ConfirmOutcome.ACTIVATED, to_subscriber(row)
+    return ConfirmOutcome.REFUSED, to_subscriber(row)
 
 
 def unsubscribe(session: Session, public_id: str, *, now: datetime) -> Subscriber | None:
     """Idempotent: a second request changes nothing (the first unsubscribe time is kept), and a
     bounced address stays bounced. None when the subscriber no longer exists."""
+    session.execute(
+        update(SubscriberRow)
+        .where(
+            SubscriberRow.public_id == public_id, SubscriberRow.status.in_(("pending", "active"))
+        )
+        .values(status="unsubscribed", unsubscribed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     row = get_row_by_public_id(session, public_id)
-    if row is None:
-        return None
-    if row.status in ("pending", "active"):
-        set_status(session, row, "unsubscribed", now)
-    return to_subscriber(row)
+    return to_subscriber(row) if row is not None else None
 
 
 def save_preferences(session: Session, public_id: str, profile: Profile, *, now: datetime) -> bool:
     """Replace the reader's settings; the address, name and upvote floor are not on the form
-    and stay as they were. False when the subscriber no longer exists."""
-    row = get_row_by_public_id(session, public_id)
-    if row is None:
+    and stay as they were. False when the subscriber no longer exists. Touching the row first
+    takes its lock, so two tabs saving at once replace the topics one after the other."""
+    touched = session.execute(
+        update(SubscriberRow)
+        .where(SubscriberRow.public_id == public_id)
+        .values(updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not touched.rowcount:  # type: ignore[attr-defined]
         return False
+    row = get_row_by_public_id(session, public_id)
+    assert row is not None
     kept = replace(profile, email=row.email, name=row.name, min_upvotes=row.min_upvotes)
     update_profile(session, row, kept, now)
     return True

@@ -272,3 +272,23 @@ def test_the_whole_email_preview_follows_unsaved_settings(site: Site, manage: st
     assert "Robot Manipulation with Diffusion Policies" in robots.text
     assert "Speculative Decoding for Faster LLM Inference" not in robots.text
     assert site.profile("ada@example.org").topics[1].query == "graph"
+
+
+def test_two_tabs_saving_at_once_both_succeed_and_one_wins(site: Site, manage: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = site.client()
+    page = client.get(manage).text
+    forms = [
+        _form(page, topic_name=[f"Tab {i}", ""], topic_query=[f"topic{i}", ""]) for i in range(4)
+    ]
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(
+            pool.map(
+                lambda form: client.post(manage, data=form, follow_redirects=False).status_code,
+                forms,
+            )
+        )
+    assert statuses == [303] * 4
+    topics = site.profile("ada@example.org").topics
+    assert len(topics) == 2 and topics[1].name.startswith("Tab ")

@@ -224,3 +224,19 @@ def test_an_address_suppressed_after_signing_up_cannot_be_confirmed(site: Site) 
     assert status == 200 and "cannot be confirmed" in html
     assert "Confirm my subscription" not in html
     assert site.status("ada@example.org") == "pending"
+
+
+def test_a_double_click_on_confirm_activates_once_and_welcomes_once(site: Site) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    public_id = site.add("ada@example.org", status="pending")
+    path = f"/confirm/{site.token(Purpose.CONFIRM, public_id)}"
+    client = site.client()
+    token = csrf_token(client.get(path).text)
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(
+            pool.map(lambda _: client.post(path, data={"csrf_token": token}).status_code, range(4))
+        )
+    assert statuses == [200] * 4
+    assert site.status("ada@example.org") == "active"
+    assert [m.message["Subject"] for m in site.mails] == ["Welcome to Papers Digest"]
