@@ -56,11 +56,33 @@ def _quoted_printable(text: str) -> bytes:
     """UTF-8 quoted-printable with CRLF line breaks.
 
     MIME text is line-oriented (RFC 2046 4.1.1): a lone CR, a lone LF and CRLF all mean one line
-    break, so they are normalised here and read back as "\\r\\n"."""
+    break, so they are normalised here (and read back as CRLF)."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     encoded = binascii.b2a_qp(text.encode("utf-8"), quotetabs=False, istext=True)
     return encoded.replace(b"\n", b"\r\n")
+
+
+_LINES: dict[str, bytes] = {}
+
+
+def _quoted_printable_by_line(text: str) -> bytes:
+    """`_quoted_printable`, with each distinct line encoded once per process.
+
+    Quoted-printable encodes every hard line on its own, so this is exact; the lines of a
+    paper's entry in the text part are the same for every reader who gets it."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    cache = _LINES
+    out = []
+    for line in text.split("\n"):
+        encoded = cache.get(line)
+        if encoded is None:
+            if len(cache) >= _PIECES_LIMIT:
+                cache.clear()
+            encoded = cache[line] = _quoted_printable(line)
+        out.append(encoded)
+    return b"\r\n".join(out)
 
 
 # Per distinct piece: (quoted-printable as if starting at column 0 with CRLF breaks, length of
@@ -118,7 +140,7 @@ def quoted_printable_pieces(pieces: Sequence[str]) -> bytes:
 
 def _encode_part(content: str | Sequence[str]) -> bytes:
     if isinstance(content, str):
-        return _quoted_printable(content)
+        return _quoted_printable_by_line(content)
     return quoted_printable_pieces(content)
 
 

@@ -15,7 +15,10 @@ each reported with its line.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
+from jinja2 import Environment, Template, TemplateSyntaxError, meta
 from mjml import mjml2html
 
 from digest.errors import TemplateError
@@ -87,3 +90,76 @@ def compile_layout(source: str, name: str) -> str:
     cleaned = without_jinja_comments(source)
     check_structure(cleaned, name)
     return mjml_to_html(cleaned, name)
+
+
+_BLOCK_TAG = re.compile(r"\{%(-?)\s*(\w+)(.*?)(-?)%\}", re.DOTALL)
+_OPENERS = frozenset({"for", "if", "with", "filter", "macro", "call", "block", "autoescape"})
+_LOOP_HEAD = re.compile(r"\s*([A-Za-z_]\w*)\s+in\s+(.+?)\s*", re.DOTALL)
+FRAGMENT_FUNCTION = "_digest_fragment"
+
+
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    """A loop body that depends only on its loop variable, rendered once per distinct value."""
+
+    name: str
+    template: Template
+
+
+def _loops(source: str) -> list[tuple[re.Match[str], re.Match[str], bool]]:
+    """(for tag, endfor tag, has a for-else) for every loop, outermost first; [] if unsure."""
+    stack: list[list[Any]] = []
+    loops = []
+    for tag in _BLOCK_TAG.finditer(source):
+        keyword, rest = tag.group(2), tag.group(3)
+        if keyword == "raw":
+            return []  # raw blocks hide tags from this scan: leave the template alone
+        if keyword in _OPENERS or (keyword == "set" and "=" not in rest):
+            stack.append([keyword, tag, False])
+        elif keyword.startswith("end"):
+            if not stack:
+                return []
+            opened, start, has_else = stack.pop()
+            if opened == "for":
+                loops.append((start, tag, has_else))
+        elif keyword == "else" and stack and stack[-1][0] == "for":
+            stack[-1][2] = True
+    return [] if stack else sorted(loops, key=lambda loop: loop[0].start())
+
+
+def extract_fragments(env: Environment, source: str) -> tuple[str, list[Fragment]]:
+    """Replace each loop body that uses nothing but its loop variable by a call that renders it
+    once per distinct value (see Renderer): a paper card is the same HTML for every reader who
+    gets it. Bodies are kept whole (no surrounding whitespace, no whitespace control at their
+    edges) so the output is exactly what the loop would have produced."""
+    fragments: list[Fragment] = []
+    out: list[str] = []
+    position = 0
+    for start, end, has_else in _loops(source):
+        if start.start() < position:
+            continue  # inside a body already replaced
+        head = _LOOP_HEAD.fullmatch(start.group(3))
+        body = source[start.end() : end.start()]
+        if (
+            has_else
+            or head is None
+            or "recursive" in head.group(2)
+            or start.group(4)
+            or end.group(1)
+            or not body
+            or body != body.strip()
+        ):
+            continue
+        name = head.group(1)
+        try:
+            used = meta.find_undeclared_variables(env.parse(body))
+        except TemplateSyntaxError:
+            continue
+        if used != {name}:
+            continue
+        call = f"{{{{ {FRAGMENT_FUNCTION}({len(fragments)}, {name}) }}}}"
+        fragments.append(Fragment(name, env.from_string(body)))
+        out += [source[position : start.end()], call]
+        position = end.start()
+    out.append(source[position:])
+    return "".join(out), fragments

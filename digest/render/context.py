@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import textwrap
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -37,6 +36,7 @@ _HIGHLIGHT_OPEN = Markup('<span class="hl" style="background-color:#fff1a8;color
 _HIGHLIGHT_CLOSE = Markup("</span>")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[])")
 _URL_SCHEMES = ("https://", "http://")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +236,7 @@ def subject(edition: Edition, settings: Settings) -> str:
             "expected only {list_name}, {date} and {top_title}"
         ) from None
     # Control characters have no place in a header (and some parse as whitespace).
-    return normalise_whitespace("".join(c for c in text if unicodedata.category(c) != "Cc"))
+    return normalise_whitespace(_CONTROL.sub("", text))
 
 
 def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> dict[str, Any]:

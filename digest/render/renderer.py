@@ -16,10 +16,16 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from digest.errors import TemplateError
 from digest.models import Edition, Match, MatchReason, Paper, Profile, Subscriber, Topic
-from digest.render.compile import compile_layout, mjml_to_html
+from digest.render.compile import (
+    FRAGMENT_FUNCTION,
+    compile_layout,
+    extract_fragments,
+    mjml_to_html,
+)
 from digest.render.context import DigestLinks, build_context
 from digest.render.loader import HTML_TEMPLATE, TEXT_TEMPLATE, environments
 from digest.settings import Settings
@@ -34,6 +40,9 @@ _RENDER_ERRORS = (
     LookupError,
     AttributeError,
 )
+
+
+_FRAGMENT_CACHE_LIMIT = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +83,14 @@ class Renderer:
         source, filename = self._source(HTML_TEMPLATE)
         self.compiled_html = compile_layout(source, filename)
         try:
-            self.html_template = self._html_env.from_string(self.compiled_html)
+            fast_source, self._fragments = extract_fragments(self._html_env, self.compiled_html)
+            self.html_template = self._html_env.from_string(
+                fast_source, globals={FRAGMENT_FUNCTION: self._fragment}
+            )
         except jinja2.TemplateSyntaxError as exc:  # pragma: no cover - the source compiled
             message = _one_line(exc.message or "")
             raise TemplateError(f"{filename}: compiled HTML: {message}") from None
+        self._fragment_cache: dict[tuple[int, object], Markup] = {}
         for edition in _sample_editions():
             self.render(edition, _SAMPLE_LINKS)
 
@@ -116,6 +129,25 @@ class Renderer:
             # Only Template.render maps the traceback to template lines: run it for the message.
             self._render(template, context)
             raise
+
+    def _fragment(self, index: int, value: object) -> Markup:
+        """A loop body rendered for one value, cached: a paper's card is the same HTML for every
+        reader who gets it (values are frozen, so equal values render alike)."""
+        key = (index, value)
+        try:
+            cached = self._fragment_cache.get(key)
+        except TypeError:  # an unhashable value: render it every time
+            return self._render_fragment(index, value)
+        if cached is None:
+            if len(self._fragment_cache) >= _FRAGMENT_CACHE_LIMIT:
+                self._fragment_cache.clear()
+            cached = self._fragment_cache[key] = self._render_fragment(index, value)
+        return cached
+
+    def _render_fragment(self, index: int, value: object) -> Markup:
+        fragment = self._fragments[index]
+        # The fragment's own template autoescaped its output: it is markup, not text.
+        return Markup(fragment.template.render({fragment.name: value}))  # noqa: S704
 
     def context(self, edition: Edition, links: DigestLinks) -> dict[str, Any]:
         return build_context(edition, links, self.settings)
