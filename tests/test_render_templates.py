@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from markupsafe import Markup
 
 from digest.errors import TemplateError
 from digest.render import DigestLinks, Renderer
@@ -279,3 +280,34 @@ def test_text_is_readable_in_light_and_dark_mode(
                 assert _contrast(color, behind) >= 4.5, (scheme, selector, color, behind)
         finally:
             browser.close()
+
+
+@pytest.mark.parametrize(
+    ("source", "cached"),
+    [
+        ("{% for c in cs %}<b>{{ c }}</b>{% endfor %}", 1),
+        ("{% for c in cs %}<b>{{ c }}{{ other }}</b>{% endfor %}", 0),  # uses the outer context
+        ("{% for c in cs %}<b>{{ loop.index }}{{ c }}</b>{% endfor %}", 0),
+        ("{% for c in cs %}<b>{{ c }}</b>{% else %}none{% endfor %}", 0),
+        ("{% for c in cs -%}\n  <b>{{ c }}</b>{% endfor %}", 0),  # whitespace control at an edge
+        ("{% for c in cs %} <b>{{ c }}</b>{% endfor %}", 0),  # whitespace at an edge
+        ("{% for c in cs %}<i>{% for d in c %}{{ d }}{% endfor %}</i>{% endfor %}", 1),
+        ("{% raw %}{% for c in cs %}{% endraw %}{% for c in cs %}<b>{{ c }}</b>{% endfor %}", 0),
+    ],
+)
+def test_only_self_contained_loop_bodies_become_cached_fragments(source: str, cached: int) -> None:
+    from jinja2 import Environment, StrictUndefined
+
+    from digest.render.compile import FRAGMENT_FUNCTION, extract_fragments
+
+    env = Environment(autoescape=True, undefined=StrictUndefined)
+    rewritten, fragments = extract_fragments(env, source)
+    assert len(fragments) == cached
+    context = {"cs": [["<x>", "&"], ["y"]], "other": "o"}
+
+    def render_fragment(index: int, value: object) -> str:
+        fragment = fragments[index]
+        return Markup(fragment.template.render({fragment.name: value}))
+
+    fast = env.from_string(rewritten, globals={FRAGMENT_FUNCTION: render_fragment})
+    assert fast.render(context) == env.from_string(source).render(context)
