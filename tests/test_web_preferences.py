@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -292,3 +293,32 @@ def test_two_tabs_saving_at_once_both_succeed_and_one_wins(site: Site, manage: s
     assert statuses == [303] * 4
     topics = site.profile("ada@example.org").topics
     assert len(topics) == 2 and topics[1].name.startswith("Tab ")
+
+
+def test_the_preview_applies_the_edition_rules_of_a_first_digest(site: Site, manage: str) -> None:
+    from digest.edition import preview_for_profile
+    from digest.store.papers import list_papers
+
+    site.add_papers([paper("2602.00001", "An Older LLM Paper", upvotes=99)])
+    site.clock.advance(days=2)
+    site.add_papers([paper("2603.00004", "Another LLM Paper", upvotes=5)])
+    preview = site.app.state.web.preview
+    shown = {}
+    for cadence in ("daily", "weekly:mon"):
+        profile = replace(site.profile("ada@example.org"), cadence=cadence)
+        with site.store.session() as session:
+            papers = list_papers(session)
+        expected = preview_for_profile(profile, papers, site.settings, now=site.clock())
+        ours = preview.edition(profile, now=site.clock())
+        assert [m.paper.id for m in ours.papers] == [m.paper.id for m in expected.papers]
+        assert [p.id for p in ours.trending] == [p.id for p in expected.trending]
+        assert ours.date == expected.date
+        shown[cadence] = {m.paper.id for m in ours.papers}
+    assert shown["daily"] == {"2603.00004"}  # one day's papers for a daily digest
+    assert {"2602.00001", "2603.00001", "2603.00004"} <= shown["weekly:mon"]
+
+
+def test_a_new_ingest_shows_up_in_the_next_preview(site: Site, manage: str) -> None:
+    assert "Quantum" not in _preview(site, manage, topic_query="quantum")
+    site.add_papers([paper("2603.00010", "Quantum Error Correction at Scale", upvotes=3)])
+    assert "Quantum Error Correction at Scale" in _preview(site, manage, topic_query="quantum")

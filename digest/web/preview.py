@@ -1,31 +1,38 @@
 """The live preview on the preferences page: the digest these settings would produce now.
 
-It is built by the same edition code as `digest preview` and `digest send` (without the ledger),
-so what the reader sees while editing is what the next mail would carry from the current papers.
-The page shows a compact HTML fragment; the full e-mail, rendered by the digest renderer, opens in
-a sandboxed frame. Papers are re-read from the store at most once a minute: the preview is
-refreshed on every (debounced) keystroke, so the papers are read once and re-read only when a
-cheap fingerprint query (count, newest update) says an ingest changed them.
+It applies the edition rules of `digest.edition` (the candidate window of a first edition, then
+`select_edition`: match, filter, cap, trending), as `preview_for_profile` does, so what the reader
+sees while editing is what a first digest would carry from the current papers. The difference is
+cost: `preview_for_profile` indexes its papers on every call (hundreds of milliseconds for a
+few hundred papers), and the preview is asked for on every debounced keystroke. Here one
+`PaperIndex` over the last `DEFAULT_LOOKBACK` of papers (enough for a weekly window) is built
+once and reused, with its `Matcher` and that matcher's per-query cache, until an ingest changes
+the papers (a one-row fingerprint query says so) or the index is an hour old.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from digest.edition import preview_for_profile
-from digest.models import Edition, Paper, Profile
+from digest.cadence import Schedule
+from digest.edition import DEFAULT_LOOKBACK, cadence_window, select_edition
+from digest.match import Matcher, PaperIndex
+from digest.models import Edition, Paper, Profile, Subscriber
 from digest.render import DigestLinks, Renderer
 from digest.settings import Settings
 from digest.store import Store
 from digest.store.papers import list_papers
 from digest.store.schema import PaperRow
 
-# Newest papers considered for a preview; far more than any cadence window holds.
-PREVIEW_POOL = 2000
+# Newest papers indexed for previews; far more than a week of any listing holds.
+PREVIEW_POOL = 5000
+# Ranking may weigh recency: an index built at one instant is reused for at most this long.
+INDEX_MAX_AGE = timedelta(hours=1)
 
 # The e-mail preview is a whole foreign HTML document (inline <style>, remote images): shown in
 # a sandbox with scripts, forms and navigation off, it cannot act on the page around it.
@@ -34,37 +41,71 @@ EMAIL_PREVIEW_CSP = (
     "font-src https:; frame-ancestors 'self'"
 )
 
+Fingerprint = tuple[int, datetime | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    fingerprint: Fingerprint
+    built_at: datetime
+    papers: list[Paper]
+    matcher: Matcher
+
 
 class PreviewSource:
     def __init__(self, settings: Settings, store: Store) -> None:
         self._settings = settings
         self._store = store
         self._lock = threading.Lock()
-        self._papers: tuple[tuple[int, datetime | None], list[Paper]] | None = None
+        self._index: _Index | None = None
         self._renderer: Renderer | None = None
 
-    def papers(self) -> Sequence[Paper]:
+    def _current(self, now: datetime) -> _Index:
         with self._store.session() as session:
             count, newest = session.execute(
                 select(func.count(), func.max(PaperRow.updated_at))
             ).one()
-            fingerprint = (int(count), newest)
+            fingerprint: Fingerprint = (int(count), newest)
             with self._lock:
-                cached = self._papers
-            if cached is not None and cached[0] == fingerprint:
-                return cached[1]
-            papers = list_papers(session, limit=PREVIEW_POOL)
+                index = self._index
+            if (
+                index is not None
+                and index.fingerprint == fingerprint
+                and timedelta(0) <= now - index.built_at < INDEX_MAX_AGE
+            ):
+                return index
+            papers = list_papers(session, limit=PREVIEW_POOL, seen_after=now - DEFAULT_LOOKBACK)
+        index = _Index(fingerprint, now, papers, Matcher(PaperIndex.build(papers, now=now)))
         with self._lock:
-            self._papers = (fingerprint, papers)
-        return papers
+            self._index = index
+        return index
+
+    def papers(self, now: datetime) -> Sequence[Paper]:
+        return self._current(now).papers
 
     def edition(self, profile: Profile, *, now: datetime) -> Edition:
-        return preview_for_profile(profile, self.papers(), self._settings, now=now)
+        """The first edition `profile` would get now (no ledger: nothing was sent yet)."""
+        index = self._current(now)
+        since = now - cadence_window(profile)
+        candidates = [
+            p for p in index.papers if p.first_seen is None or since < p.first_seen <= now
+        ]
+        try:
+            schedule = Schedule.parse(profile.cadence, profile.send_time, profile.timezone)
+            edition_date = schedule.edition_for_hand_send(now)
+        except ValueError:
+            edition_date = now.date()
+        subscriber = Subscriber(id=0, public_id="preview", status="active", profile=profile)
+        with self._lock:  # the matcher's caches are shared by concurrent requests
+            return select_edition(
+                subscriber, edition_date, index.matcher, candidates, self._settings, now=now
+            )
 
     def email_html(self, profile: Profile, links: DigestLinks, *, now: datetime) -> str:
         """The full digest mail as HTML (templates compiled once, on first use)."""
+        edition = self.edition(profile, now=now)
         with self._lock:
             if self._renderer is None:
                 self._renderer = Renderer(self._settings)
             renderer = self._renderer
-        return renderer.render(self.edition(profile, now=now), links).html
+        return renderer.render(edition, links).html
