@@ -177,7 +177,8 @@ def viewer_page(previews: list[Preview], chosen: str, error: str | None, version
     e = html.escape
     items = "".join(
         f'<li{" class=on" if p.slug == chosen else ""}><a href="/?s={e(p.slug)}">{e(p.email)}</a>'
-        f"<small>{p.paper_count} papers · {e(p.subject)}</small></li>"
+        f"<small>{p.paper_count} paper{'' if p.paper_count == 1 else 's'} · "
+        f"{e(p.subject)}</small></li>"
         for p in previews
     )
     banner = f'<p class="error">{e(error)}</p>' if error else ""

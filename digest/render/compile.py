@@ -10,6 +10,10 @@ mail. `tests/test_render_templates.py` proves the result equals the per-mail pat
 MRML reports few errors with a position and accepts some malformed input silently (a mismatched
 closing tag, unknown elements), so the source is checked first for the mistakes that matter,
 each reported with its line.
+
+`extract_fragments` goes one step further on the compiled page: a loop body that depends only on
+its loop variable (a paper card) is rendered once per distinct value and reused for every reader
+who gets that paper.
 """
 
 from __future__ import annotations
