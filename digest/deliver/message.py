@@ -89,7 +89,7 @@ def _quoted_printable_by_line(text: str) -> bytes:
 # its first line, length of its last line, whether it spans lines, whether it holds a CR).
 _Piece = tuple[bytes, int, int, bool, bool]
 _PIECES: dict[str, _Piece] = {}
-_PIECES_LIMIT = 50_000
+_PIECES_LIMIT = 20_000  # bounds memory; a run rarely has more distinct pieces
 _MAX_CONTENT = 75  # b2a_qp keeps content lines at 75 + "=" (RFC 2045: 76)
 
 

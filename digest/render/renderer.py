@@ -42,7 +42,7 @@ _RENDER_ERRORS = (
 )
 
 
-_FRAGMENT_CACHE_LIMIT = 20_000
+_FRAGMENT_CACHE_LIMIT = 5_000  # distinct cards kept; a run rarely has more
 
 
 @dataclass(frozen=True, slots=True)
