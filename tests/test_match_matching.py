@@ -232,3 +232,17 @@ def test_highlights_follow_hyphen_spellings(matcher: Matcher) -> None:
     found = {m.paper.id: m for m in matcher.match([Topic("t", "pretraining")])}
     assert spans(found["moe"].paper.abstract, found["moe"], "abstract") == ["Pre-training"]
     assert spans(found["quant"].paper.abstract, found["quant"], "abstract") == ["pretraining"]
+
+
+def test_the_public_names_are_pinned() -> None:
+    import digest.match
+
+    assert sorted(digest.match.__all__) == [
+        "Matcher",
+        "PaperIndex",
+        "Query",
+        "compile_query",
+        "highlight_spans",
+        "highlight_terms",
+        "term_spans",
+    ]

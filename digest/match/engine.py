@@ -1,9 +1,11 @@
 """Matcher: every subscriber's topics against one PaperIndex, with reasons.
 
-Work is shared at three levels, because subscribers share interests: a distinct term is looked
-up once per index (`PaperIndex.hits`), a distinct query (keyed by its AST, so spelling and
-spacing variants that parse alike share it) is evaluated and ranked once, and a profile is the
-union of its topics' ranked lists, merged lazily until `limit` papers are found.
+Work is shared at four levels, because subscribers share interests: a distinct term is looked
+up once per index (`PaperIndex.hits`); a distinct query (keyed by its AST, so spelling and
+spacing variants that parse alike share it) is evaluated and ranked once; a topic (name + query)
+turns into Match objects once, for everyone who holds it; and a profile with several topics
+merges only each topic's best `limit` papers. The caches live as long as the Matcher: build one
+per edition (per PaperIndex) and drop it afterwards.
 
 A paper's score for a profile is its best score over the topics it matched; `Match.topics` names
 all of them. Reasons say which terms hit which field. Bare words written next to each other
