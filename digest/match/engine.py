@@ -241,6 +241,8 @@ class Matcher:
     def _score(self, root: Node) -> _Evaluated:
         index = self.index
         bits = index.evaluate(root)
+        if not bits:
+            return _Evaluated(0, [], {}, ())
         plan = tuple((r, index.hits(r.term)) for r in explain_plan(root))
         weights = [hits.weights for _r, hits in plan if hits.bits & bits]
         if len(weights) == 1 and len(plan) == 1 and plan[0][1].bits == bits:
@@ -256,8 +258,8 @@ class Matcher:
         trend = map(index.trend_part.__getitem__, docs)
         values = list(map(add, map(mul, relevance, repeat(RELEVANCE_WEIGHT)), trend))
         scores = dict(zip(docs, values, strict=True))
-        order = sorted(range(len(docs)), key=values.__getitem__, reverse=True)  # stable: by id
-        return _Evaluated(bits, [docs[i] for i in order], scores, plan)
+        ranked = sorted(docs, key=scores.__getitem__, reverse=True)  # stable: ties by paper id
+        return _Evaluated(bits, ranked, scores, plan)
 
     def _reasons(self, ev: _Evaluated, doc: int) -> tuple[MatchReason, ...]:
         cached = ev.reasons.get(doc)

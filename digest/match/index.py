@@ -54,6 +54,11 @@ class _FieldIndex:
             positions.append(position)
 
     def finish(self) -> None:
+        # Positions become tuples of ints, which the garbage collector stops tracking: the
+        # index is the largest object graph in a run and is never cyclic.
+        for per_doc in self.postings.values():
+            for doc, positions in per_doc.items():
+                per_doc[doc] = tuple(positions)  # type: ignore[assignment]
         self.bits = {s: sum(1 << d for d in docs) for s, docs in self.postings.items()}
         self.vocabulary = sorted(self.surface_stems)
 
