@@ -246,3 +246,38 @@ def test_the_public_names_are_pinned() -> None:
         "highlight_terms",
         "term_spans",
     ]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_merging_topics_equals_ranking_the_whole_union(seed: int) -> None:
+    """The shortcut (merge each topic's best `limit`) must give what ranking every matching
+    paper by its best topic would give."""
+    import random
+
+    rng = random.Random(seed)
+    words = ["kv", "cache", "moe", "experts", "reasoning", "math", "agents", "diffusion", "video"]
+    papers = [
+        Paper(
+            id=f"p{i:03d}",
+            title=" ".join(rng.choices(words, k=3)),
+            abstract=" ".join(rng.choices(words, k=12)),
+            upvotes=rng.randrange(0, 20),
+            published=date(2026, 11, rng.randrange(1, 29)),
+        )
+        for i in range(80)
+    ]
+    matcher = Matcher(PaperIndex.build(papers, now=NOW))
+    for _ in range(20):
+        topics = [Topic(f"t{j}", " ".join(rng.sample(words, rng.randint(1, 2)))) for j in range(3)]
+        min_upvotes, limit = rng.choice([0, 0, 5]), rng.choice([1, 3, 10, None])
+        best: dict[str, float] = {}
+        for topic in topics:
+            for m in matcher.match([topic], min_upvotes=min_upvotes):
+                best[m.paper.id] = max(best.get(m.paper.id, -1.0), m.score)
+        expected = sorted(best, key=lambda pid: (-best[pid], pid))[:limit]
+        found = matcher.match(topics, min_upvotes=min_upvotes, limit=limit)
+        assert [m.paper.id for m in found] == expected
+        for m in found:
+            assert set(m.topics) == {
+                t.name for t in topics if m.paper.id in {x.paper.id for x in matcher.match([t])}
+            }

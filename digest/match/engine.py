@@ -139,11 +139,19 @@ class Matcher:
             return self._prefix(held, limit)
         # The best `limit` of a union, each paper scored by its best topic, are among the best
         # `limit` of each topic: only those are merged.
-        lists = [self._topic_list(t.name, t.query, min_upvotes, limit) for t in topics]
+        known = self._topics.get
+        lists = [
+            known((t.name, t.query, min_upvotes))
+            or self._topic_list(t.name, t.query, min_upvotes, limit)
+            for t in topics
+        ]
         candidates: list[tuple[float, int, int]] = []
         once = shared = 0  # papers matched by one topic / by two or more
         for held in lists:
-            candidates += self._keys(held, limit)
+            keys = held.keys
+            if limit is None or (len(keys) < limit and len(keys) < len(held.docs)):
+                keys = self._keys(held, limit)
+            candidates += keys[:limit]
             bits = held.evaluated.bits
             shared |= once & bits
             once |= bits
