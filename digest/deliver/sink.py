@@ -11,6 +11,7 @@ background thread; a context manager), `spawn_sink()` (a `digest sink` subproces
 from __future__ import annotations
 
 import asyncio
+import errno
 import mailbox
 import re
 import signal
@@ -101,9 +102,10 @@ class Sink:
         try:
             self._controller.start()
         except OSError as exc:
-            raise ConfigError(
-                f"--port: cannot listen on {self.host}:{self._controller.port} ({exc.strerror})"
-            ) from None
+            option = "--port" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else "--host"
+            where = f"{self.host}:{self._controller.port}"
+            reason = exc.strerror or str(exc)
+            raise ConfigError(f"{option}: cannot listen on {where} ({reason})") from None
         return self
 
     def stop(self) -> None:
