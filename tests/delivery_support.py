@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -72,6 +73,19 @@ def add_readers(store: Store, count: int, *, start: int = 0, **profile: Any) -> 
             )
             ids.append(row.id)
     return ids
+
+
+@dataclass(frozen=True)
+class Mail:
+    """A hand-assembled message for the pool (anything with `recipient` and `data`)."""
+
+    recipient: str
+    data: bytes
+
+
+def mail(recipient: str, n: int = 0) -> Mail:
+    body = f"From: digest@example.org\r\nTo: {recipient}\r\nSubject: n{n}\r\n\r\nhello {n}\r\n"
+    return Mail(recipient, body.encode())
 
 
 def smtp_settings(make_settings: Any, port: int, **sections: dict[str, Any]) -> Settings:

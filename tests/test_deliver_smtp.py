@@ -6,7 +6,6 @@ import asyncio
 import socket
 import time
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -14,18 +13,8 @@ from aiosmtpd.smtp import AuthResult
 
 from digest.deliver.smtp import SendResult, SmtpPool, envelope_address
 from digest.errors import PermanentDeliveryError
+from tests.delivery_support import Mail, mail
 from tests.smtpd import PortZeroController, RecordingHandler, SmtpServer
-
-
-@dataclass(frozen=True)
-class Mail:
-    recipient: str
-    data: bytes
-
-
-def mail(recipient: str, n: int = 0) -> Mail:
-    body = f"From: digest@example.org\r\nTo: {recipient}\r\nSubject: n{n}\r\n\r\nhello {n}\r\n"
-    return Mail(recipient, body.encode())
 
 
 def send_all(settings: Any, mails: list[Mail]) -> list[SendResult[Mail]]:

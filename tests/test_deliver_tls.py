@@ -15,8 +15,8 @@ import pytest
 
 from digest.deliver.smtp import SendResult, SmtpPool
 from tests.conftest import require
+from tests.delivery_support import Mail, mail
 from tests.smtpd import PortZeroController, RecordingHandler, SmtpServer
-from tests.test_deliver_smtp import Mail, mail
 
 
 @pytest.fixture(scope="module")
