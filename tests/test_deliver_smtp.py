@@ -256,3 +256,19 @@ def test_when_results_cannot_be_recorded_the_pool_stops_sending_and_says_why(smt
         asyncio.run(main(smtp(server.port, concurrency=2)))
     # Only what was already in flight went out; the rest stays claimed for the next run.
     assert len(server.messages) <= 2 + 2
+
+
+def test_a_server_that_stops_answering_times_out_and_the_message_is_retried(smtp) -> None:  # type: ignore[no-untyped-def]
+    tries: Counter[str] = Counter()
+
+    class StallFirstTry(RecordingHandler):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            tries[envelope.rcpt_tos[0]] += 1
+            if tries[envelope.rcpt_tos[0]] == 1:
+                await asyncio.sleep(30)  # never answers in time; cancelled when the client hangs up
+            return await super().handle_DATA(server, session, envelope)
+
+    with SmtpServer(StallFirstTry()) as server:
+        results = send_all(smtp(server.port, timeout=0.5, concurrency=2), [mail("ada@example.org")])
+    assert [(r.outcome, r.attempts) for r in results] == [("sent", 2)]
+    assert [m.rcpt_tos for m in server.messages] == [["ada@example.org"]]
