@@ -31,6 +31,7 @@ from digest.match import Matcher, PaperIndex, compile_query
 from digest.models import Paper, Topic
 
 NOW = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
+UNIQUE_SHARE = 0.1  # topics a reader wrote themselves; the rest come from a popular catalogue
 
 
 def words(text: str) -> list[str]:
@@ -223,7 +224,7 @@ def make_profiles(
     for i in range(n):
         topics = []
         for j in range(rng.choice([1, 1, 2, 2, 3, 3, 4, 5])):
-            if rng.random() < 0.9:  # picked from the suggested topics: name and query shared
+            if rng.random() >= UNIQUE_SHARE:  # a suggested topic: name and query shared
                 query = rng.choices(catalogue, weights)[0]
                 topics.append(Topic(name=query[:40], query=query))
             else:
@@ -269,7 +270,7 @@ def main() -> None:
     topics_total = sum(len(topics) for topics, _, _ in profiles)
     print(
         f"{len(papers):,} papers, {len(profiles):,} profiles, {topics_total:,} topics "
-        f"({distinct:,} distinct queries)"
+        f"({distinct:,} distinct queries; {UNIQUE_SHARE:.0%} of topics are a reader's own)"
     )
 
     # The generated input (100,000 profiles held at once, which a streaming sender never does)
@@ -286,26 +287,32 @@ def main() -> None:
         matched += len(matcher.match(topics, min_upvotes=min_upvotes, limit=limit))
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu
-    per_profile = elapsed / len(profiles) * 1e6
+    n = len(profiles)
     print(f"index build:            {build * 1000:8.1f} ms (once per edition)")
     print(
-        f"matcher, all profiles:  {elapsed:8.2f} s   = {per_profile:8.1f} µs/profile "
-        f"({matched / len(profiles):.1f} papers each)"
+        f"matcher, all profiles:  {elapsed:8.2f} s wall = {elapsed / n * 1e6:6.1f} µs/profile; "
+        f"{cpu:.2f} s CPU = {cpu / n * 1e6:.1f} µs/profile ({matched / n:.1f} papers each)"
     )
-    print(f"matcher CPU time:       {cpu:8.2f} s   (wall time is higher on a busy machine)")
-    print(f"matcher incl. build:    {elapsed + build:8.2f} s")
 
-    sample = profiles[: min(args.baseline_sample, len(profiles))]
-    start = time.perf_counter()
+    sample = profiles[: min(args.baseline_sample, n)]
+    start, naive_cpu = time.perf_counter(), time.process_time()
     for topics, min_upvotes, limit in sample:
         naive_match(papers, topics, min_upvotes, limit)
     naive = (time.perf_counter() - start) / len(sample)
+    naive_cpu = (time.process_time() - naive_cpu) / len(sample)
     print(
-        f"naive regex baseline:   {naive * 1e6:8.1f} µs/profile, timed on {len(sample)} profiles "
-        f"and extrapolated: ≈ {naive * len(profiles):.0f} s for all {len(profiles):,}"
+        f"naive regex baseline:   {naive * 1e6:8.1f} µs/profile wall, {naive_cpu * 1e6:.1f} CPU; "
+        f"timed on {len(sample)} profiles and extrapolated: ≈ {naive * n:.0f} s for all {n:,}"
     )
-    ratio = naive * len(profiles) / (elapsed + build)
-    print(f"speed-up (incl. build): {ratio:8.1f}x  (aim: < 5 s for 100,000 and ≥ 20x)")
+    print(
+        f"speed-up:               {naive * n / (elapsed + build):8.1f}x wall incl. index build, "
+        f"{naive_cpu * n / cpu:.1f}x CPU"
+    )
+    if n == 100_000:
+        verdict = "met" if cpu < 5 and naive_cpu * n / cpu >= 20 else "NOT met"
+        print(f"aim (100,000 profiles < 5 s on one core, ≥ 20x): {verdict} on CPU time")
+    else:
+        print("aim (100,000 profiles < 5 s on one core, ≥ 20x): judged on the full run only")
 
 
 if __name__ == "__main__":
