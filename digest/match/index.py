@@ -113,14 +113,24 @@ class PaperIndex:
 
     def _add_text(self, doc: int, name: Field, text: str, offset: int) -> int:
         index = self.fields[name]
+        postings, surfaces = index.postings, index.surface_stems
         toks = tokens(text)
-        for i, tok in enumerate(toks):
-            index.add(doc, tok.stem, offset + i)
-            stems = index.surface_stems.get(tok.surface)
+        position = offset
+        for tok in toks:  # the hot loop of a build: plain dict operations, no calls
+            stem = tok.stem
+            per_doc = postings.get(stem)
+            if per_doc is None:
+                postings[stem] = {doc: [position]}
+            elif doc in per_doc:
+                per_doc[doc].append(position)
+            else:
+                per_doc[doc] = [position]
+            stems = surfaces.get(tok.surface)
             if stems is None:
-                index.surface_stems[tok.surface] = {tok.stem}
-            elif tok.stem not in stems:
-                stems.add(tok.stem)
+                surfaces[tok.surface] = {stem}
+            elif stem not in stems:
+                stems.add(stem)
+            position += 1
         for first, _last, joined in compounds(text, toks):
             index.add(doc, joined, offset + first)
         return offset + len(toks)

@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import Stemmer
 
@@ -36,8 +36,7 @@ _stemmer = Stemmer.Stemmer("english")
 _stems: dict[str, str] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One word of a text: its stem, its folded surface form and where it sits."""
 
     stem: str
