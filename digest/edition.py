@@ -149,10 +149,16 @@ class EditionBuilder:
 
 
 def preview_for_profile(
-    profile: Profile, papers: Sequence[Paper], settings: Settings, *, now: datetime
+    profile: Profile,
+    papers: Sequence[Paper],
+    settings: Settings,
+    *,
+    now: datetime,
+    matcher: Matcher | None = None,
 ) -> Edition:
     """The edition these settings would produce now from `papers`, as a first edition (no
-    ledger): used by the web preview while a reader edits their topics."""
+    ledger): used by the web preview while a reader edits their topics. A caller previewing
+    many times over the same papers passes a `matcher` built over them once."""
     since = now - cadence_window(profile)
     candidates = [p for p in papers if p.first_seen is None or since < p.first_seen <= now]
     try:
@@ -162,5 +168,6 @@ def preview_for_profile(
     except ValueError:
         edition_date = now.date()
     subscriber = Subscriber(id=0, public_id="preview", status="active", profile=profile)
-    matcher = Matcher(PaperIndex.build(candidates, now=now))
+    if matcher is None:
+        matcher = Matcher(PaperIndex.build(candidates, now=now))
     return select_edition(subscriber, edition_date, matcher, candidates, settings, now=now)

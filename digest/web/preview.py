@@ -1,10 +1,9 @@
 """The live preview on the preferences page: the digest these settings would produce now.
 
-It applies the edition rules of `digest.edition` (the candidate window of a first edition, then
-`select_edition`: match, filter, cap, trending), as `preview_for_profile` does, so what the reader
-sees while editing is what a first digest would carry from the current papers. The difference is
-cost: `preview_for_profile` indexes its papers on every call (hundreds of milliseconds for a
-few hundred papers), and the preview is asked for on every debounced keystroke. Here one
+It is `digest.edition.preview_for_profile` (the edition rules of a first edition), so what the
+reader sees while editing is what a first digest would carry from the current papers. What this
+module adds is cost control: indexing papers takes hundreds of milliseconds for a few hundred
+papers, and the preview is asked for on every debounced keystroke. Here one
 `PaperIndex` over the last `DEFAULT_LOOKBACK` of papers (enough for a weekly window) is built
 once and reused, with its `Matcher` and that matcher's per-query cache, until an ingest changes
 the papers (a one-row fingerprint query says so) or the index is an hour old.
@@ -19,10 +18,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from digest.cadence import Schedule
-from digest.edition import DEFAULT_LOOKBACK, cadence_window, select_edition
+from digest.edition import DEFAULT_LOOKBACK, preview_for_profile
 from digest.match import Matcher, PaperIndex
-from digest.models import Edition, Paper, Profile, Subscriber
+from digest.models import Edition, Paper, Profile
 from digest.render import DigestLinks, Renderer
 from digest.settings import Settings
 from digest.store import Store
@@ -86,19 +84,9 @@ class PreviewSource:
     def edition(self, profile: Profile, *, now: datetime) -> Edition:
         """The first edition `profile` would get now (no ledger: nothing was sent yet)."""
         index = self._current(now)
-        since = now - cadence_window(profile)
-        candidates = [
-            p for p in index.papers if p.first_seen is None or since < p.first_seen <= now
-        ]
-        try:
-            schedule = Schedule.parse(profile.cadence, profile.send_time, profile.timezone)
-            edition_date = schedule.edition_for_hand_send(now)
-        except ValueError:
-            edition_date = now.date()
-        subscriber = Subscriber(id=0, public_id="preview", status="active", profile=profile)
         with self._lock:  # the matcher's caches are shared by concurrent requests
-            return select_edition(
-                subscriber, edition_date, index.matcher, candidates, self._settings, now=now
+            return preview_for_profile(
+                profile, index.papers, self._settings, now=now, matcher=index.matcher
             )
 
     def email_html(self, profile: Profile, links: DigestLinks, *, now: datetime) -> str:
