@@ -135,14 +135,13 @@ class Matcher:
             return []
         if len(topics) == 1:
             topic = topics[0]
-            held = self._topic_list(topic.name, topic.query, min_upvotes, limit)
+            held = self._topic_list(topic.name, topic.query, min_upvotes)
             return self._prefix(held, limit)
         # The best `limit` of a union, each paper scored by its best topic, are among the best
         # `limit` of each topic: only those are merged.
         known = self._topics.get
         lists = [
-            known((t.name, t.query, min_upvotes))
-            or self._topic_list(t.name, t.query, min_upvotes, limit)
+            known((t.name, t.query, min_upvotes)) or self._topic_list(t.name, t.query, min_upvotes)
             for t in topics
         ]
         candidates: list[tuple[float, int, int]] = []
@@ -196,7 +195,7 @@ class Matcher:
             self._combos[key] = found
         return found
 
-    def _topic_list(self, name: str, query: str, min_upvotes: int, limit: int | None) -> _TopicList:
+    def _topic_list(self, name: str, query: str, min_upvotes: int) -> _TopicList:
         key = (name, query, min_upvotes)
         held = self._topics.get(key)
         if held is None:
