@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digest.errors import QueryError
-from digest.match import Matcher, PaperIndex, highlight_spans, highlight_terms
+from digest.match import Matcher, PaperIndex, compile_query, highlight_spans, highlight_terms
 from digest.models import Match, MatchReason, Paper, Topic
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -281,3 +283,31 @@ def test_merging_topics_equals_ranking_the_whole_union(seed: int) -> None:
             assert set(m.topics) == {
                 t.name for t in topics if m.paper.id in {x.paper.id for x in matcher.match([t])}
             }
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *("kv", "cache", "moe", "reasoning", "math*", "ti:", "au:", "OR", "NOT", "-"),
+                *("(", ")", '"', ",", "mixture-of-experts", "café", "LLMs", "zzz"),
+            ]
+        ),
+        min_size=1,
+        max_size=8,
+    ).map(" ".join)
+)
+def test_any_query_that_parses_matches_without_error(query: str) -> None:
+    try:
+        compile_query(query)
+    except QueryError:
+        return
+    matcher = Matcher(PaperIndex.build(PAPERS, now=NOW))
+    found = matcher.match([Topic("t", query)], limit=3)
+    keys = [(-m.score, m.paper.id) for m in found]
+    assert keys == sorted(keys)
+    for m in found:
+        for reason in m.matched:
+            text = getattr(m.paper, reason.field) if reason.field != "authors" else ""
+            highlight_spans(text or "", m, reason.field)
