@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from digest.settings import Settings, load_settings
 from digest.store import Store, open_store
 from tests.smtpd import SmtpServer
+
+if TYPE_CHECKING:
+    from tests.websupport import Site, Sites
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -50,6 +54,20 @@ def store(db_url: str) -> Iterator[Store]:
 def smtp_server() -> Iterator[SmtpServer]:
     with SmtpServer() as server:
         yield server
+
+
+@pytest.fixture
+def sites(make_settings, store: Store, smtp_server: SmtpServer) -> Iterator[Sites]:  # type: ignore[no-untyped-def]
+    """Web apps served over real HTTP (uvicorn on port 0), mailing through `smtp_server`."""
+    from tests.websupport import Sites  # imports this module: load it only when used
+
+    with Sites(make_settings, store, smtp_server) as factory:
+        yield factory
+
+
+@pytest.fixture
+def site(sites: Sites) -> Site:
+    return sites()
 
 
 @pytest.fixture

@@ -7,14 +7,11 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from digest.models import Paper
 from tests.conftest import ROOT, require
-from tests.smtpd import Received, SmtpServer
+from tests.smtpd import Received
 from tests.websupport import Site, Sites, links_in, paper
 
 CHROMIUM = "/usr/bin/chromium"
@@ -52,12 +49,6 @@ PAPERS: list[Paper] = [
         url="https://arxiv.org/abs/2603.00003",
     ),
 ]
-
-
-@pytest.fixture
-def sites(make_settings, store, smtp_server: SmtpServer) -> Iterator[Sites]:  # type: ignore[no-untyped-def]
-    with Sites(make_settings, store, smtp_server) as factory:
-        yield factory
 
 
 def _wait_for_mail(site: Site, count: int) -> Received:

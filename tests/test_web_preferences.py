@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -11,14 +10,7 @@ import pytest
 
 from digest.models import Topic
 from digest.tokens import Purpose
-from tests.smtpd import SmtpServer
 from tests.websupport import Site, Sites, csrf_token, paper
-
-
-@pytest.fixture
-def sites(make_settings, store, smtp_server: SmtpServer) -> Iterator[Sites]:  # type: ignore[no-untyped-def]
-    with Sites(make_settings, store, smtp_server) as factory:
-        yield factory
 
 
 @pytest.fixture

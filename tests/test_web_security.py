@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator
 from html.parser import HTMLParser
 
 import httpx
@@ -17,19 +16,7 @@ from digest.store import Store
 from digest.tokens import Purpose
 from digest.web import create_app
 from digest.web.ratelimit import SlidingWindowLimiter, retry_after_header
-from tests.smtpd import SmtpServer
 from tests.websupport import Site, Sites, serve, subscribe_form
-
-
-@pytest.fixture
-def sites(make_settings, store, smtp_server: SmtpServer) -> Iterator[Sites]:  # type: ignore[no-untyped-def]
-    with Sites(make_settings, store, smtp_server) as factory:
-        yield factory
-
-
-@pytest.fixture
-def site(sites: Sites) -> Site:
-    return sites()
 
 
 def _pages(site: Site) -> dict[str, str]:

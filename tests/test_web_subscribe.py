@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -21,18 +20,6 @@ from tests.websupport import (
     links_in,
     subscribe_form,
 )
-
-
-@pytest.fixture
-def sites(make_settings, store, smtp_server: SmtpServer) -> Iterator[Sites]:  # type: ignore[no-untyped-def]
-    with Sites(make_settings, store, smtp_server) as factory:
-        yield factory
-
-
-@pytest.fixture
-def site(sites: Sites) -> Site:
-    return sites()
-
 
 # The form -------------------------------------------------------------------------------------
 

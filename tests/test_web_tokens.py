@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from digest.tokens import Purpose
 from tests.conftest import TEST_SECRET
-from tests.smtpd import SmtpServer
 from tests.websupport import Site, Sites, csrf_token, expired_token, links_in, subscribe_form
-
-
-@pytest.fixture
-def sites(make_settings, store, smtp_server: SmtpServer) -> Iterator[Sites]:  # type: ignore[no-untyped-def]
-    with Sites(make_settings, store, smtp_server) as factory:
-        yield factory
-
-
-@pytest.fixture
-def site(sites: Sites) -> Site:
-    return sites()
 
 
 def _confirm(site: Site, path: str) -> tuple[int, str]:

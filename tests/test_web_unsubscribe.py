@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from digest.deliver.message import digest_links
 from digest.tokens import Purpose
-from tests.smtpd import SmtpServer
-from tests.websupport import Site, Sites, links_in, subscribe_form
-
-
-@pytest.fixture
-def sites(make_settings, store, smtp_server: SmtpServer) -> Iterator[Sites]:  # type: ignore[no-untyped-def]
-    with Sites(make_settings, store, smtp_server) as factory:
-        yield factory
-
-
-@pytest.fixture
-def site(sites: Sites) -> Site:
-    return sites()
+from tests.websupport import Site, links_in, subscribe_form
 
 
 @pytest.fixture
