@@ -23,8 +23,9 @@ from digest.ingest import ingest
 from digest.models import Paper
 from digest.profiles import load_profiles
 from digest.render.preview import write_previews
-from digest.settings import Settings, load_settings
-from digest.store import Store, open_store
+from digest.runtime import Runtime
+from digest.settings import Settings
+from digest.store import Store
 from digest.store import subscribers as subscriber_repo
 from digest.store.papers import UpsertCounts, list_papers
 
@@ -51,10 +52,12 @@ class DemoState:
     directory: Path
     now: datetime
     subscribers_path: Path = Path("subscribers")
-    _settings: Settings | None = None
-    _store: Store | None = None
     counts: UpsertCounts | None = None
     notes: dict[str, object] = field(default_factory=dict)  # for later steps to share results
+    runtime: Runtime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.runtime = Runtime(self.config_path)
 
     @property
     def config_path(self) -> Path:
@@ -66,20 +69,14 @@ class DemoState:
 
     @property
     def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.config_path)
-        return self._settings
+        return self.runtime.settings
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            self._store = open_store(self.settings.database.url)
-        return self._store
+        return self.runtime.store
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.dispose()
-            self._store = None
+        self.runtime.close()
 
 
 Step = tuple[str, Callable[[DemoState, Reporter], None]]

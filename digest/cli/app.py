@@ -8,39 +8,17 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
 from digest.errors import DigestError
-from digest.settings import Settings, load_settings
-from digest.store import Store, open_store
+from digest.runtime import Runtime
 
 
-@dataclass
-class AppContext:
-    config_path: Path | None
-    _settings: Settings | None = None
-    _store: Store | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.config_path)
-        return self._settings
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            self._store = open_store(self.settings.database.url)
-        return self._store
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.dispose()
+class AppContext(Runtime):
+    """What every command gets through `pass_app`: settings and store, opened on first use."""
 
 
 pass_app = click.make_pass_decorator(AppContext)
