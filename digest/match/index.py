@@ -41,7 +41,8 @@ class _FieldIndex:
     bits: dict[str, int] = field(default_factory=dict)
     # folded surface forms, sorted, for prefix queries; surface -> stems it produced
     vocabulary: list[str] = field(default_factory=list)
-    surface_stems: dict[str, set[str]] = field(default_factory=dict)
+    surface_stems: dict[str, set[str]] = field(default_factory=dict)  # while building
+    surfaces: dict[str, tuple[str, ...]] = field(default_factory=dict)  # once finished
 
     def add(self, doc: int, stem: str, position: int) -> None:
         per_doc = self.postings.get(stem)
@@ -61,6 +62,8 @@ class _FieldIndex:
                 per_doc[doc] = tuple(positions)  # type: ignore[assignment]
         self.bits = {s: sum(1 << d for d in docs) for s, docs in self.postings.items()}
         self.vocabulary = sorted(self.surface_stems)
+        self.surfaces = {k: tuple(sorted(v)) for k, v in self.surface_stems.items()}
+        self.surface_stems = {}  # tuples, unlike sets, drop out of the collector's sweeps
 
     def prefix_stems(self, prefix: str) -> set[str]:
         found: set[str] = set()
@@ -68,7 +71,7 @@ class _FieldIndex:
         for surface in self.vocabulary[start:]:
             if not surface.startswith(prefix):
                 break
-            found |= self.surface_stems[surface]
+            found.update(self.surfaces[surface])
         return found
 
 
