@@ -98,7 +98,7 @@ class PaperIndex:
         self.trend: tuple[float, ...] = tuple(rank.trendiness(p, now) for p in self.papers)
         self.trend_part = tuple(rank.TREND_WEIGHT * t for t in self.trend)
         self.upvotes: tuple[int, ...] = tuple(p.upvotes or 0 for p in self.papers)
-        self._terms: dict[Term, TermHits] = {}
+        self._terms: dict[tuple[object, ...], TermHits] = {}
         for doc, paper in enumerate(self.papers):
             self._add_text(doc, "title", paper.title, 0)
             self._add_text(doc, "abstract", paper.abstract, 0)
@@ -173,7 +173,9 @@ class PaperIndex:
 
     def hits(self, term: Term) -> TermHits:
         """Occurrences of one term, computed once per distinct term for the index's lifetime."""
-        found = self._terms.get(term)
+        # keyed by plain tuples: C-level hashing, where the dataclass hash would be Python code
+        key = (term.stems, term.fields, term.prefix, term.joined)
+        found = self._terms.get(key)
         if found is None:
             per_field = {f: self._field_hits(term, f) for f in term.fields}
             bits = 0
@@ -185,7 +187,7 @@ class PaperIndex:
             for name, counts in per_field.items():
                 for doc, tf in counts.items():
                     weights[doc] = weights.get(doc, 0.0) + rank.term_weight(name, idf, tf)
-            found = self._terms[term] = TermHits(per_field, bits, idf, weights)
+            found = self._terms[key] = TermHits(per_field, bits, idf, weights)
         return found
 
     def _field_hits(self, term: Term, name: Field) -> dict[int, int]:
