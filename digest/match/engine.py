@@ -20,8 +20,8 @@ from itertools import repeat
 from operator import add, mul, truediv
 from typing import TypeGuard
 
-from digest.match.index import PaperIndex
-from digest.match.query import And, Node, Or, Term, canonical, compile_query
+from digest.match.index import PaperIndex, TermHits
+from digest.match.query import And, Node, Or, Term, compile_query
 from digest.match.rank import RELEVANCE_SCALE, RELEVANCE_WEIGHT
 from digest.models import Field, Match, MatchReason, Topic
 
@@ -90,9 +90,7 @@ class _Evaluated:
     bits: int
     ranked: list[int]  # paper indices, best first; ties keep index order (= paper id order)
     scores: dict[int, float]
-    # (display, covered words, per-field hit counts) per reason term: plain tuples, as a run
-    # keeps tens of thousands of these alive and the garbage collector walks every object
-    plan: tuple[tuple[str, tuple[str, ...], dict[Field, dict[int, int]]], ...]
+    plan: tuple[tuple[_Reason, TermHits], ...]
     reasons: dict[int, tuple[MatchReason, ...]] = field(default_factory=dict)
 
 
@@ -111,8 +109,9 @@ class _TopicList:
     docs: list[int]
     serial: int
     name: str
-    matches: list[Match] | None = None  # made when first read: most topics need one of the two
-    keys: list[tuple[float, int, int]] | None = None
+    matches: list[Match] = field(default_factory=list)
+    keys: list[tuple[float, int, int]] = field(default_factory=list)
+    by_doc: dict[int, Match] = field(default_factory=dict)
 
 
 class Matcher:
@@ -121,12 +120,11 @@ class Matcher:
     def __init__(self, index: PaperIndex) -> None:
         self.index = index
         self._by_text: dict[str, _Evaluated] = {}
-        self._by_root: dict[tuple[object, ...], _Evaluated] = {}  # by canonical(root)
+        self._by_root: dict[Node, _Evaluated] = {}
         self._topics: dict[tuple[str, str, int], _TopicList] = {}
         self._combos: dict[tuple[int, tuple[int, ...]], Match] = {}
         self._bit = [1 << doc for doc in range(index.size)]
         self._by_serial: list[_TopicList] = []
-        self._singles: dict[tuple[int, int], Match] = {}  # (topic list serial, paper index)
 
     def match(
         self, topics: Sequence[Topic], *, min_upvotes: int = 0, limit: int | None = None
@@ -150,7 +148,7 @@ class Matcher:
         once = shared = 0  # papers matched by one topic / by two or more
         for held in lists:
             keys = held.keys
-            if keys is None or limit is None or (len(keys) < limit and len(keys) < len(held.docs)):
+            if limit is None or (len(keys) < limit and len(keys) < len(held.docs)):
                 keys = self._keys(held, limit)
             candidates += keys[:limit]
             bits = held.evaluated.bits
@@ -160,7 +158,7 @@ class Matcher:
         single_bit = self._bit
         matches: list[Match] = []
         seen: set[int] = set()
-        by_serial, singles = self._by_serial, self._singles
+        by_serial = self._by_serial
         for _neg, doc, serial in candidates:
             if doc in seen:
                 continue
@@ -168,7 +166,8 @@ class Matcher:
             if shared and shared & single_bit[doc]:
                 matches.append(self._combined(doc, topics, lists))
             else:
-                matches.append(singles.get((serial, doc)) or self._single(by_serial[serial], doc))
+                held = by_serial[serial]
+                matches.append(held.by_doc.get(doc) or self._single(held, doc))
             if len(matches) == limit:
                 break
         return matches
@@ -211,8 +210,6 @@ class Matcher:
 
     def _prefix(self, held: _TopicList, limit: int | None) -> list[Match]:
         """The topic's first `limit` matches (all with None), built once and shared."""
-        if held.matches is None:
-            held.matches = []
         built = held.matches
         wanted = len(held.docs) if limit is None else min(limit, len(held.docs))
         if len(built) < wanted:
@@ -221,8 +218,6 @@ class Matcher:
         return built[:wanted]
 
     def _keys(self, held: _TopicList, limit: int | None) -> list[tuple[float, int, int]]:
-        if held.keys is None:
-            held.keys = []
         keys = held.keys
         wanted = len(held.docs) if limit is None else min(limit, len(held.docs))
         if len(keys) < wanted:
@@ -232,11 +227,10 @@ class Matcher:
 
     def _single(self, held: _TopicList, doc: int) -> Match:
         """The Match for a paper only this topic matched (in the profile at hand)."""
-        key = (held.serial, doc)
-        found = self._singles.get(key)
+        found = held.by_doc.get(doc)
         if found is None:
             ev = held.evaluated
-            found = self._singles[key] = Match(
+            found = held.by_doc[doc] = Match(
                 self.index.papers[doc], ev.scores[doc], (held.name,), self._reasons(ev, doc)
             )
         return found
@@ -245,10 +239,9 @@ class Matcher:
         found = self._by_text.get(text)
         if found is None:
             root = compile_query(text).root
-            key = canonical(root)
-            found = self._by_root.get(key)
+            found = self._by_root.get(root)
             if found is None:
-                found = self._by_root[key] = self._score(root)
+                found = self._by_root[root] = self._score(root)
             self._by_text[text] = found
         return found
 
@@ -257,14 +250,9 @@ class Matcher:
         bits = index.evaluate(root)
         if not bits:
             return _Evaluated(0, [], {}, ())
-        reasons = explain_plan(root)
-        found = [index.hits(r.term) for r in reasons]
-        plan = tuple(
-            (r.term.display, r.covers, hits.per_field)
-            for r, hits in zip(reasons, found, strict=True)
-        )
-        weights = [hits.weights for hits in found if hits.bits & bits]
-        if len(weights) == 1 and len(found) == 1 and found[0].bits == bits:
+        plan = tuple((r, index.hits(r.term)) for r in explain_plan(root))
+        weights = [hits.weights for _r, hits in plan if hits.bits & bits]
+        if len(weights) == 1 and len(plan) == 1 and plan[0][1].bits == bits:
             docs = sorted(weights[0])  # a one-term query: the term's own weights
             raws = list(map(weights[0].__getitem__, docs))
         else:
@@ -286,8 +274,9 @@ class Matcher:
             return cached
         reasons: list[MatchReason] = []
         seen: set[tuple[str, Field]] = set()
-        for display, covers, per_field in ev.plan:
-            for name, counts in per_field.items():
+        for reason, hits in ev.plan:
+            display, covers = reason.term.display, reason.covers
+            for name, counts in hits.per_field.items():
                 if doc in counts:
                     key = (display, name)
                     if key in seen:

@@ -91,17 +91,6 @@ class Query:
         return positive_terms(self.root)
 
 
-def canonical(node: Node) -> tuple[object, ...]:
-    """The query's meaning as nested tuples of strings: equal for queries that parse alike, and
-    unlike the AST itself invisible to the garbage collector when kept as a cache key."""
-    if isinstance(node, Term):
-        return ("t", node.stems, node.fields, node.prefix, node.joined, node.display)
-    if isinstance(node, Not):
-        return ("not", canonical(node.child))
-    kind = "and" if isinstance(node, And) else "or"
-    return (kind, *(canonical(child) for child in node.children))
-
-
 def positive_terms(node: Node) -> list[Term]:
     if isinstance(node, Term):
         return [node]
@@ -369,7 +358,7 @@ def parse(text: str) -> Node:
     return root
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def compile_query(text: str) -> Query:
     """Parse `text` once; raises QueryError whose message starts with `column N:`."""
     return Query(text=text, root=parse(text))
