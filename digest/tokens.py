@@ -10,6 +10,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.encoding import want_bytes
+from itsdangerous.signer import Signer as LinkSigner
 
 from digest.errors import ConfigError, TokenError
 
@@ -29,6 +31,9 @@ MAX_AGE_SECONDS: dict[Purpose, int] = {
 }
 
 
+_PAYLOAD_CACHE_LIMIT = 1024  # ids kept; a mail's two links need only the last one
+
+
 class Signer:
     def __init__(self, secret_keys: list[str]) -> None:
         if not secret_keys or not all(secret_keys):
@@ -44,12 +49,27 @@ class Signer:
             purpose: URLSafeTimedSerializer(self._keys, salt=f"papers-digest/{purpose.value}")
             for purpose in Purpose
         }
+        # What `serializer.dumps` does, in its two steps: the payload (JSON, zlib-compressed
+        # when that is shorter, base64) depends on the id alone, not on the purpose or key, and
+        # each mail signs the same id twice; zlib.compress costs more than the HMAC, even for a
+        # short id. The signers are stateless (the timestamp is taken in each sign).
+        self._signers: dict[Purpose, LinkSigner] = {
+            purpose: serializer.make_signer() for purpose, serializer in self._serializers.items()
+        }
+        self._payloads: dict[str, bytes] = {}
 
     def _serializer(self, purpose: Purpose) -> URLSafeTimedSerializer:
         return self._serializers[purpose]
 
     def sign(self, purpose: Purpose, public_id: str) -> str:
-        return str(self._serializer(purpose).dumps(public_id))
+        """`URLSafeTimedSerializer(...).dumps(public_id)`, the same token."""
+        payload = self._payloads.get(public_id)
+        if payload is None:
+            if len(self._payloads) >= _PAYLOAD_CACHE_LIMIT:
+                self._payloads.clear()
+            payload = want_bytes(self._serializer(purpose).dump_payload(public_id))
+            self._payloads[public_id] = payload
+        return self._signers[purpose].sign(payload).decode("utf-8")
 
     def verify(self, purpose: Purpose, token: str, *, max_age: int | None = None) -> str:
         """The subscriber's public id, or TokenError (expired=True when only the age is wrong)."""

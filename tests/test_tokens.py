@@ -69,3 +69,28 @@ def test_the_payload_never_contains_an_address() -> None:
 def test_no_secret_key_is_a_config_error_naming_the_setting() -> None:
     with pytest.raises(ConfigError, match=r"\[site\] secret_key"):
         Signer([])
+
+
+@pytest.mark.parametrize("public_id", ["opaque-id-123", "a" * 80, 'é ✓ "quoted"', ""])
+def test_signing_gives_exactly_the_itsdangerous_token(
+    monkeypatch: pytest.MonkeyPatch, public_id: str
+) -> None:
+    """Signer.sign reuses one id's payload across purposes: the tokens stay what
+    URLSafeTimedSerializer.dumps gives (compressed payloads included), for every purpose."""
+    import types
+
+    import itsdangerous.timed
+    from itsdangerous import URLSafeTimedSerializer
+
+    clock = types.SimpleNamespace(time=lambda: 1_764_400_000.0)
+    monkeypatch.setattr(itsdangerous.timed, "time", clock)
+    signer = Signer(["new-key", "old-key"])
+    for _ in range(2):  # the second time from the cached payload
+        for purpose in Purpose:
+            reference = URLSafeTimedSerializer(
+                ["old-key", "new-key"], salt=f"papers-digest/{purpose.value}"
+            ).dumps(public_id)
+            token = signer.sign(purpose, public_id)
+            assert token == reference
+            assert signer.verify(purpose, token, max_age=10**10) == public_id
+    assert signer.sign(Purpose.MANAGE, "a" * 80).startswith(".")  # the compressed form

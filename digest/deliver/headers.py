@@ -30,9 +30,11 @@ def check_value(field: str, value: str) -> None:
         raise DeliveryError(f"{field}: CR, LF or NUL in {value[:60]!r}; refusing to send")
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16_384)
 def _validated(address: str) -> str | None:
-    """Sender addresses repeat on every message: validate each once."""
+    """Sender addresses repeat on every message, and a long-running scheduler sends to the same
+    readers edition after edition: validate each distinct address once per process (bounded).
+    Only valid results are kept; an invalid address raises again every time."""
     valid = validate_email(address, check_deliverability=False)
     return valid.ascii_email
 

@@ -74,15 +74,16 @@ def _quoted_printable_by_line(text: str) -> bytes:
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     cache = _LINES
-    out = []
-    for line in text.split("\n"):
-        encoded = cache.get(line)
-        if encoded is None:
-            if len(cache) >= _PIECES_LIMIT:
-                cache.clear()
-            encoded = cache[line] = _quoted_printable(line)
-        out.append(encoded)
-    return b"\r\n".join(out)
+    lines = text.split("\n")
+    out = list(map(cache.get, lines))  # most lines are known: look them all up at C speed
+    if None in out:
+        for n, encoded in enumerate(out):
+            if encoded is None:
+                line = lines[n]
+                if len(cache) >= _PIECES_LIMIT:
+                    cache.clear()
+                out[n] = cache[line] = _quoted_printable(line)
+    return b"\r\n".join(out)  # type: ignore[arg-type]  # no None is left
 
 
 # Per distinct piece: (quoted-printable as if starting at column 0 with CRLF breaks, length of
