@@ -38,16 +38,21 @@ class _Reason:
 
 def explain_plan(root: Node) -> tuple[_Reason, ...]:
     """Positive terms in reading order, plus a phrase for each run of adjacent bare words."""
-    out: list[_Reason] = []
+    return tuple(_Reason(term, covers) for term, covers in _plan_items(root))
+
+
+def _plan_items(root: Node) -> list[tuple[Term, tuple[str, ...]]]:
+    """`explain_plan` as plain (term, covers) pairs, so the matcher can share its entries."""
+    out: list[tuple[Term, tuple[str, ...]]] = []
     _walk(root, out)
-    return tuple(out)
+    return out
 
 
-def _walk(node: Node, out: list[_Reason]) -> None:
+def _walk(node: Node, out: list[tuple[Term, tuple[str, ...]]]) -> None:
     # Plain recursion, not a closure: a self-referencing nested function is a reference cycle
     # per call, garbage the collector would have to sweep for every distinct query.
     if isinstance(node, Term):
-        out.append(_Reason(node))
+        out.append((node, ()))
     elif isinstance(node, Or):
         for child in node.children:
             _walk(child, out)
@@ -66,15 +71,15 @@ def _walk(node: Node, out: list[_Reason]) -> None:
         _flush(run, out)
 
 
-def _flush(run: list[Term], out: list[_Reason]) -> None:
+def _flush(run: list[Term], out: list[tuple[Term, tuple[str, ...]]]) -> None:
     if len(run) > 1:
         phrase = Term(
             display=" ".join(t.display for t in run),
             stems=tuple(t.stems[0] for t in run),
             fields=run[0].fields,
         )
-        out.append(_Reason(phrase, covers=tuple(t.display for t in run)))
-    out.extend(_Reason(t) for t in run)
+        out.append((phrase, tuple(t.display for t in run)))
+    out.extend((t, ()) for t in run)
 
 
 def _bare_word(node: Node) -> TypeGuard[Term]:
@@ -125,6 +130,8 @@ class Matcher:
         self._combos: dict[tuple[int, tuple[int, ...]], Match] = {}
         self._bit = [1 << doc for doc in range(index.size)]
         self._by_serial: list[_TopicList] = []
+        self._plan_entries: dict[tuple[object, ...], tuple[_Reason, TermHits]] = {}
+        self._nothing = _Evaluated(0, [], {}, ())
 
     def match(
         self, topics: Sequence[Topic], *, min_upvotes: int = 0, limit: int | None = None
@@ -249,8 +256,18 @@ class Matcher:
         index = self.index
         bits = index.evaluate(root)
         if not bits:
-            return _Evaluated(0, [], {}, ())
-        plan = tuple((r, index.hits(r.term)) for r in explain_plan(root))
+            return self._nothing  # shared: never written to, as it has no papers
+        # Plan entries are shared by every query holding the same term the same way: one
+        # (reason, hits) pair per distinct term instead of one per query it appears in.
+        entries = self._plan_entries
+        plan_list: list[tuple[_Reason, TermHits]] = []
+        for term, covers in _plan_items(root):
+            key = (term.display, term.stems, term.fields, term.prefix, term.joined, covers)
+            entry = entries.get(key)
+            if entry is None:
+                entry = entries[key] = (_Reason(term, covers), index.hits(term))
+            plan_list.append(entry)
+        plan = tuple(plan_list)
         weights = [hits.weights for _r, hits in plan if hits.bits & bits]
         if len(weights) == 1 and len(plan) == 1 and plan[0][1].bits == bits:
             docs = sorted(weights[0])  # a one-term query: the term's own weights
