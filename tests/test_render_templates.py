@@ -311,3 +311,33 @@ def test_only_self_contained_loop_bodies_become_cached_fragments(source: str, ca
 
     fast = env.from_string(rewritten, globals={FRAGMENT_FUNCTION: render_fragment})
     assert fast.render(context) == env.from_string(source).render(context)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% for c in cs %}<b>{{ c }}</b>{% endfor %}",
+        "{% for c in cs %}<i>{% for d in c %}{{ d }}{% endfor %}</i>{% endfor %}",
+        "<p>\n  {% for c in cs %}<b>{{ c }}</b>{% endfor %}\n</p>",
+    ],
+)
+def test_fragments_called_as_a_filter_render_the_same(source: str) -> None:
+    """The renderer calls fragments as a filter (no Context.call per card): same output."""
+    from jinja2 import Environment, StrictUndefined
+
+    from digest.render.compile import FRAGMENT_FUNCTION, extract_fragments
+
+    env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True)
+    rendered: list[object] = []
+
+    def render_fragment(value: object, index: int) -> str:
+        rendered.append(value)
+        fragment = fragments[index]
+        return Markup(fragment.template.render({fragment.name: value}))
+
+    env.filters[FRAGMENT_FUNCTION] = render_fragment
+    rewritten, fragments = extract_fragments(env, source, as_filter=True)
+    assert len(fragments) == 1
+    context = {"cs": [["<x>", "&"], ["y"]]}
+    assert env.from_string(rewritten).render(context) == env.from_string(source).render(context)
+    assert rendered == context["cs"]

@@ -131,11 +131,17 @@ def _loops(source: str) -> list[tuple[re.Match[str], re.Match[str], bool]]:
     return [] if stack else sorted(loops, key=lambda loop: loop[0].start())
 
 
-def extract_fragments(env: Environment, source: str) -> tuple[str, list[Fragment]]:
+def extract_fragments(
+    env: Environment, source: str, *, as_filter: bool = False
+) -> tuple[str, list[Fragment]]:
     """Replace each loop body that uses nothing but its loop variable by a call that renders it
     once per distinct value (see Renderer): a paper card is the same HTML for every reader who
     gets it. Bodies are kept whole (no surrounding whitespace, no whitespace control at their
-    edges) so the output is exactly what the loop would have produced."""
+    edges) so the output is exactly what the loop would have produced.
+
+    The call is `FRAGMENT_FUNCTION(index, value)`, a global; `as_filter` writes it as the
+    filter `value|FRAGMENT_FUNCTION(index)` instead, which Jinja calls directly where a global
+    goes through Context.call's checks on every card."""
     fragments: list[Fragment] = []
     out: list[str] = []
     position = 0
@@ -161,7 +167,10 @@ def extract_fragments(env: Environment, source: str) -> tuple[str, list[Fragment
             continue
         if used != {name}:
             continue
-        call = f"{{{{ {FRAGMENT_FUNCTION}({len(fragments)}, {name}) }}}}"
+        if as_filter:
+            call = f"{{{{ {name}|{FRAGMENT_FUNCTION}({len(fragments)}) }}}}"
+        else:
+            call = f"{{{{ {FRAGMENT_FUNCTION}({len(fragments)}, {name}) }}}}"
         fragments.append(Fragment(name, env.from_string(body)))
         out += [source[position : start.end()], call]
         position = end.start()

@@ -82,15 +82,18 @@ class Renderer:
         self.text_template = self._load(self._text_env, TEXT_TEMPLATE)
         source, filename = self._source(HTML_TEMPLATE)
         self.compiled_html = compile_layout(source, filename)
+        # The environment belongs to this renderer: the filter is its fragment cache.
+        self._html_env.filters[FRAGMENT_FUNCTION] = self._fragment_filter
         try:
-            fast_source, self._fragments = extract_fragments(self._html_env, self.compiled_html)
-            self.html_template = self._html_env.from_string(
-                fast_source, globals={FRAGMENT_FUNCTION: self._fragment}
+            fast_source, self._fragments = extract_fragments(
+                self._html_env, self.compiled_html, as_filter=True
             )
+            self.html_template = self._html_env.from_string(fast_source)
         except jinja2.TemplateSyntaxError as exc:  # pragma: no cover - the source compiled
             message = _one_line(exc.message or "")
             raise TemplateError(f"{filename}: compiled HTML: {message}") from None
-        self._fragment_cache: dict[tuple[int, object], Markup] = {}
+        # (fragment, id(value)) -> (value, its HTML); the value is kept, so its id stays its own.
+        self._fragment_cache: dict[tuple[int, int], tuple[object, Markup]] = {}
         for edition in _sample_editions():
             self.render(edition, _SAMPLE_LINKS)
 
@@ -130,19 +133,19 @@ class Renderer:
             self._render(template, context)
             raise
 
-    def _fragment(self, index: int, value: object) -> Markup:
+    def _fragment_filter(self, value: object, index: int) -> Markup:
         """A loop body rendered for one value, cached: a paper's card is the same HTML for every
-        reader who gets it (values are frozen, so equal values render alike)."""
-        key = (index, value)
-        try:
-            cached = self._fragment_cache.get(key)
-        except TypeError:  # an unhashable value: render it every time
-            return self._render_fragment(index, value)
-        if cached is None:
-            if len(self._fragment_cache) >= _FRAGMENT_CACHE_LIMIT:
-                self._fragment_cache.clear()
-            cached = self._fragment_cache[key] = self._render_fragment(index, value)
-        return cached
+        reader who gets it. Keyed by identity: cards are made once per process for the same
+        paper and reasons (context.make_card), and a fresh but equal value only renders anew."""
+        key = (index, id(value))
+        cached = self._fragment_cache.get(key)
+        if cached is not None and cached[0] is value:
+            return cached[1]
+        if len(self._fragment_cache) >= _FRAGMENT_CACHE_LIMIT:
+            self._fragment_cache.clear()
+        html = self._render_fragment(index, value)
+        self._fragment_cache[key] = (value, html)
+        return html
 
     def _render_fragment(self, index: int, value: object) -> Markup:
         fragment = self._fragments[index]
