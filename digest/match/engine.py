@@ -93,7 +93,7 @@ class _Evaluated:
     """One distinct query against the index: its papers, scored and ranked once."""
 
     bits: int
-    ranked: list[int]  # paper indices, best first; ties keep index order (= paper id order)
+    ranked: tuple[int, ...]  # paper indices, best first; ties keep index order (= paper id)
     scores: dict[int, float]
     plan: tuple[tuple[_Reason, TermHits], ...]
     reasons: dict[int, tuple[MatchReason, ...]] = field(default_factory=dict)
@@ -108,14 +108,18 @@ class _TopicList:
     topic is a slice of `matches`, so a popular topic costs next to nothing per subscriber.
     `keys` are (-score, paper index, serial) for merging several topics: plain numbers, cheap to
     sort and invisible to the garbage collector; the serial finds the list again.
+
+    All three sequences are tuples, replaced (not extended) when a larger prefix is wanted: a
+    list is always tracked by the collector, an empty tuple never is and a tuple of numbers
+    stops being, and a topic list is read far more often than it grows.
     """
 
     evaluated: _Evaluated
-    docs: list[int]
+    docs: tuple[int, ...]
     serial: int
     name: str
-    matches: list[Match] = field(default_factory=list)
-    keys: list[tuple[float, int, int]] = field(default_factory=list)
+    matches: tuple[Match, ...] = ()
+    keys: tuple[tuple[float, int, int], ...] = ()
     by_doc: dict[int, Match] = field(default_factory=dict)
 
 
@@ -131,7 +135,7 @@ class Matcher:
         self._bit = [1 << doc for doc in range(index.size)]
         self._by_serial: list[_TopicList] = []
         self._plan_entries: dict[tuple[object, ...], tuple[_Reason, TermHits]] = {}
-        self._nothing = _Evaluated(0, [], {}, ())
+        self._nothing = _Evaluated(0, (), {}, ())
 
     def match(
         self, topics: Sequence[Topic], *, min_upvotes: int = 0, limit: int | None = None
@@ -210,7 +214,7 @@ class Matcher:
             docs = ev.ranked
             if min_upvotes > 0:
                 upvotes = self.index.upvotes
-                docs = [d for d in docs if upvotes[d] >= min_upvotes]
+                docs = tuple([d for d in docs if upvotes[d] >= min_upvotes])
             held = self._topics[key] = _TopicList(ev, docs, len(self._by_serial), name)
             self._by_serial.append(held)
         return held
@@ -220,16 +224,17 @@ class Matcher:
         built = held.matches
         wanted = len(held.docs) if limit is None else min(limit, len(held.docs))
         if len(built) < wanted:
-            for doc in held.docs[len(built) : wanted]:
-                built.append(self._single(held, doc))
-        return built[:wanted]
+            more = [self._single(held, doc) for doc in held.docs[len(built) : wanted]]
+            built = held.matches = built + tuple(more)
+        return list(built[:wanted])
 
-    def _keys(self, held: _TopicList, limit: int | None) -> list[tuple[float, int, int]]:
+    def _keys(self, held: _TopicList, limit: int | None) -> tuple[tuple[float, int, int], ...]:
         keys = held.keys
         wanted = len(held.docs) if limit is None else min(limit, len(held.docs))
         if len(keys) < wanted:
             scores, serial = held.evaluated.scores, held.serial
-            keys.extend((-scores[d], d, serial) for d in held.docs[len(keys) : wanted])
+            more = [(-scores[d], d, serial) for d in held.docs[len(keys) : wanted]]
+            keys = held.keys = keys + tuple(more)
         return keys if len(keys) == wanted else keys[:wanted]
 
     def _single(self, held: _TopicList, doc: int) -> Match:
@@ -282,7 +287,7 @@ class Matcher:
         trend = map(index.trend_part.__getitem__, docs)
         values = list(map(add, map(mul, relevance, repeat(RELEVANCE_WEIGHT)), trend))
         scores = dict(zip(docs, values, strict=True))
-        ranked = sorted(docs, key=scores.__getitem__, reverse=True)  # stable: ties by paper id
+        ranked = tuple(sorted(docs, key=scores.__getitem__, reverse=True))  # stable: ties by id
         return _Evaluated(bits, ranked, scores, plan)
 
     def _reasons(self, ev: _Evaluated, doc: int) -> tuple[MatchReason, ...]:
