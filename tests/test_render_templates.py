@@ -341,3 +341,54 @@ def test_fragments_called_as_a_filter_render_the_same(source: str) -> None:
     context = {"cs": [["<x>", "&"], ["y"]]}
     assert env.from_string(rewritten).render(context) == env.from_string(source).render(context)
     assert rendered == context["cs"]
+
+
+@pytest.mark.parametrize("name", list(EDITIONS))
+def test_text_part_with_cached_entries_equals_the_text_template(
+    renderer: Renderer, name: str
+) -> None:
+    """The text part is rendered with each paper's entry cached (the number stays in the loop):
+    byte for byte what the text template itself renders, twice over (the second from cache)."""
+    assert renderer.text_fast is not renderer.text_template
+    context = renderer.context(EDITIONS[name], LINKS)
+    expected = renderer.text_template.render(context)
+    assert renderer.text_fast.render(context) == expected
+    assert renderer.text_fast.render(context) == expected
+    assert renderer.render(EDITIONS[name], LINKS).text == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "cached"),
+    [
+        ("{% for c in cs %}\n{{ loop.index }}. {{ c }}\n{% endfor %}", 1),
+        ("{% for c in cs %}\n{{ loop.index }}. {% if c %}{{ c }}{% endif %}\n{% endfor %}", 1),
+        ("{% for c in cs %}\n- {{ c }}\n{% endfor %}", 1),
+        ("{% for c in cs %}\n{% if loop.first %}{{ c }}{% endif %}\n{% endfor %}", 0),
+        ("{% for c in cs %}\n{{ loop.index }}. {{ c }}{{ other }}\n{% endfor %}", 0),
+        ("{% for c in cs %}\n{{ loop.index }}  {% if c %}{{ c }}{% endif %}\n{% endfor %}", 0),
+        ("{% for c in cs %}\n  {% if c %}{{ c }}{% endif %}\n{% endfor %}", 0),
+        ("{% for c in cs %}\n{{ loop.index }}.{% if c %}{{ c }}{% endif %}  \n{% endfor %}", 1),
+        ("{% for c in cs %}\n{{- loop.index }}. {{ c }}\n{% endfor %}", 0),
+        ("{% for c in cs %}\n{# n #}{{ loop.index }}. {{ c }}\n{% endfor %}", 0),
+        ("{% for c in cs %}\n{% if c %}{{ loop.index }}{% endif %}{{ c }}\n{% endfor %}", 0),
+    ],
+)
+def test_text_loop_bodies_split_around_loop_state(source: str, cached: int) -> None:
+    from jinja2 import Environment, StrictUndefined
+
+    from digest.render.compile import FRAGMENT_FUNCTION, extract_fragments
+
+    env = Environment(
+        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True
+    )
+
+    def render_fragment(value: object, index: int) -> str:
+        fragment = fragments[index]
+        return fragment.template.render({fragment.name: value})
+
+    env.filters[FRAGMENT_FUNCTION] = render_fragment
+    rewritten, fragments = extract_fragments(env, source, as_filter=True, split_at_loop=True)
+    assert len(fragments) == cached
+    for cs in (["<x>", "", "y"], []):
+        context = {"cs": cs, "other": "o"}
+        assert env.from_string(rewritten).render(context) == env.from_string(source).render(context)

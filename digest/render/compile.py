@@ -131,8 +131,15 @@ def _loops(source: str) -> list[tuple[re.Match[str], re.Match[str], bool]]:
     return [] if stack else sorted(loops, key=lambda loop: loop[0].start())
 
 
+def _uses_only(env: Environment, source: str, name: str) -> bool:
+    try:
+        return meta.find_undeclared_variables(env.parse(source)) == {name}
+    except TemplateSyntaxError:
+        return False
+
+
 def extract_fragments(
-    env: Environment, source: str, *, as_filter: bool = False
+    env: Environment, source: str, *, as_filter: bool = False, split_at_loop: bool = False
 ) -> tuple[str, list[Fragment]]:
     """Replace each loop body that uses nothing but its loop variable by a call that renders it
     once per distinct value (see Renderer): a paper card is the same HTML for every reader who
@@ -141,10 +148,21 @@ def extract_fragments(
 
     The call is `FRAGMENT_FUNCTION(index, value)`, a global; `as_filter` writes it as the
     filter `value|FRAGMENT_FUNCTION(index)` instead, which Jinja calls directly where a global
-    goes through Context.call's checks on every card."""
+    goes through Context.call's checks on every card.
+
+    With `split_at_loop` (the plain-text template), a body may also start with the line break
+    trim_blocks drops after the loop tag, and may print loop state (`{{ loop.index }}. `) at its
+    top level: those expressions stay in the loop and the runs between them become fragments
+    (see `_split_around_loop`)."""
     fragments: list[Fragment] = []
     out: list[str] = []
     position = 0
+
+    def call(name: str) -> str:
+        if as_filter:
+            return f"{{{{ {name}|{FRAGMENT_FUNCTION}({len(fragments)}) }}}}"
+        return f"{{{{ {FRAGMENT_FUNCTION}({len(fragments)}, {name}) }}}}"
+
     for start, end, has_else in _loops(source):
         if start.start() < position:
             continue  # inside a body already replaced
@@ -157,22 +175,85 @@ def extract_fragments(
             or start.group(4)
             or end.group(1)
             or not body
-            or body != body.strip()
         ):
             continue
         name = head.group(1)
-        try:
-            used = meta.find_undeclared_variables(env.parse(body))
-        except TemplateSyntaxError:
+        if body == body.strip() and _uses_only(env, body, name):
+            out += [source[position : start.end()], call(name)]
+            fragments.append(Fragment(name, env.from_string(body)))
+            position = end.start()
             continue
-        if used != {name}:
+        if not split_at_loop:
             continue
-        if as_filter:
-            call = f"{{{{ {name}|{FRAGMENT_FUNCTION}({len(fragments)}) }}}}"
-        else:
-            call = f"{{{{ {FRAGMENT_FUNCTION}({len(fragments)}, {name}) }}}}"
-        fragments.append(Fragment(name, env.from_string(body)))
-        out += [source[position : start.end()], call]
+        parts = _split_around_loop(env, body, name)
+        if parts is None or not any(cacheable for _, cacheable in parts):
+            continue
+        out.append(source[position : start.end()])
+        for text, cacheable in parts:
+            if cacheable:
+                out.append(call(name))
+                fragments.append(Fragment(name, env.from_string(text)))
+            else:
+                out.append(text)
         position = end.start()
     out.append(source[position:])
     return "".join(out), fragments
+
+
+_BODY_TAG = re.compile(r"\{%(-?)\s*(\w+)(.*?)(-?)%\}|\{\{(.*?)\}\}", re.DOTALL)
+_LOOP_NAME = re.compile(r"\bloop\b")
+_EDGE_CONTROL = ("{%-", "{{-", "{%+", "-%}", "-}}", "+%}")
+
+
+def _split_around_loop(env: Environment, body: str, name: str) -> list[tuple[str, bool]] | None:
+    """The body as (source, cacheable) runs whose concatenation is the body, or None if unsure.
+
+    Cut at `{{ … loop … }}` expressions outside any block; a run between cuts is cacheable when
+    it uses nothing but the loop variable and rendering it on its own cannot change whitespace
+    handling: it starts and ends without spaces or tabs (lstrip_blocks) and without whitespace
+    control, and it only ever sits next to a cut expression, the loop's own tags or the single
+    line break after the `{% for %}` tag (kept in place, where trim_blocks still removes it)."""
+    if "{#" in body or "\r" in body:
+        return None
+    parts: list[tuple[str, bool]] = []
+    if body.startswith("\n"):
+        parts.append(("\n", False))
+        body = body[1:]
+    depth = 0
+    cuts: list[tuple[int, int]] = []
+    for tag in _BODY_TAG.finditer(body):
+        keyword = tag.group(2)
+        if keyword is None:
+            if depth == 0 and _LOOP_NAME.search(tag.group(5)):
+                if tag.group().startswith("{{-") or tag.group().endswith("-}}"):
+                    return None
+                cuts.append((tag.start(), tag.end()))
+        elif keyword == "raw":
+            return None
+        elif keyword in _OPENERS or (keyword == "set" and "=" not in tag.group(3)):
+            depth += 1
+        elif keyword.startswith("end"):
+            depth -= 1
+            if depth < 0:
+                return None
+    if depth:
+        return None
+    position = 0
+    for cut_start, cut_end in [*cuts, (len(body), len(body))]:
+        run = body[position:cut_start]
+        if run:
+            parts.append((run, _cacheable_run(env, run, name)))
+        if cut_end > cut_start:
+            parts.append((body[cut_start:cut_end], False))
+        position = cut_end
+    return parts
+
+
+def _cacheable_run(env: Environment, run: str, name: str) -> bool:
+    if "{{" not in run and "{%" not in run:
+        return False  # plain text: nothing to save
+    if run[0] in " \t" or run[-1] in " \t" or run.startswith(_EDGE_CONTROL):
+        return False
+    if run.endswith(_EDGE_CONTROL) or (run.endswith("\n") and not env.keep_trailing_newline):
+        return False
+    return _uses_only(env, run, name)

@@ -22,6 +22,7 @@ from digest.errors import TemplateError
 from digest.models import Edition, Match, MatchReason, Paper, Profile, Subscriber, Topic
 from digest.render.compile import (
     FRAGMENT_FUNCTION,
+    Fragment,
     compile_layout,
     extract_fragments,
     mjml_to_html,
@@ -94,8 +95,34 @@ class Renderer:
             raise TemplateError(f"{filename}: compiled HTML: {message}") from None
         # (fragment, id(value)) -> (value, its HTML); the value is kept, so its id stays its own.
         self._fragment_cache: dict[tuple[int, int], tuple[object, Markup]] = {}
+        self._text_fragment_cache: dict[tuple[int, int], tuple[object, str]] = {}
+        self._text_fragments: list[Fragment] = []
+        self.text_fast = self._fast_text_template()
         for edition in _sample_editions():
             self.render(edition, _SAMPLE_LINKS)
+
+    def _fast_text_template(self) -> jinja2.Template:
+        """The text template with each paper's entry rendered once per distinct card (see
+        `extract_fragments`), or the template itself if the rewrite finds nothing to cache or
+        renders any sample edition differently."""
+        source, _ = self._source(TEXT_TEMPLATE)
+        self._text_env.filters[FRAGMENT_FUNCTION] = self._text_fragment_filter
+        try:
+            fast_source, self._text_fragments = extract_fragments(
+                self._text_env, source, as_filter=True, split_at_loop=True
+            )
+            if not self._text_fragments:
+                return self.text_template
+            fast = self._text_env.from_string(fast_source)
+            for edition in _sample_editions():
+                context = build_context(edition, _SAMPLE_LINKS, self.settings)
+                if fast.render(context) != self.text_template.render(context):
+                    return self.text_template
+        except _RENDER_ERRORS:
+            return self.text_template  # render() reports the template's own errors
+        finally:
+            self._text_fragment_cache.clear()
+        return fast
 
     @property
     def template_files(self) -> list[Path]:
@@ -147,6 +174,20 @@ class Renderer:
         self._fragment_cache[key] = (value, html)
         return html
 
+    def _text_fragment_filter(self, value: object, index: int) -> str:
+        """`_fragment_filter` for the plain-text template: a paper's entry is the same text for
+        every reader who gets it, in any position (the number stays in the loop)."""
+        key = (index, id(value))
+        cached = self._text_fragment_cache.get(key)
+        if cached is not None and cached[0] is value:
+            return cached[1]
+        if len(self._text_fragment_cache) >= _FRAGMENT_CACHE_LIMIT:
+            self._text_fragment_cache.clear()
+        fragment = self._text_fragments[index]
+        text = fragment.template.render({fragment.name: value})
+        self._text_fragment_cache[key] = (value, text)
+        return text
+
     def _render_fragment(self, index: int, value: object) -> Markup:
         fragment = self._fragments[index]
         # The fragment's own template autoescaped its output: it is markup, not text.
@@ -165,7 +206,11 @@ class Renderer:
             # template with the same context to report the line in the file they edit.
             self.render_per_email(context)
             raise
-        text = self._render(self.text_template, context)
+        try:
+            text = self.text_fast.render(context)
+        except _RENDER_ERRORS:
+            # Name the line in the file the author edits, as the template itself fails there.
+            text = self._render(self.text_template, context)
         return RenderedDigest(
             context["subject"], context["preheader"], "".join(pieces), text, pieces
         )
