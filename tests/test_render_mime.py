@@ -275,3 +275,19 @@ def test_a_piece_ending_on_a_full_line_still_leaves_room_for_a_soft_break() -> N
     data = build_mime([("Subject", "s")], "t", pieces)
     assert max(len(line) for line in data.split(b"\r\n")) <= 76
     assert parts(parse(data))[1].get_content() == "".join(pieces)
+
+
+def test_text_part_encoded_by_block_and_line_equals_encoding_it_whole() -> None:
+    """The text part is encoded paragraph by paragraph (and line by line) from caches: the
+    bytes are exactly those of quoted-printable over the whole text, CRs, blank-line runs,
+    trailing whitespace, long lines and non-ASCII included."""
+    import random
+
+    from digest.deliver.message import _quoted_printable, _quoted_printable_by_line
+
+    rng = random.Random(7)
+    alphabet = ["a", " ", "\t", "\n", "\n\n", "\r", "\r\n", "é", "=", "x" * 80, "  \n", "🎉", "."]
+    for _ in range(5_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        for _ in range(2):  # the second time from the caches
+            assert _quoted_printable_by_line(text) == _quoted_printable(text), repr(text)

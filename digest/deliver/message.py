@@ -64,18 +64,36 @@ def _quoted_printable(text: str) -> bytes:
 
 
 _LINES: dict[str, bytes] = {}
+_BLOCKS: dict[str, bytes] = {}
 
 
 def _quoted_printable_by_line(text: str) -> bytes:
-    """`_quoted_printable`, with each distinct line encoded once per process.
+    """`_quoted_printable`, with each distinct paragraph encoded once per process.
 
-    Quoted-printable encodes every hard line on its own, so this is exact; the lines of a
-    paper's entry in the text part are the same for every reader who gets it."""
+    Quoted-printable encodes every hard line on its own, so encoding the blocks between blank
+    lines separately and joining them with an encoded blank line (CRLF CRLF) is exact; most
+    blocks of the text part (an abstract, a paper's topics and links) are the same for every
+    reader who gets that paper, and the others are encoded line by line from a line cache."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    cache = _BLOCKS
+    blocks = text.split("\n\n")
+    out = list(map(cache.get, blocks))  # look them all up at C speed
+    if None in out:
+        for n, encoded in enumerate(out):
+            if encoded is None:
+                block = blocks[n]
+                if len(cache) >= _PIECES_LIMIT:
+                    cache.clear()
+                out[n] = cache[block] = _encode_lines(block)
+    return b"\r\n\r\n".join(out)  # type: ignore[arg-type]  # no None is left
+
+
+def _encode_lines(text: str) -> bytes:
+    """Quoted-printable of `text` (no CR in it), each distinct line encoded once per process."""
     cache = _LINES
     lines = text.split("\n")
-    out = list(map(cache.get, lines))  # most lines are known: look them all up at C speed
+    out = list(map(cache.get, lines))
     if None in out:
         for n, encoded in enumerate(out):
             if encoded is None:
