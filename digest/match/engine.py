@@ -294,7 +294,7 @@ class Matcher:
         cached = ev.reasons.get(doc)
         if cached is not None:
             return cached
-        reasons: list[MatchReason] = []
+        said: list[tuple[str, Field]] = []
         seen: set[tuple[str, Field]] = set()
         for reason, hits in ev.plan:
             display, covers = reason.term.display, reason.covers
@@ -306,17 +306,32 @@ class Matcher:
                     seen.add(key)
                     for word in covers:
                         seen.add((word, name))
-                    reasons.append(_INTERNED.get(key) or _intern(key))
-        result = ev.reasons[doc] = tuple(reasons)
+                    said.append(key)
+        shape = tuple(said)
+        result = _INTERNED_TUPLES.get(shape) or _intern_tuple(shape)
+        ev.reasons[doc] = result
         return result
 
 
 _INTERNED: dict[tuple[str, Field], MatchReason] = {}
+# Whole reason tuples are shared too: most papers a query finds are explained the same way
+# ("quantization" in the title), and a tuple of MatchReasons is an object the garbage collector
+# walks for as long as the matcher lives. Keys are tuples of strings, which it does not.
+_INTERNED_TUPLES: dict[tuple[tuple[str, Field], ...], tuple[MatchReason, ...]] = {}
 
 
 def _intern(key: tuple[str, Field]) -> MatchReason:
     """MatchReason objects are shared: a popular term in a popular field is one object."""
     if len(_INTERNED) > 100_000:
         _INTERNED.clear()
+        _INTERNED_TUPLES.clear()  # its tuples hold the objects just forgotten
     found = _INTERNED[key] = MatchReason(term=key[0], field=key[1])
+    return found
+
+
+def _intern_tuple(shape: tuple[tuple[str, Field], ...]) -> tuple[MatchReason, ...]:
+    found = tuple([_INTERNED.get(key) or _intern(key) for key in shape])
+    if len(_INTERNED_TUPLES) > 100_000:
+        _INTERNED_TUPLES.clear()
+    _INTERNED_TUPLES[shape] = found
     return found
