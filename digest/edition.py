@@ -73,7 +73,11 @@ def select_edition(
     allowed = {p.id for p in candidates}
     personal: list[Match] = []
     if profile.max_papers > 0:
-        for found in matcher.match(profile.topics, min_upvotes=profile.min_upvotes):
+        # Indexed papers outside the candidates (seen before the window, or already sent) can
+        # take places at the top of the ranking: asking for the cap plus their number still
+        # fills the cap from candidates, without ranking and explaining every match.
+        limit = profile.max_papers + max(0, matcher.index.size - len(allowed))
+        for found in matcher.match(profile.topics, min_upvotes=profile.min_upvotes, limit=limit):
             if found.paper.id in allowed:
                 personal.append(found)
                 if len(personal) >= profile.max_papers:

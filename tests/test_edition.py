@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from digest.edition import EditionBuilder, preview_for_profile
-from digest.models import Paper, Profile, Topic
+from digest.edition import EditionBuilder, preview_for_profile, select_edition
+from digest.match import Matcher, PaperIndex
+from digest.models import Paper, Profile, Subscriber, Topic
 from digest.settings import Settings
 from digest.store import Store
 from digest.store.papers import upsert_papers
@@ -229,3 +231,34 @@ def test_preview_for_profile_needs_no_ledger(settings: Settings) -> None:
     assert "old" not in {m.paper.id for m in edition.papers}
     assert edition.date == date(2026, 11, 29)
     assert edition.subscriber.profile is profile
+
+
+def test_the_capped_ranking_equals_ranking_everything_then_filtering() -> None:
+    """select_edition asks the matcher for a bounded list; it must pick exactly what ranking
+    every match and keeping the first candidates would pick, whatever the candidate subset."""
+    rng = random.Random(7)
+    words = ["decoding", "speculative", "cache", "quantization", "agents", "diffusion", "reasoning"]
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    papers = [
+        Paper(
+            id=f"p{i:03}",
+            title=" ".join(rng.sample(words, 3)),
+            abstract=" ".join(rng.choices(words, k=12)),
+            upvotes=rng.randint(0, 90),
+            first_seen=now,
+        )
+        for i in range(120)
+    ]
+    matcher = Matcher(PaperIndex.build(papers, now=now))
+    settings = Settings()
+    for trial in range(40):
+        topics = tuple(Topic(f"t{n}", rng.choice(words)) for n in range(rng.randint(1, 3)))
+        profile = Profile(email="r@example.org", max_papers=rng.randint(1, 12), topics=topics)
+        reader = Subscriber(id=1, public_id="x", status="active", profile=profile)
+        candidates = [p for p in papers if rng.random() < (0.2 if trial % 2 else 0.9)]
+        allowed = {p.id for p in candidates}
+        expected = [m for m in matcher.match(topics) if m.paper.id in allowed]
+        expected = expected[: profile.max_papers]
+        edition = select_edition(reader, now.date(), matcher, candidates, settings, now=now)
+        assert [m.paper.id for m in edition.papers] == [m.paper.id for m in expected]
+        assert [m.score for m in edition.papers] == [m.score for m in expected]
