@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from digest.cli.app import run
 from digest.settings import Settings, load_settings
 from digest.store import Store, open_store
 from tests.smtpd import SmtpServer
@@ -68,6 +69,29 @@ def sites(make_settings, store: Store, smtp_server: SmtpServer) -> Iterator[Site
 @pytest.fixture
 def site(sites: Sites) -> Site:
     return sites()
+
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def digest(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Cli:
+    """Run the real `digest` entry point against a fresh SQLite file: (exit code, out, err)."""
+    for key in list(os.environ):
+        if key.startswith("DIGEST_") and key != "DIGEST_REQUIRE_SERVICES":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("DIGEST_DATABASE__URL", db_url)
+    monkeypatch.chdir(tmp_path)
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = run(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
 
 
 @pytest.fixture

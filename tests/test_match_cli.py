@@ -3,36 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-from digest.cli import run
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Cli
 
-Cli = Callable[..., tuple[int, str, str]]
 SAMPLE = ROOT / "digest" / "samples" / "daily-papers-sample.txt"
-
-
-@pytest.fixture
-def digest(
-    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Cli:
-    for key in list(os.environ):
-        if key.startswith("DIGEST_") and key != "DIGEST_REQUIRE_SERVICES":
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("DIGEST_DATABASE__URL", db_url)
-    monkeypatch.chdir(tmp_path)
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = run(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
 
 
 @pytest.fixture

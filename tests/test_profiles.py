@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable
 from pathlib import Path
 from textwrap import dedent
 
 import pytest
 
-from digest.cli import run
 from digest.errors import ProfileError
 from digest.models import Profile, Topic
 from digest.profiles import ProfileFieldError, load_profiles, profile_from_mapping
-from tests.conftest import ROOT
-
-Cli = Callable[..., tuple[int, str, str]]
+from tests.conftest import ROOT, Cli
 
 ADA = """\
 email = "ada@example.org"
@@ -32,26 +27,6 @@ trending = true
 name = "Speculative decoding"
 query = 'speculative decoding OR "speculative sampling"'
 """
-
-
-@pytest.fixture
-def digest(
-    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Cli:
-    """Run the real `digest` entry point against a fresh SQLite file."""
-    for key in list(os.environ):
-        if key.startswith("DIGEST_") and key != "DIGEST_REQUIRE_SERVICES":
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("DIGEST_DATABASE__URL", db_url)
-    monkeypatch.chdir(tmp_path)
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = run(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
 
 
 def write(folder: Path, name: str, text: str) -> Path:
