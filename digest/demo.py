@@ -53,7 +53,6 @@ class DemoState:
     now: datetime
     subscribers_path: Path = Path("subscribers")
     counts: UpsertCounts | None = None
-    notes: dict[str, object] = field(default_factory=dict)  # for later steps to share results
     runtime: Runtime = field(init=False)
 
     def __post_init__(self) -> None:

@@ -6,7 +6,7 @@ their inputs and can be tested (and benchmarked) without a database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
@@ -97,7 +97,6 @@ class Edition:
     trending: tuple[Paper, ...] = ()
     # Papers first seen up to this instant were considered; the next edition starts after it.
     candidates_until: datetime | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:

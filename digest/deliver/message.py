@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
@@ -76,32 +76,27 @@ def _quoted_printable_by_line(text: str) -> bytes:
     reader who gets that paper, and the others are encoded line by line from a line cache."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    cache = _BLOCKS
-    blocks = text.split("\n\n")
-    out = list(map(cache.get, blocks))  # look them all up at C speed
-    if None in out:
-        for n, encoded in enumerate(out):
-            if encoded is None:
-                block = blocks[n]
-                if len(cache) >= _PIECES_LIMIT:
-                    cache.clear()
-                out[n] = cache[block] = _encode_lines(block)
-    return b"\r\n\r\n".join(out)  # type: ignore[arg-type]  # no None is left
+    return _cached_join(text.split("\n\n"), _BLOCKS, _encode_lines, b"\r\n\r\n")
 
 
 def _encode_lines(text: str) -> bytes:
     """Quoted-printable of `text` (no CR in it), each distinct line encoded once per process."""
-    cache = _LINES
-    lines = text.split("\n")
-    out = list(map(cache.get, lines))
+    return _cached_join(text.split("\n"), _LINES, _quoted_printable, b"\r\n")
+
+
+def _cached_join(
+    parts: list[str], cache: dict[str, bytes], encode: Callable[[str], bytes], separator: bytes
+) -> bytes:
+    """`separator.join(encode(part) ...)`, each distinct part encoded once per process."""
+    out = list(map(cache.get, parts))  # look them all up at C speed
     if None in out:
         for n, encoded in enumerate(out):
             if encoded is None:
-                line = lines[n]
+                part = parts[n]
                 if len(cache) >= _PIECES_LIMIT:
                     cache.clear()
-                out[n] = cache[line] = _quoted_printable(line)
-    return b"\r\n".join(out)  # type: ignore[arg-type]  # no None is left
+                out[n] = cache[part] = encode(part)
+    return separator.join(out)  # type: ignore[arg-type]  # no None is left
 
 
 # Per distinct piece: (quoted-printable as if starting at column 0 with CRLF breaks, length of
