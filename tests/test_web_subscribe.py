@@ -18,6 +18,7 @@ from tests.websupport import (
     Sites,
     csrf_token,
     links_in,
+    subscribe_answer,
     subscribe_form,
 )
 
@@ -108,13 +109,6 @@ def test_the_token_in_the_link_carries_an_opaque_id_not_the_address(site: Site) 
     assert site.signer.verify(Purpose.CONFIRM, token) == row.public_id
 
 
-def _answer(site: Site, email: str) -> str:
-    client = site.client()
-    response = client.post("/subscribe", data=subscribe_form(client, email=email))
-    assert response.status_code == 200
-    return response.text
-
-
 def test_every_kind_of_address_gets_the_same_answer(site: Site) -> None:
     site.add("active@example.org", status="active")
     site.add("pending@example.org", status="pending")
@@ -122,7 +116,7 @@ def test_every_kind_of_address_gets_the_same_answer(site: Site) -> None:
     with site.store.session() as session:
         suppress(session, "bounced@example.org", "hard bounce", site.clock())
     answers = {
-        _answer(site, email)
+        subscribe_answer(site, email)
         for email in (
             "new@example.org",
             "active@example.org",
@@ -172,20 +166,20 @@ def test_an_unsubscribed_address_starts_over_as_pending(site: Site) -> None:
 def test_a_suppressed_address_gets_no_mail(site: Site) -> None:
     with site.store.session() as session:
         suppress(session, "ada@example.org", "complaint", site.clock())
-    _answer(site, "ada@example.org")
+    subscribe_answer(site, "ada@example.org")
     assert site.mails == []
     assert site.row("ada@example.org") is None
 
 
 def test_at_most_one_mail_per_address_per_confirmation_window(site: Site) -> None:
     for _ in range(3):
-        _answer(site, "ada@example.org")
+        subscribe_answer(site, "ada@example.org")
     assert len(site.mails) == 1
     site.clock.advance(minutes=site.settings.web.confirmation_window_minutes - 1)
-    _answer(site, "Ada@Example.org")  # the same address, whatever its case
+    subscribe_answer(site, "Ada@Example.org")  # the same address, whatever its case
     assert len(site.mails) == 1
     site.clock.advance(minutes=2)
-    _answer(site, "ada@example.org")
+    subscribe_answer(site, "ada@example.org")
     assert len(site.mails) == 2
 
 
@@ -334,44 +328,6 @@ def test_many_requests_for_one_address_are_throttled(sites: Sites) -> None:
     assert len(site.mails) == 1
 
 
-# The mail server is down ------------------------------------------------------------------------
-
-
-def test_when_the_mail_server_is_down_the_reader_is_asked_to_retry_and_nothing_is_lost(
-    sites: Sites,
-) -> None:
-    down = sites(mail_down=True)
-    client = down.client()
-    response = client.post("/subscribe", data=subscribe_form(client))
-    assert response.status_code == 503
-    assert "try again" in response.text.lower()
-    assert response.headers["retry-after"] == "60"
-    row = down.row("ada@example.org")
-    assert row is not None and row.status == "pending" and row.confirmation_sent_at is None
-
-    # The server is back: the same request now sends the mail at once (no window started).
-    up = sites()
-    client = up.client()
-    assert client.post("/subscribe", data=subscribe_form(client)).status_code == 200
-    assert len(up.mails) == 1
-
-
-def test_a_permanent_refusal_still_gets_the_neutral_answer(sites: Sites) -> None:
-    from tests.smtpd import RecordingHandler
-
-    handler = RecordingHandler(rcpt_fault=lambda address: "550 5.1.1 no such user")
-    with SmtpServer(handler) as server:
-        site = sites(smtp_server=server)
-        response = _answer_with(site, "ghost@example.org")
-    assert response == 200
-    assert site.status("ghost@example.org") == "pending"
-
-
-def _answer_with(site: Site, email: str) -> int:
-    client = site.client()
-    return client.post("/subscribe", data=subscribe_form(client, email=email)).status_code
-
-
 # Over real HTTP ---------------------------------------------------------------------------------
 
 
@@ -401,77 +357,6 @@ def test_sign_up_over_real_http_delivers_the_confirmation_mail(site: Site) -> No
         "07:30",
         "America/New_York",
     )
-
-
-# The mails themselves -------------------------------------------------------------------------
-
-
-def test_notices_have_a_text_and_an_html_part_and_escape_the_list_name(sites: Sites) -> None:
-    site = sites(
-        digest={"list_name": "Lab <Papers> · Digest"},
-        sender={"from_name": "Équipe Papers", "reply_to": "editors@example.org"},
-    )
-    _answer(site, "ada@example.org")
-    [mail] = site.mails
-    message = mail.message
-    assert message["Subject"] == "Confirm your subscription to Lab <Papers> · Digest"
-    assert str(message["From"]) == "Équipe Papers <digest@example.org>"
-    assert message["Reply-To"] == "editors@example.org"
-    assert message.get_content_type() == "multipart/alternative"
-    parts = [part.get_content_type() for part in message.iter_parts()]
-    assert parts == ["text/plain", "text/html"]
-    html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
-    assert "Lab &lt;Papers&gt; · Digest" in html and "<Papers>" not in html
-    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
-    assert "Lab <Papers> · Digest" in text
-    assert all(len(line) <= 998 for line in mail.data.split(b"\r\n"))
-    assert b"\n" not in mail.data.replace(b"\r\n", b"")
-
-
-def test_the_welcome_mail_lists_the_topics_and_both_links(site: Site) -> None:
-    client = site.client()
-    client.post(
-        "/subscribe",
-        data=subscribe_form(client, topic_query="au:hinton", cadence="weekly:wed"),
-    )
-    confirm = links_in(site.mails[0])[0]
-    page = client.get(confirm)
-    client.post(confirm, data={"csrf_token": csrf_token(page.text)})
-    welcome = site.mails[1].message
-    text = welcome.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
-    assert "every Wednesday at 08:00 (Europe/Paris)" in text
-    assert "Large language models" in text and "au:hinton" in text
-    assert [p.split("/")[1] for p in links_in(site.mails[1])] == ["preferences", "unsubscribe"]
-
-
-def test_an_operator_can_override_a_page_and_a_mail(sites: Sites, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "web" / "mail").mkdir(parents=True)
-    (tmp_path / "web" / "check-inbox.html").write_text(
-        '{% extends "web/base.html" %}{% block content %}<h1>Look for our mail</h1>{% endblock %}',
-        encoding="utf-8",
-    )
-    (tmp_path / "web" / "mail" / "confirm.txt.j2").write_text(
-        "Hi from the reading group! Confirm: {{ confirm_url }}\n", encoding="utf-8"
-    )
-    site = sites(render={"templates_dir": str(tmp_path)})
-    assert "Look for our mail" in _answer(site, "ada@example.org")
-    text = site.mails[0].message.get_body(preferencelist=("plain",))
-    assert text is not None and text.get_content().startswith("Hi from the reading group!")
-    assert links_in(site.mails[0])[0].startswith("/confirm/")
-
-
-def test_a_failed_send_reopens_the_window_for_an_immediate_retry(sites: Sites) -> None:
-    up = sites()
-    _answer(up, "ada@example.org")
-    down = sites(mail_down=True)
-    down.clock.now = up.clock.now
-    down.clock.advance(minutes=up.settings.web.confirmation_window_minutes + 1)
-    client = down.client()
-    assert client.post("/subscribe", data=subscribe_form(client)).status_code == 503
-    assert down.row("ada@example.org").confirmation_sent_at is None  # type: ignore[union-attr]
-    up.clock.now = down.clock.now
-    _answer(up, "ada@example.org")
-    assert len(up.mails) == 2
 
 
 # Concurrency and PostgreSQL ---------------------------------------------------------------------

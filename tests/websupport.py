@@ -228,3 +228,11 @@ def serve(app: Starlette) -> Iterator[str]:
 
 def paper(pid: str, title: str, abstract: str = "", **extra: Any) -> Paper:
     return Paper(id=pid, title=title, abstract=abstract or title, **extra)
+
+
+def subscribe_answer(site: Site, email: str) -> str:
+    """Submit the sign-up form for `email`; the (always neutral, 200) answer page."""
+    client = site.client()
+    response = client.post("/subscribe", data=subscribe_form(client, email=email))
+    assert response.status_code == 200
+    return response.text
