@@ -148,7 +148,10 @@ def extract_fragments(
 
     The call is `FRAGMENT_FUNCTION(index, value)`, a global; `as_filter` writes it as the
     filter `value|FRAGMENT_FUNCTION(index)` instead, which Jinja calls directly where a global
-    goes through Context.call's checks on every card.
+    goes through Context.call's checks on every card. With autoescaping on, such a loop is
+    wrapped in `{% autoescape false %}`: the fragment's own template escaped its output, and
+    Jinja then yields the cached string itself instead of escaping it into a copy (a card is a
+    few KB, and build_mime finds its encoding by the string's hash, which a copy recomputes).
 
     With `split_at_loop` (the plain-text template), a body may also start with the line break
     trim_blocks drops after the loop tag, and may print loop state (`{{ loop.index }}. `) at its
@@ -179,9 +182,14 @@ def extract_fragments(
             continue
         name = head.group(1)
         if body == body.strip() and _uses_only(env, body, name):
-            out += [source[position : start.end()], call(name)]
+            if env.autoescape:
+                out += [source[position : start.start()], _unescaped_open(start)]
+                out += [start.group(), call(name), end.group(), _unescaped_close(end)]
+                position = end.end()
+            else:
+                out += [source[position : start.end()], call(name)]
+                position = end.start()
             fragments.append(Fragment(name, env.from_string(body)))
-            position = end.start()
             continue
         if not split_at_loop:
             continue
@@ -198,6 +206,17 @@ def extract_fragments(
         position = end.start()
     out.append(source[position:])
     return "".join(out), fragments
+
+
+def _unescaped_open(loop_start: re.Match[str]) -> str:
+    """`{% autoescape false %}` placed right before a loop tag, taking over the whitespace
+    control on the loop tag's left, so the output keeps its exact whitespace."""
+    return "{%- autoescape false %}" if loop_start.group(1) else "{% autoescape false %}"
+
+
+def _unescaped_close(loop_end: re.Match[str]) -> str:
+    """`{% endautoescape %}` right after an endfor, taking over its right whitespace control."""
+    return "{% endautoescape -%}" if loop_end.group(4) else "{% endautoescape %}"
 
 
 _BODY_TAG = re.compile(r"\{%(-?)\s*(\w+)(.*?)(-?)%\}|\{\{(.*?)\}\}", re.DOTALL)

@@ -16,7 +16,6 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
 
 from digest.errors import TemplateError
 from digest.models import Edition, Match, MatchReason, Paper, Profile, Subscriber, Topic
@@ -94,7 +93,7 @@ class Renderer:
             message = _one_line(exc.message or "")
             raise TemplateError(f"{filename}: compiled HTML: {message}") from None
         # (fragment, id(value)) -> (value, its HTML); the value is kept, so its id stays its own.
-        self._fragment_cache: dict[tuple[int, int], tuple[object, Markup]] = {}
+        self._fragment_cache: dict[tuple[int, int], tuple[object, str]] = {}
         self._text_fragment_cache: dict[tuple[int, int], tuple[object, str]] = {}
         self._text_fragments: list[Fragment] = []
         self.text_fast = self._fast_text_template()
@@ -160,10 +159,13 @@ class Renderer:
             self._render(template, context)
             raise
 
-    def _fragment_filter(self, value: object, index: int) -> Markup:
+    def _fragment_filter(self, value: object, index: int) -> str:
         """A loop body rendered for one value, cached: a paper's card is the same HTML for every
         reader who gets it. Keyed by identity: cards are made once per process for the same
-        paper and reasons (context.make_card), and a fresh but equal value only renders anew."""
+        paper and reasons (context.make_card), and a fresh but equal value only renders anew.
+
+        The HTML comes back as the very string cached (the loop runs unescaped, see
+        `extract_fragments`), so build_mime finds its encoding without hashing it again."""
         key = (index, id(value))
         cached = self._fragment_cache.get(key)
         if cached is not None and cached[0] is value:
@@ -188,10 +190,12 @@ class Renderer:
         self._text_fragment_cache[key] = (value, text)
         return text
 
-    def _render_fragment(self, index: int, value: object) -> Markup:
+    def _render_fragment(self, index: int, value: object) -> str:
         fragment = self._fragments[index]
-        # The fragment's own template autoescaped its output: it is markup, not text.
-        return Markup(fragment.template.render({fragment.name: value}))  # noqa: S704
+        # The fragment's own template autoescaped its output: it is markup, not text. The
+        # rewritten page calls this only inside {% autoescape false %}; anywhere else Jinja
+        # would escape the plain string once more, never leave it raw.
+        return fragment.template.render({fragment.name: value})
 
     def context(self, edition: Edition, links: DigestLinks) -> dict[str, Any]:
         return build_context(edition, links, self.settings)
