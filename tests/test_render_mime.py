@@ -291,3 +291,20 @@ def test_text_part_encoded_by_block_and_line_equals_encoding_it_whole() -> None:
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
         for _ in range(2):  # the second time from the caches
             assert _quoted_printable_by_line(text) == _quoted_printable(text), repr(text)
+
+
+def test_text_part_given_as_pieces_encodes_exactly_as_the_joined_text() -> None:
+    """Text pieces are encoded line by line from caches: the bytes are exactly those of the
+    joined text given whole, whatever the pieces (CR and CRLF split between two pieces, blank
+    lines, trailing whitespace, long lines, non-ASCII) and however often seen."""
+    import random
+
+    from digest.deliver.message import _quoted_printable_by_line, quoted_printable_text
+
+    rng = random.Random(11)
+    alphabet = ["a", " ", "\t", "\n", "\n\n", "\r", "\r\n", "é", "=", "x" * 80, "  \n", "🎉", "."]
+    pool = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) for _ in range(60)]
+    for _ in range(5_000):
+        pieces = [rng.choice(pool) for _ in range(rng.randint(0, 12))]
+        for _ in range(2):  # the second time from the caches
+            assert quoted_printable_text(pieces) == _quoted_printable_by_line("".join(pieces))

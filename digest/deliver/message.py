@@ -153,7 +153,74 @@ def quoted_printable_pieces(pieces: Sequence[str]) -> bytes:
     return b"".join(out)
 
 
-def _encode_part(content: str | Sequence[str]) -> bytes:
+class _CarriageReturn(Exception):
+    """A CR turned up: it may pair with an LF in the next piece, so encode the joined text."""
+
+
+# Per distinct piece of a text part holding a line break: its text up to the first break, the
+# encoding of the break and of every whole line after it (each with its CRLF), and its text
+# after the last break. Pieces without a break are never looked up: they only extend a line.
+_TextPiece = tuple[str, bytes, str]
+_TEXT_PIECES: dict[str, _TextPiece] = {}
+
+
+def _encoded_line(line: str) -> bytes:
+    """Quoted-printable of one line (no LF in it), from the line cache."""
+    encoded = _LINES.get(line)
+    if encoded is None:
+        if "\r" in line:
+            raise _CarriageReturn
+        if len(_LINES) >= _PIECES_LIMIT:
+            _LINES.clear()
+        encoded = _LINES[line] = _quoted_printable(line)
+    return encoded
+
+
+def _text_piece(text: str) -> _TextPiece:
+    if "\r" in text:
+        raise _CarriageReturn
+    first, last = text.index("\n"), text.rindex("\n")
+    inner = _encode_lines(text[first + 1 : last]) + b"\r\n" if last > first else b""
+    piece = (text[:first], b"\r\n" + inner, text[last + 1 :])
+    if len(_TEXT_PIECES) >= _PIECES_LIMIT:
+        _TEXT_PIECES.clear()
+    _TEXT_PIECES[text] = piece
+    return piece
+
+
+def quoted_printable_text(pieces: Sequence[str]) -> bytes:
+    """Exactly `_quoted_printable_by_line("".join(pieces))` (how a text part given whole is
+    encoded), without joining and splitting the text.
+
+    Quoted-printable encodes every hard line on its own. A piece's whole lines (most of a
+    paper's entry, the same string object for every reader who gets that paper) are encoded once
+    per process and found by the piece's cached hash; only the lines that pieces share with
+    their neighbours ("3. " + a title, "Hi " + a name) are joined and looked up per mail."""
+    out: list[bytes] = []
+    line: list[str] = []
+    get = _TEXT_PIECES.get
+    try:
+        for text in pieces:
+            if "\n" not in text:
+                line.append(text)
+                continue
+            piece = get(text) or _text_piece(text)
+            line.append(piece[0])
+            out += (_encoded_line("".join(line)), piece[1])
+            line = [piece[2]]
+        out.append(_encoded_line("".join(line)))
+    except _CarriageReturn:
+        return _quoted_printable_by_line("".join(pieces))
+    return b"".join(out)
+
+
+def _encode_text(content: str | Sequence[str]) -> bytes:
+    if isinstance(content, str):
+        return _quoted_printable_by_line(content)
+    return quoted_printable_text(content)
+
+
+def _encode_html(content: str | Sequence[str]) -> bytes:
     if isinstance(content, str):
         return _quoted_printable_by_line(content)
     return quoted_printable_pieces(content)
@@ -171,15 +238,17 @@ def build_mime(
 ) -> bytes:
     """A complete multipart/alternative message: text part first, HTML last (clients show the
     last part they can display). MIME-Version and Content-Type are added here. Each part may be
-    given as the pieces its template yielded (see `quoted_printable_pieces`)."""
+    given as the pieces its template yielded: text pieces encode to exactly the bytes of their
+    joined text (`quoted_printable_text`), HTML pieces with soft line breaks between them
+    (`quoted_printable_pieces`)."""
     lines: list[str] = []
     for name, value in headers:
         if name.lower() in _RESERVED:
             raise DeliveryError(f"header {name} is set by build_mime; do not pass it")
         lines.append(encode_header(name, value))
     head = "\r\n".join(lines).encode("ascii")
-    text_body = _encode_part(text)
-    html_body = _encode_part(html)
+    text_body = _encode_text(text)
+    html_body = _encode_html(html)
     # Deterministic per message (same input, same bytes: a preview .eml equals what is sent),
     # unique in practice across messages (the head holds the Message-ID and Date), and
     # impossible inside quoted-printable text, where "=" is always followed by hex or CRLF.
@@ -291,8 +360,11 @@ def compose_rendered(
     message = OutgoingMessage(
         recipient=recipient,
         message_id=mid,
-        # The text part is small and yields many tiny pieces: encoding it whole is cheaper.
-        data=build_mime(headers, rendered.text, rendered.html_pieces or rendered.html),
+        data=build_mime(
+            headers,
+            rendered.text_pieces or rendered.text,
+            rendered.html_pieces or rendered.html,
+        ),
         subscriber_id=edition.subscriber.id,
         edition=edition.date,
     )

@@ -51,8 +51,9 @@ class RenderedDigest:
     preheader: str
     html: str
     text: str
-    # The HTML as the compiled template yielded it; lets build_mime encode shared parts once.
+    # Both parts as their templates yielded them; lets build_mime encode shared parts once.
     html_pieces: tuple[str, ...] = ()
+    text_pieces: tuple[str, ...] = ()
 
 
 def _one_line(text: str) -> str:
@@ -210,13 +211,19 @@ class Renderer:
             # template with the same context to report the line in the file they edit.
             self.render_per_email(context)
             raise
+        text_template = self.text_fast
         try:
-            text = self.text_fast.render(context)
+            text_pieces = tuple(text_template.root_render_func(text_template.new_context(context)))
         except _RENDER_ERRORS:
             # Name the line in the file the author edits, as the template itself fails there.
-            text = self._render(self.text_template, context)
+            text_pieces = (self._render(self.text_template, context),)
         return RenderedDigest(
-            context["subject"], context["preheader"], "".join(pieces), text, pieces
+            context["subject"],
+            context["preheader"],
+            "".join(pieces),
+            "".join(text_pieces),
+            pieces,
+            text_pieces,
         )
 
     def render_per_email(self, context: dict[str, Any]) -> str:
