@@ -68,11 +68,15 @@ class Card:
     meta: str  # "A, B, C et al. · Org · 42 upvotes · 17 Oct 2026", skipping what is unknown
 
 
+@lru_cache(maxsize=1024)
 def format_date(day: date) -> str:
+    """Cached, as strftime is slow and a run shows few distinct days."""
     return f"{day.day} {day:%b %Y}"
 
 
+@lru_cache(maxsize=64)
 def format_long_date(day: date) -> str:
+    """Cached: every reader of an edition gets the same date line."""
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
@@ -212,9 +216,13 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def top_title(edition: Edition) -> str:
-    if edition.papers:
-        return _shorten(normalise_whitespace(edition.papers[0].paper.title), SUBJECT_TITLE_LIMIT)
-    return "nothing new on your topics"
+    return _top_title(edition.papers[0].paper.title if edition.papers else None)
+
+
+def _top_title(title: str | None) -> str:
+    if title is None:
+        return "nothing new on your topics"
+    return _shorten(normalise_whitespace(title), SUBJECT_TITLE_LIMIT)
 
 
 def preheader(edition: Edition, cards: Sequence[Card]) -> str:
@@ -224,15 +232,21 @@ def preheader(edition: Edition, cards: Sequence[Card]) -> str:
 
 
 def subject(edition: Edition, settings: Settings) -> str:
+    title = edition.papers[0].paper.title if edition.papers else None
+    return _subject(settings.digest.subject, settings.digest.list_name, edition.date, title)
+
+
+@lru_cache(maxsize=4096)
+def _subject(template: str, list_name: str, day: date, title: str | None) -> str:
+    """Cached: every reader whose digest leads with the same paper that day gets the same
+    subject. A template that cannot be filled raises again on every call."""
     try:
-        text = settings.digest.subject.format(
-            list_name=settings.digest.list_name,
-            date=format_date(edition.date),
-            top_title=top_title(edition),
+        text = template.format(
+            list_name=list_name, date=format_date(day), top_title=_top_title(title)
         )
     except (KeyError, IndexError, ValueError) as exc:
         raise ConfigError(
-            f"[digest] subject: cannot fill {settings.digest.subject!r} ({exc}); "
+            f"[digest] subject: cannot fill {template!r} ({exc}); "
             "expected only {list_name}, {date} and {top_title}"
         ) from None
     # Control characters have no place in a header (and some parse as whitespace).
