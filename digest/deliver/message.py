@@ -124,12 +124,17 @@ def _piece(text: str) -> _Piece:
 def quoted_printable_pieces(pieces: Sequence[str]) -> bytes:
     """Quoted-printable of "".join(pieces), encoding each distinct piece once per process.
 
-    The compiled HTML template yields the same ~220 static chunks for every reader (and the same
+    The compiled HTML template yields the same static chunks for every reader (and the same
     paper cards for many). Each piece is encoded on its own as if it began a line; pieces are
     joined on one line while it stays under 76 characters, else after a soft line break
     ("=" CRLF), which decodes to nothing. Decoded, the result is byte for byte the joined
     text; encoding only what changed per reader is several times faster than encoding the page.
     """
+    return b"".join(_pieces_encoded(pieces))
+
+
+def _pieces_encoded(pieces: Sequence[str]) -> list[bytes]:
+    """`quoted_printable_pieces` before the join, which build_mime leaves to the whole message."""
     out: list[bytes] = []
     append = out.append
     column = 0
@@ -144,13 +149,13 @@ def quoted_printable_pieces(pieces: Sequence[str]) -> bytes:
             cache[text] = piece
         data, first, last, multiline, has_cr = piece
         if has_cr:  # a CR may pair with an LF in the next piece: encode the joined text
-            return _quoted_printable("".join(pieces))
+            return [_quoted_printable("".join(pieces))]
         if column + first > _MAX_CONTENT:
             append(b"=\r\n")
             column = 0
         append(data)
         column = last if multiline else column + first
-    return b"".join(out)
+    return out
 
 
 class _CarriageReturn(Exception):
@@ -220,17 +225,21 @@ def _encode_text(content: str | Sequence[str]) -> bytes:
     return quoted_printable_text(content)
 
 
-def _encode_html(content: str | Sequence[str]) -> bytes:
+def _encode_html(content: str | Sequence[str]) -> list[bytes]:
     if isinstance(content, str):
-        return _quoted_printable_by_line(content)
-    return quoted_printable_pieces(content)
+        return [_quoted_printable_by_line(content)]
+    return _pieces_encoded(content)
 
 
-def _part(content_type: str, body: bytes) -> bytes:
+def _part_head(content_type: str) -> bytes:
     return (
         f"Content-Type: {content_type}; charset=utf-8\r\n"
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-    ).encode("ascii") + body
+    ).encode("ascii")
+
+
+_TEXT_HEAD = _part_head("text/plain")
+_HTML_HEAD = _part_head("text/html")
 
 
 def build_mime(
@@ -248,26 +257,31 @@ def build_mime(
         lines.append(encode_header(name, value))
     head = "\r\n".join(lines).encode("ascii")
     text_body = _encode_text(text)
+    # The HTML part stays in its encoded pieces: the message is joined once, at the end.
     html_body = _encode_html(html)
     # Deterministic per message (same input, same bytes: a preview .eml equals what is sent),
     # unique in practice across messages (the head holds the Message-ID and Date), and
     # impossible inside quoted-printable text, where "=" is always followed by hex or CRLF.
     fingerprint = hashlib.blake2b(head, digest_size=12)
     fingerprint.update(text_body)
-    fingerprint.update(b"%d" % len(html_body))
-    boundary = f"=_{fingerprint.hexdigest()}"
-    delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
+    fingerprint.update(b"%d" % sum(map(len, html_body)))
+    boundary = f"=_{fingerprint.hexdigest()}".encode("ascii")
+    delimiter = b"\r\n--" + boundary + b"\r\n"
     return b"".join(
         (
             head,
-            b"\r\nMIME-Version: 1.0\r\n",
-            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode("ascii"),
-            b"\r\n",
+            b'\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="',
+            boundary,
+            b'"\r\n\r\n',
             delimiter[2:],
-            _part("text/plain", text_body),
+            _TEXT_HEAD,
+            text_body,
             delimiter,
-            _part("text/html", html_body),
-            f"\r\n--{boundary}--\r\n".encode("ascii"),
+            _HTML_HEAD,
+            *html_body,
+            b"\r\n--",
+            boundary,
+            b"--\r\n",
         )
     )
 
