@@ -374,11 +374,7 @@ def compose_rendered(
     message = OutgoingMessage(
         recipient=recipient,
         message_id=mid,
-        data=build_mime(
-            headers,
-            rendered.text_pieces or rendered.text,
-            rendered.html_pieces or rendered.html,
-        ),
+        data=build_mime(headers, rendered.text_pieces, rendered.html_pieces),
         subscriber_id=edition.subscriber.id,
         edition=edition.date,
     )

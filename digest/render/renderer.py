@@ -47,13 +47,21 @@ _FRAGMENT_CACHE_LIMIT = 5_000  # distinct cards kept; a run rarely has more
 
 @dataclass(frozen=True, slots=True)
 class RenderedDigest:
+    """Both parts as their templates yielded them: build_mime encodes the pieces (shared ones
+    once per process), so a sent mail never needs either part as one string."""
+
     subject: str
     preheader: str
-    html: str
-    text: str
-    # Both parts as their templates yielded them; lets build_mime encode shared parts once.
-    html_pieces: tuple[str, ...] = ()
-    text_pieces: tuple[str, ...] = ()
+    html_pieces: tuple[str, ...]
+    text_pieces: tuple[str, ...]
+
+    @property
+    def html(self) -> str:
+        return "".join(self.html_pieces)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_pieces)
 
 
 def _one_line(text: str) -> str:
@@ -221,14 +229,7 @@ class Renderer:
         except _RENDER_ERRORS:
             # Name the line in the file the author edits, as the template itself fails there.
             text_pieces = (self._render(self.text_template, context),)
-        return RenderedDigest(
-            context["subject"],
-            context["preheader"],
-            "".join(pieces),
-            "".join(text_pieces),
-            pieces,
-            text_pieces,
-        )
+        return RenderedDigest(context["subject"], context["preheader"], pieces, text_pieces)
 
     def render_per_email(self, context: dict[str, Any]) -> str:
         """Reference path: Jinja renders MJML, MJML compiles it, for this one mail."""
