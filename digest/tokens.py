@@ -120,9 +120,10 @@ class _LinkSigner:
     def _timestamp(self) -> bytes:
         """The encoded signing time; the same for every mail signed within one second."""
         now = self._signer.get_timestamp()
-        if self._stamp[0] != now:
-            self._stamp = (now, base64_encode(int_to_bytes(now)))
-        return self._stamp[1]
+        stamp = self._stamp  # one read: another thread may replace it meanwhile
+        if stamp[0] != now:
+            stamp = self._stamp = (now, base64_encode(int_to_bytes(now)))
+        return stamp[1]
 
     def sign(self, payload: bytes) -> bytes:
         if self._keyed is None:  # pragma: no cover - only for a non-HMAC signer
