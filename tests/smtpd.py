@@ -12,13 +12,17 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import gc
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, TypeVar
 
 from aiosmtpd.controller import Controller
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -100,3 +104,18 @@ class SmtpServer:
 
     def __exit__(self, *exc: object) -> None:
         self.controller.stop()
+
+
+def left_open(action: Callable[[], T]) -> tuple[T, list[str]]:
+    """Run `action` (which runs and ends its own event loop), then collect the garbage: what it
+    returns, and the ResourceWarnings (unclosed sockets and transports) the collector reported.
+
+    Garbage left from before is collected first, under the suite's own filters, so an earlier
+    leak is reported as what it is instead of being counted against `action`.
+    """
+    gc.collect()
+    result = action()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        gc.collect()
+    return result, [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]

@@ -189,6 +189,24 @@ class SendResult(Generic[T]):
     error: str | None = None
 
 
+class _Client(aiosmtplib.SMTP):
+    """An aiosmtplib client whose close() shuts the socket now, over TLS too.
+
+    aiosmtplib closes by calling the transport's close() (after QUIT, a timeout, a lost or failed
+    connection). Over TLS that only starts the close_notify exchange: the socket stays open until
+    the server's close_notify arrives, or for up to 30 s. When the event loop ends first (a run or
+    a one-off mail that has just said QUIT, a server that stopped answering), the socket is left
+    to the garbage collector. Nothing more is read after a close, so the transport is aborted as
+    well: its socket closes on the loop's next pass instead of waiting for the server.
+    """
+
+    def close(self) -> None:
+        transport = self.transport
+        super().close()
+        if isinstance(transport, asyncio.WriteTransport):
+            transport.abort()
+
+
 @dataclass
 class _Worker:
     options: dict[str, Any]
@@ -198,7 +216,7 @@ class _Worker:
     async def connected(self) -> aiosmtplib.SMTP:
         if self.client is None or not self.client.is_connected:
             self.drop()
-            client = aiosmtplib.SMTP(**self.options)
+            client = _Client(**self.options)
             await client.connect()
             self.client = client
         return self.client
@@ -209,10 +227,12 @@ class _Worker:
         self.client = None
 
     async def quit(self) -> None:
+        """Say QUIT if the session is up, then close: the socket is shut when this returns."""
         if self.client is not None and self.client.is_connected:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
                 await self.client.quit()
         self.drop()
+        await asyncio.sleep(0)  # the transport's close was scheduled for the loop's next pass
 
 
 @dataclass
