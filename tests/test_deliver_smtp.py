@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -14,7 +17,7 @@ from aiosmtpd.smtp import AuthResult
 from digest.deliver.smtp import SendResult, SmtpPool, envelope_address
 from digest.errors import PermanentDeliveryError
 from tests.delivery_support import Mail, mail
-from tests.smtpd import PortZeroController, RecordingHandler, SmtpServer
+from tests.smtpd import PortZeroController, RecordingHandler, SmtpServer, left_open
 
 
 def send_all(settings: Any, mails: list[Mail]) -> list[SendResult[Mail]]:
@@ -272,3 +275,46 @@ def test_a_server_that_stops_answering_times_out_and_the_message_is_retried(smtp
         results = send_all(smtp(server.port, timeout=0.5, concurrency=2), [mail("ada@example.org")])
     assert [(r.outcome, r.attempts) for r in results] == [("sent", 2)]
     assert [m.rcpt_tos for m in server.messages] == [["ada@example.org"]]
+
+
+@dataclass
+class QuitHeld(RecordingHandler):
+    """Holds every answer to QUIT until `release`: the client is still saying goodbye."""
+
+    quitting: threading.Event = field(default_factory=threading.Event)
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        self.quitting.set()
+        await self._released.wait()
+        return "221 Bye"
+
+    def release(self, server: SmtpServer) -> None:
+        server.controller.loop.call_soon_threadsafe(self._released.set)
+
+
+def test_a_pool_cancelled_while_it_says_quit_still_closes_its_connection(smtp) -> None:  # type: ignore[no-untyped-def]
+    handler = QuitHeld()
+
+    async def main(settings: Any) -> list[SendResult[Mail]]:
+        results: list[SendResult[Mail]] = []
+
+        async def run() -> None:
+            async with SmtpPool(settings, results.append) as pool:
+                await pool.push(mail("ada@example.org"))
+
+        task = asyncio.create_task(run())
+        assert await asyncio.to_thread(handler.quitting.wait, 60)
+        task.cancel()  # e.g. the caller gave up on the run while the pool was closing
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return results
+
+    with SmtpServer(handler) as server:
+        settings = smtp(server.port, concurrency=1)
+        try:
+            results, unclosed = left_open(lambda: asyncio.run(main(settings)))
+        finally:
+            handler.release(server)
+    assert [r.outcome for r in results] == ["sent"]
+    assert unclosed == []

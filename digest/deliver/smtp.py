@@ -227,11 +227,14 @@ class _Worker:
         self.client = None
 
     async def quit(self) -> None:
-        """Say QUIT if the session is up, then close: the socket is shut when this returns."""
-        if self.client is not None and self.client.is_connected:
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
-                await self.client.quit()
-        self.drop()
+        """Say QUIT if the session is up, then close, whatever became of the QUIT (failed or
+        cancelled). Unless cancelled, the socket is shut when this returns."""
+        try:
+            if self.client is not None and self.client.is_connected:
+                with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                    await self.client.quit()
+        finally:
+            self.drop()
         await asyncio.sleep(0)  # the transport's close was scheduled for the loop's next pass
 
 
