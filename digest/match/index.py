@@ -26,6 +26,16 @@ _AUTHOR_GAP = 8
 _BYTE_BITS = tuple(tuple(b for b in range(8) if value >> b & 1) for value in range(256))
 
 
+_SATURATED = [rank.saturate(tf) for tf in range(64)]  # rank.saturate by table, grown on demand
+
+
+def _saturation_table(counts: dict[int, int]) -> list[float]:
+    top = max(counts.values(), default=0)
+    if top >= len(_SATURATED):
+        _SATURATED.extend(rank.saturate(tf) for tf in range(len(_SATURATED), top + 1))
+    return _SATURATED
+
+
 def iter_bits(bits: int) -> Iterator[int]:
     """Paper indices in a bitmap, ascending."""
     while bits:
@@ -99,6 +109,7 @@ class PaperIndex:
         self.trend_part = tuple(rank.TREND_WEIGHT * t for t in self.trend)
         self.upvotes: tuple[int, ...] = tuple(p.upvotes or 0 for p in self.papers)
         self._terms: dict[tuple[object, ...], TermHits] = {}
+        self._bit = [1 << doc for doc in range(self.size)]
         for doc, paper in enumerate(self.papers):
             self._add_text(doc, "title", paper.title, 0)
             self._add_text(doc, "abstract", paper.abstract, 0)
@@ -178,15 +189,23 @@ class PaperIndex:
         found = self._terms.get(key)
         if found is None:
             per_field = {f: self._field_hits(term, f) for f in term.fields}
+            bit = self._bit
             bits = 0
             for counts in per_field.values():
-                for doc in counts:
-                    bits |= 1 << doc
+                bits |= sum(map(bit.__getitem__, counts))  # distinct bits: the sum is the union
             idf = math.log(1.0 + self.size / (1.0 + bits.bit_count()))
             weights: dict[int, float] = {}
             for name, counts in per_field.items():
-                for doc, tf in counts.items():
-                    weights[doc] = weights.get(doc, 0.0) + rank.term_weight(name, idf, tf)
+                # rank.term_weight as C-level maps: (field weight × idf) × saturate(tf), the
+                # same floating-point operations in the same order
+                scale = rank.FIELD_WEIGHTS[name] * idf
+                saturated = map(_saturation_table(counts).__getitem__, counts.values())
+                part = dict(zip(counts, map(scale.__mul__, saturated), strict=True))
+                if not weights:
+                    weights = part
+                else:
+                    for doc, weight in part.items():
+                        weights[doc] = weights.get(doc, 0.0) + weight
             found = self._terms[key] = TermHits(per_field, bits, idf, weights)
         return found
 
