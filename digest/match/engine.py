@@ -1,11 +1,11 @@
 """Matcher: every subscriber's topics against one PaperIndex, with reasons.
 
 Work is shared at four levels, because subscribers share interests: a distinct term is looked
-up once per index (`PaperIndex.hits`); a distinct query (keyed by its AST, so spelling and
-spacing variants that parse alike share it) is evaluated and ranked once; a topic (name + query)
-turns into Match objects once, for everyone who holds it; and a profile with several topics
-merges only each topic's best `limit` papers. The caches live as long as the Matcher: build one
-per edition (per PaperIndex) and drop it afterwards.
+up once per index (`PaperIndex.hits`); a distinct query (keyed by the shape of its syntax tree,
+so spacing variants and queries that parse alike share it) is evaluated and ranked once; a topic
+(name + query) turns into Match objects once, for everyone who holds it; and a profile with
+several topics merges only each topic's best `limit` papers. The caches live as long as the
+Matcher: build one per edition (per PaperIndex) and drop it afterwards.
 
 A paper's score for a profile is its best score over the topics it matched; `Match.topics` names
 all of them. Reasons say which terms hit which field. Bare words written next to each other
@@ -21,28 +21,16 @@ from operator import add, mul, truediv
 from typing import TypeGuard
 
 from digest.match.index import PaperIndex, TermHits
-from digest.match.query import And, Node, Or, Term, compile_query
+from digest.match.query import And, Node, Not, Or, Term, parse
 from digest.match.rank import RELEVANCE_SCALE, RELEVANCE_WEIGHT
 from digest.models import Field, Match, MatchReason, Topic
 
 _COMBO_CACHE_LIMIT = 50_000
 
 
-@dataclass(frozen=True, slots=True)
-class _Reason:
-    """A term that can explain a match; `covers` are the words a run phrase stands for."""
-
-    term: Term
-    covers: tuple[str, ...] = ()
-
-
-def explain_plan(root: Node) -> tuple[_Reason, ...]:
-    """Positive terms in reading order, plus a phrase for each run of adjacent bare words."""
-    return tuple(_Reason(term, covers) for term, covers in _plan_items(root))
-
-
 def _plan_items(root: Node) -> list[tuple[Term, tuple[str, ...]]]:
-    """`explain_plan` as plain (term, covers) pairs, so the matcher can share its entries."""
+    """The terms that can explain a match, in reading order, each with the words it `covers`:
+    positive terms, plus a phrase for each run of adjacent bare words (which covers them)."""
     out: list[tuple[Term, tuple[str, ...]]] = []
     _walk(root, out)
     return out
@@ -82,6 +70,17 @@ def _flush(run: list[Term], out: list[tuple[Term, tuple[str, ...]]]) -> None:
     out.extend((t, ()) for t in run)
 
 
+def _shape(node: Node) -> tuple[object, ...]:
+    """A query's syntax tree as nested plain tuples: equal for queries that parse alike (spacing,
+    `a, b` and `a OR b`), and, unlike the tree, not something the garbage collector keeps
+    walking once seen."""
+    if isinstance(node, Term):
+        return ("t", node.display, node.stems, node.fields, node.prefix, node.joined)
+    if isinstance(node, Not):
+        return ("-", _shape(node.child))
+    return ("&" if isinstance(node, And) else "|", *map(_shape, node.children))
+
+
 def _bare_word(node: Node) -> TypeGuard[Term]:
     return (
         isinstance(node, Term) and node.prefix is None and len(node.stems) == 1 and not node.joined
@@ -95,7 +94,7 @@ class _Evaluated:
     bits: int
     ranked: tuple[int, ...]  # paper indices, best first; ties keep index order (= paper id)
     scores: dict[int, float]
-    plan: tuple[tuple[_Reason, TermHits], ...]
+    plan: tuple[tuple[str, tuple[str, ...], TermHits], ...]  # (display, covers, hits)
     reasons: dict[int, tuple[MatchReason, ...]] = field(default_factory=dict)
 
 
@@ -129,12 +128,12 @@ class Matcher:
     def __init__(self, index: PaperIndex) -> None:
         self.index = index
         self._by_text: dict[str, _Evaluated] = {}
-        self._by_root: dict[Node, _Evaluated] = {}
+        self._by_shape: dict[tuple[object, ...], _Evaluated] = {}
         self._topics: dict[tuple[str, str, int], _TopicList] = {}
         self._combos: dict[tuple[int, tuple[int, ...]], Match] = {}
         self._bit = [1 << doc for doc in range(index.size)]
         self._by_serial: list[_TopicList] = []
-        self._plan_entries: dict[tuple[object, ...], tuple[_Reason, TermHits]] = {}
+        self._plan_entries: dict[tuple[object, ...], tuple[str, tuple[str, ...], TermHits]] = {}
         self._nothing = _Evaluated(0, (), {}, ())
 
     def match(
@@ -250,10 +249,13 @@ class Matcher:
     def _evaluate(self, text: str) -> _Evaluated:
         found = self._by_text.get(text)
         if found is None:
-            root = compile_query(text).root
-            found = self._by_root.get(root)
+            # parse, not the process-wide compile_query cache: the syntax tree is dropped once
+            # scored, so a matcher's caches hold only plain tuples, numbers and strings
+            root = parse(text)
+            shape = _shape(root)
+            found = self._by_shape.get(shape)
             if found is None:
-                found = self._by_root[root] = self._score(root)
+                found = self._by_shape[shape] = self._score(root)
             self._by_text[text] = found
         return found
 
@@ -263,18 +265,18 @@ class Matcher:
         if not bits:
             return self._nothing  # shared: never written to, as it has no papers
         # Plan entries are shared by every query holding the same term the same way: one
-        # (reason, hits) pair per distinct term instead of one per query it appears in.
+        # (display, covers, hits) entry per distinct term instead of one per query holding it.
         entries = self._plan_entries
-        plan_list: list[tuple[_Reason, TermHits]] = []
+        plan_list: list[tuple[str, tuple[str, ...], TermHits]] = []
         for term, covers in _plan_items(root):
             key = (term.display, term.stems, term.fields, term.prefix, term.joined, covers)
             entry = entries.get(key)
             if entry is None:
-                entry = entries[key] = (_Reason(term, covers), index.hits(term))
+                entry = entries[key] = (term.display, covers, index.hits(term))
             plan_list.append(entry)
         plan = tuple(plan_list)
-        weights = [hits.weights for _r, hits in plan if hits.bits & bits]
-        if len(weights) == 1 and len(plan) == 1 and plan[0][1].bits == bits:
+        weights = [hits.weights for _d, _c, hits in plan if hits.bits & bits]
+        if len(weights) == 1 and len(plan) == 1 and plan[0][2].bits == bits:
             docs = sorted(weights[0])  # a one-term query: the term's own weights
             raws = list(map(weights[0].__getitem__, docs))
         else:
@@ -296,8 +298,7 @@ class Matcher:
             return cached
         said: list[tuple[str, Field]] = []
         seen: set[tuple[str, Field]] = set()
-        for reason, hits in ev.plan:
-            display, covers = reason.term.display, reason.covers
+        for display, covers, hits in ev.plan:
             for name, counts in hits.per_field.items():
                 if doc in counts:
                     key = (display, name)

@@ -12,8 +12,8 @@ Operators are the upper-case words `OR`, `AND`, `NOT`; lower-case "or"/"not" are
 so a title pasted as a query still parses. A comma-separated keyword list
 (`kv cache, quantization`) therefore means "any of these". Bare words search title and abstract;
 `au:` and `org:` are explicit because names in abstracts ("Li", "Apple") would otherwise flood a
-digest with false positives. The AST is frozen and hashable: it is the key under which the
-matcher evaluates identical queries once, whoever wrote them.
+digest with false positives. The AST is frozen and hashable, so queries that parse alike compare
+equal (the matcher evaluates such queries once, whoever wrote them).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ Node = Term | And | Or | Not
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """A compiled query; `root` doubles as the cache key for its results."""
+    """A compiled query: the text as written and its syntax tree."""
 
     text: str
     root: Node
