@@ -311,3 +311,24 @@ def test_any_query_that_parses_matches_without_error(query: str) -> None:
         for reason in m.matched:
             text = getattr(m.paper, reason.field) if reason.field != "authors" else ""
             highlight_spans(text or "", m, reason.field)
+
+
+def test_an_acronym_plural_is_found_however_it_is_typed() -> None:
+    papers = [
+        Paper(id="gpu", title="Training on 1,000 GPUs", abstract="We shard LLMs across GPUs."),
+        Paper(id="one", title="One GPU is enough", abstract="A single gpu suffices."),
+        Paper(id="bus", title="A corpus of bus timetables", abstract="Buses run late."),
+    ]
+    matcher = Matcher(PaperIndex.build(papers, now=NOW))
+    found = {q: ids(matcher, q) for q in ("gpus", "GPUs", "gpu", '"1,000 gpus"', "gpus*")}
+    assert found == {
+        "gpus": ["gpu"],  # as typed in lower case: the plural as written
+        "GPUs": ["gpu", "one"],  # an acronym plural means the acronym
+        "gpu": ["gpu", "one"],
+        '"1,000 gpus"': ["gpu"],  # phrases run through the plural as typed
+        "gpus*": ["gpu"],
+    }
+    assert ids(matcher, "corpus") == ["bus"]  # a lower-case word keeps its "s"
+    [gpu] = matcher.match([Topic("t", "gpus")])
+    assert spans(gpu.paper.title, gpu, "title") == ["GPUs"]
+    assert spans(gpu.paper.abstract, gpu, "abstract") == ["GPUs"]

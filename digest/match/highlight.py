@@ -7,7 +7,7 @@ spans and does its own escaping and markup.
 
 from __future__ import annotations
 
-from digest.match.normalize import compounds, stem, tokens
+from digest.match.normalize import compounds, plural_aliases, stem, tokens
 from digest.models import Field, Match
 
 Span = tuple[int, int]
@@ -39,13 +39,17 @@ def term_spans(text: str, term: str) -> list[Span]:
     joined_parts = list(compounds(term, want))
     alt = {j for first, last, j in joined_parts if last - first == len(want) - 1}
     alt.add(stem("".join(t.surface for t in want)))
+    # each token's stems: its own, and for an acronym plural ("GPUs") the plural's ("gpus")
+    said = [{t.stem} for t in toks]
+    for i, alias in plural_aliases(text, toks):
+        said[i].add(alias)
     spans: list[Span] = []
     n = len(stems)
     for i in range(len(toks) - n + 1):
-        if all(toks[i + k].stem == stems[k] for k in range(n)):
+        if all(stems[k] in said[i + k] for k in range(n)):
             spans.append((toks[i].start, toks[i + n - 1].end))
     if alt:
-        spans.extend((t.start, t.end) for t in toks if t.stem in alt)
+        spans.extend((t.start, t.end) for t, own in zip(toks, said, strict=True) if own & alt)
         spans.extend(
             (toks[first].start, toks[last].end)
             for first, last, joined in compounds(text, toks)

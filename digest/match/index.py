@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from digest.match import rank
-from digest.match.normalize import compounds, tokens
+from digest.match.normalize import compounds, plural_aliases, tokens
 from digest.match.query import And, Node, Not, Or, Term
 from digest.models import Field, Paper
 
@@ -147,6 +147,10 @@ class PaperIndex:
             position += 1
         for first, _last, joined in compounds(text, toks):
             index.add(doc, joined, offset + first)
+        for i, alias in plural_aliases(text, toks):
+            index.add(doc, alias, offset + i)
+            plural = toks[i].surface + "s"
+            surfaces.setdefault(plural, set()).add(alias)
         return offset + len(toks)
 
     def docs(self, bits: int) -> list[int]:

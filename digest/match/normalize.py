@@ -9,7 +9,9 @@ Papers and queries go through the same steps so that they meet in the middle:
   "caches"/"caching" and "models"/"modelling" meet; stems are cached because research text
   repeats a small vocabulary;
 - an acronym plural ("LLMs", "VLMs", "GPUs") loses its "s": Snowball keeps "llms" whole because it
-  has no vowel, which would make "LLMs" miss "LLM";
+  has no vowel, which would make "LLMs" miss "LLM"; the index also keeps the plural as written
+  (`plural_aliases`), because a reader typing "gpus" in lower case cannot be told from one typing
+  "corpus", whose "s" stays;
 - a hyphenated compound is also indexed as one joined word at the position of its first part, so
   "pre-training" and "pretraining" find each other.
 
@@ -107,6 +109,16 @@ def compounds(text: str, toks: list[Token]) -> Iterator[tuple[int, int, str]]:
         if j > i:
             yield i, j, stem("".join(t.surface for t in toks[i : j + 1]))
         i = j + 1
+
+
+def plural_aliases(text: str, toks: list[Token]) -> Iterator[tuple[int, str]]:
+    """(token index, stem of the word with its "s") for each acronym plural among `toks`.
+
+    An acronym plural is the one token whose folded surface lost the "s" the text ends it with.
+    """
+    for i, tok in enumerate(toks):
+        if text[tok.end - 1] in "sS" and not tok.surface.endswith("s"):
+            yield i, stem(tok.surface + "s")
 
 
 def stems(text: str) -> list[str]:
