@@ -319,21 +319,29 @@ def test_only_self_contained_loop_bodies_become_cached_fragments(source: str, ca
         "{% for c in cs %}<b>{{ c }}</b>{% endfor %}",
         "{% for c in cs %}<i>{% for d in c %}{{ d }}{% endfor %}</i>{% endfor %}",
         "<p>\n  {% for c in cs %}<b>{{ c }}</b>{% endfor %}\n</p>",
+        "<p>\n  {%- for c in cs %}<b>{{ c }}</b>{% endfor -%}\n  </p>",
+        "<p>\n  {% for c in cs %}<b>{{ c }}</b>{% endfor %}  \n  {{ cs|length }}</p>",
     ],
 )
-def test_fragments_called_as_a_filter_render_the_same(source: str) -> None:
-    """The renderer calls fragments as a filter (no Context.call per card): same output."""
+@pytest.mark.parametrize("markup", [True, False], ids=["Markup", "str"])
+def test_fragments_called_as_a_filter_render_the_same(source: str, markup: bool) -> None:
+    """The renderer calls fragments as a filter (no Context.call per card) and gets back the
+    cached string itself, a plain str: the loop runs unescaped, so it is neither escaped again
+    nor copied, and the whitespace around the loop stays as it was."""
     from jinja2 import Environment, StrictUndefined
 
     from digest.render.compile import FRAGMENT_FUNCTION, extract_fragments
 
-    env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True)
+    env = Environment(
+        autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
     rendered: list[object] = []
 
     def render_fragment(value: object, index: int) -> str:
         rendered.append(value)
         fragment = fragments[index]
-        return Markup(fragment.template.render({fragment.name: value}))
+        html = fragment.template.render({fragment.name: value})
+        return Markup(html) if markup else html
 
     env.filters[FRAGMENT_FUNCTION] = render_fragment
     rewritten, fragments = extract_fragments(env, source, as_filter=True)
