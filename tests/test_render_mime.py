@@ -277,20 +277,28 @@ def test_a_piece_ending_on_a_full_line_still_leaves_room_for_a_soft_break() -> N
     assert parts(parse(data))[1].get_content() == "".join(pieces)
 
 
-def test_text_part_encoded_by_block_and_line_equals_encoding_it_whole() -> None:
-    """The text part is encoded paragraph by paragraph (and line by line) from caches: the
-    bytes are exactly those of quoted-printable over the whole text, CRs, blank-line runs,
-    trailing whitespace, long lines and non-ASCII included."""
+def test_text_part_encoded_by_block_and_line_decodes_to_the_text() -> None:
+    """The text part is encoded paragraph by paragraph (and line by line) from caches: it
+    decodes to exactly the text with CRLF line breaks, keeps every line within 76 characters
+    and gives the same bytes from the caches, CRs, blank-line runs, trailing whitespace, long
+    lines and non-ASCII included. (Byte for byte it can differ from encoding the text whole:
+    b2a_qp soft-breaks a line ending in whitespace at the end of its input one character
+    earlier than before a line break; both are valid.)"""
+    import binascii
     import random
 
-    from digest.deliver.message import _quoted_printable, _quoted_printable_by_line
+    from digest.deliver.message import _quoted_printable_by_line
 
     rng = random.Random(7)
     alphabet = ["a", " ", "\t", "\n", "\n\n", "\r", "\r\n", "é", "=", "x" * 80, "  \n", "🎉", "."]
+    alphabet += ["x" * 73, "x" * 74, "x" * 75]  # whitespace right after them ends a full line
     for _ in range(5_000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
-        for _ in range(2):  # the second time from the caches
-            assert _quoted_printable_by_line(text) == _quoted_printable(text), repr(text)
+        expected = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+        encoded = _quoted_printable_by_line(text)
+        assert binascii.a2b_qp(encoded) == expected.encode(), repr(text)
+        assert max(len(line) for line in encoded.split(b"\r\n")) <= 76, repr(text)
+        assert _quoted_printable_by_line(text) == encoded  # the second time from the caches
 
 
 def test_text_part_given_as_pieces_encodes_exactly_as_the_joined_text() -> None:
@@ -303,8 +311,37 @@ def test_text_part_given_as_pieces_encodes_exactly_as_the_joined_text() -> None:
 
     rng = random.Random(11)
     alphabet = ["a", " ", "\t", "\n", "\n\n", "\r", "\r\n", "é", "=", "x" * 80, "  \n", "🎉", "."]
+    alphabet += ["x" * 73, "x" * 74, "x" * 75]  # whitespace right after them ends a full line
     pool = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) for _ in range(60)]
     for _ in range(5_000):
         pieces = [rng.choice(pool) for _ in range(rng.randint(0, 12))]
         for _ in range(2):  # the second time from the caches
             assert quoted_printable_text(pieces) == _quoted_printable_by_line("".join(pieces))
+
+
+@pytest.mark.parametrize("width", range(70, 80))
+@pytest.mark.parametrize("space", [" ", "\t"])
+def test_quoted_printable_lines_stay_within_76_characters(width: int, space: str) -> None:
+    """RFC 2045 caps encoded lines at 76 characters; b2a_qp alone overruns it by one or two when
+    a 74- or 75-character line ends in a space or tab. Every encoder keeps the cap and decodes
+    back to the text."""
+    import binascii
+
+    from digest.deliver.message import (
+        _quoted_printable,
+        _quoted_printable_by_line,
+        quoted_printable_pieces,
+        quoted_printable_text,
+    )
+
+    text = "x" * width + space + "\nnext line\n" + "y" * width + space
+    for encoded in (
+        _quoted_printable(text),
+        _quoted_printable_by_line(text),
+        quoted_printable_pieces([text]),
+        quoted_printable_pieces(["<p>", text, "</p>"]),
+        quoted_printable_text([text[:40], text[40:]]),
+    ):
+        assert max(len(line) for line in encoded.split(b"\r\n")) <= 76, encoded
+        assert space.encode() in binascii.a2b_qp(encoded)
+    assert binascii.a2b_qp(_quoted_printable(text)) == text.replace("\n", "\r\n").encode()

@@ -61,7 +61,23 @@ def _quoted_printable(text: str) -> bytes:
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     encoded = binascii.b2a_qp(text.encode("utf-8"), quotetabs=False, istext=True)
+    if b"=09\n" in encoded or b"=20\n" in encoded:  # rare: only these lines can run long
+        encoded = _wrap_long_lines(encoded)
     return encoded.replace(b"\n", b"\r\n")
+
+
+_MAX_LINE = 76  # RFC 2045 6.7 (5): encoded lines are at most 76 characters
+
+
+def _wrap_long_lines(encoded: bytes) -> bytes:
+    """b2a_qp escapes whitespace that ends a line without checking the length, so a line of 74
+    or 75 characters ending in a tab or space comes out at 77 or 78: move the escape after a
+    soft line break, as b2a_qp itself does at the end of its input."""
+    lines = encoded.split(b"\n")
+    for n, line in enumerate(lines):
+        if len(line) > _MAX_LINE and line[-3:] in (b"=09", b"=20"):
+            lines[n] = line[:-3] + b"=\n" + line[-3:]
+    return b"\n".join(lines)
 
 
 _LINES: dict[str, bytes] = {}
