@@ -39,17 +39,17 @@ def term_spans(text: str, term: str) -> list[Span]:
     joined_parts = list(compounds(term, want))
     alt = {j for first, last, j in joined_parts if last - first == len(want) - 1}
     alt.add(stem("".join(t.surface for t in want)))
-    # each token's stems: its own, and for an acronym plural ("GPUs") the plural's ("gpus")
-    said = [{t.stem} for t in toks]
-    for i, alias in plural_aliases(text, toks):
-        said[i].add(alias)
+    # an acronym plural ("GPUs") also stands for the plural as typed in lower case ("gpus")
+    aliases = dict(plural_aliases(text, toks))
     spans: list[Span] = []
     n = len(stems)
     for i in range(len(toks) - n + 1):
-        if all(stems[k] in said[i + k] for k in range(n)):
+        if all(toks[i + k].stem == stems[k] or aliases.get(i + k) == stems[k] for k in range(n)):
             spans.append((toks[i].start, toks[i + n - 1].end))
     if alt:
-        spans.extend((t.start, t.end) for t, own in zip(toks, said, strict=True) if own & alt)
+        spans.extend(
+            (t.start, t.end) for i, t in enumerate(toks) if t.stem in alt or aliases.get(i) in alt
+        )
         spans.extend(
             (toks[first].start, toks[last].end)
             for first, last, joined in compounds(text, toks)
