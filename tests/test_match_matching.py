@@ -332,3 +332,17 @@ def test_an_acronym_plural_is_found_however_it_is_typed() -> None:
     [gpu] = matcher.match([Topic("t", "gpus")])
     assert spans(gpu.paper.title, gpu, "title") == ["GPUs"]
     assert spans(gpu.paper.abstract, gpu, "abstract") == ["GPUs"]
+
+
+def test_an_acronym_plural_counts_once() -> None:
+    """"LLMs" is one occurrence of "llm", however the plural is also indexed."""
+    papers = [
+        Paper(id="a", title="LLMs", abstract="x"),
+        Paper(id="b", title="LLM", abstract="x"),
+        Paper(id="c", title="GPUs", abstract="x"),
+        Paper(id="d", title="GPU", abstract="x"),
+    ]
+    matcher = Matcher(PaperIndex.build(papers, now=NOW))
+    scores = {m.paper.id: m.score for m in matcher.match([Topic("t", "llm OR gpu")])}
+    assert scores["a"] == scores["b"]
+    assert scores["c"] == scores["d"]

@@ -112,13 +112,16 @@ def compounds(text: str, toks: list[Token]) -> Iterator[tuple[int, int, str]]:
 
 
 def plural_aliases(text: str, toks: list[Token]) -> Iterator[tuple[int, str]]:
-    """(token index, stem of the word with its "s") for each acronym plural among `toks`.
+    """(token index, stem of the word with its "s") for each acronym plural among `toks` whose
+    plural stems differently ("GPUs": "gpus"; not "LLMs", as "llms" stems to "llm" anyway).
 
     An acronym plural is the one token whose folded surface lost the "s" the text ends it with.
     """
     for i, tok in enumerate(toks):
         if text[tok.end - 1] in "sS" and not tok.surface.endswith("s"):
-            yield i, stem(tok.surface + "s")
+            alias = stem(tok.surface + "s")
+            if alias != tok.stem:
+                yield i, alias
 
 
 def stems(text: str) -> list[str]:
