@@ -335,7 +335,7 @@ def test_an_acronym_plural_is_found_however_it_is_typed() -> None:
 
 
 def test_an_acronym_plural_counts_once() -> None:
-    """"LLMs" is one occurrence of "llm", however the plural is also indexed."""
+    """ "LLMs" is one occurrence of "llm", however the plural is also indexed."""
     papers = [
         Paper(id="a", title="LLMs", abstract="x"),
         Paper(id="b", title="LLM", abstract="x"),
