@@ -20,7 +20,7 @@ from digest.identity import title_key
 from digest.models import Paper
 from digest.sources import parse
 from digest.store import Store, open_store
-from digest.store.papers import upsert_papers
+from digest.store.papers import new_paper_row, upsert_papers
 from digest.store.schema import PaperRow
 
 NOW = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)
@@ -91,23 +91,7 @@ def naive(store: Store, papers: list[Paper]) -> None:
             key = title_key(paper.title)
             row = session.scalar(select(PaperRow).where(PaperRow.title_key == key))
             if row is None:
-                session.add(
-                    PaperRow(
-                        id=paper.id,
-                        arxiv_id=paper.arxiv_id,
-                        title_key=key,
-                        title=paper.title,
-                        abstract=paper.abstract,
-                        authors=list(paper.authors),
-                        author_count=paper.author_count,
-                        organization=paper.organization,
-                        published=paper.published,
-                        upvotes=paper.upvotes,
-                        url=paper.url,
-                        first_seen_at=NOW,
-                        updated_at=NOW,
-                    )
-                )
+                session.add(new_paper_row(paper, key, NOW))
             elif row.upvotes != paper.upvotes:
                 row.upvotes = paper.upvotes
 

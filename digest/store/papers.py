@@ -101,23 +101,7 @@ def upsert_papers(session: Session, papers: Iterable[Paper], now: datetime) -> U
         if row is not None and paper.arxiv_id and row.arxiv_id not in (None, paper.arxiv_id):
             row = None  # same title, different arXiv papers: keep both
         if row is None:
-            row = PaperRow(
-                id=paper.id,
-                arxiv_id=paper.arxiv_id,
-                title_key=key,
-                title=paper.title,
-                abstract=paper.abstract,
-                authors=list(paper.authors),
-                author_count=paper.author_count,
-                organization=paper.organization,
-                published=paper.published,
-                upvotes=paper.upvotes,
-                comments=paper.comments,
-                submitter=paper.submitter,
-                url=paper.url,
-                first_seen_at=now,
-                updated_at=now,
-            )
+            row = new_paper_row(paper, key, now)
             if paper.id in taken_ids:
                 continue  # an id collision with a differently titled row; keep the first
             taken_ids.add(paper.id)
@@ -130,6 +114,27 @@ def upsert_papers(session: Session, papers: Iterable[Paper], now: datetime) -> U
             updated += 1
     session.flush()
     return UpsertCounts(parsed=len(batch), new=new, updated=updated)
+
+
+def new_paper_row(paper: Paper, key: str, now: datetime) -> PaperRow:
+    """The row a paper seen for the first time becomes (`key` is its title_key)."""
+    return PaperRow(
+        id=paper.id,
+        arxiv_id=paper.arxiv_id,
+        title_key=key,
+        title=paper.title,
+        abstract=paper.abstract,
+        authors=list(paper.authors),
+        author_count=paper.author_count,
+        organization=paper.organization,
+        published=paper.published,
+        upvotes=paper.upvotes,
+        comments=paper.comments,
+        submitter=paper.submitter,
+        url=paper.url,
+        first_seen_at=now,
+        updated_at=now,
+    )
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
