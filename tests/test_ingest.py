@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import threading
 import tomllib
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from digest.cli.app import run
 from digest.demo import sample_bytes
-from digest.errors import SourceError
-from digest.ingest import ingest
 from digest.sources import parse
-from digest.store import Store, open_store
-from digest.store.papers import count_papers, list_papers
 from tests.conftest import shared_file
+from tests.ingest_support import API_PAGE, NOW, TEXT_PAGE, stored
 
 PAGE = "daily-papers-page.txt"
 API = "hf-daily-papers-api-2024-10-25.json"
@@ -42,55 +30,6 @@ PAPER_KEYS = {
     "upvotes",
     "url",
 }
-NOW = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)
-
-TEXT_PAGE = """Daily Papers
-
-Oct 17
-
-Socratic-Zero : Bootstrapping Reasoning via Data-Free Agent Co-evolution
-
-An abstract about agents.
-
-alibaba-inc alibaba-inc
-·
-Sep 29 1
-
-Multi-Draft Speculative Sampling: Canonical Architectures and Theoretical Limits
-
-An abstract about drafts.
-
-  • 3 authors
-·
-Oct 14, 2024 2
-"""
-
-API_PAGE = [
-    {
-        "paper": {
-            "id": "2509.24726",
-            "title": "Socratic-Zero: Bootstrapping Reasoning via Data-Free Agent\n  Co-evolution",
-            "summary": "An abstract about agents.",
-            "authors": [{"name": "Ada Lovelace"}, {"name": "Alan Turing"}],
-            "publishedAt": "2025-09-29T10:00:00.000Z",
-            "upvotes": 40,
-        },
-        "numComments": 3,
-        "submittedBy": {"name": "ada", "fullname": "Ada Lovelace"},
-    },
-    {
-        "paper": {
-            "id": "2410.18234",
-            "title": "Multi-Draft Speculative Sampling: Canonical Architectures and "
-            "Theoretical Limits",
-            "summary": "An abstract about drafts.",
-            "authors": [{"name": "A"}, {"name": "B"}, {"name": "C"}],
-            "publishedAt": "2024-10-23T19:28:34.000Z",
-            "upvotes": 2,
-        },
-        "numComments": 2,
-    },
-]
 
 
 @pytest.fixture
@@ -122,15 +61,6 @@ class Cli:
 @pytest.fixture
 def cli(config: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
     return Cli(config, capsys)
-
-
-def stored(db_url: str) -> int:
-    store = open_store(db_url)
-    try:
-        with store.session() as session:
-            return count_papers(session)
-    finally:
-        store.dispose()
 
 
 def test_real_page_ingested_twice_changes_nothing(cli: Cli) -> None:
@@ -267,117 +197,6 @@ def test_bad_page_date_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
     code, _, err = cli("ingest", "-", "--page-date", "17/10/2025")
     assert code == 2
     assert "--page-date" in err
-
-
-def test_ingest_from_a_url_with_an_injected_transport(store: Store) -> None:
-    body = json.dumps(API_PAGE).encode()
-    seen: list[str] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(str(request.url))
-        if request.url.path == "/api/daily_papers":
-            return httpx.Response(200, content=body)
-        return httpx.Response(404)
-
-    transport = httpx.MockTransport(handler)
-    url = "https://huggingface.co/api/daily_papers"
-    counts = ingest(store, [url], now=NOW, transport=transport)
-    assert (counts.parsed, counts.new) == (2, 2)
-    assert seen == [url]
-    with pytest.raises(SourceError, match=r"^https://huggingface\.co/nope: HTTP 404 Not Found"):
-        ingest(store, ["https://huggingface.co/nope"], now=NOW, transport=transport)
-
-
-@pytest.mark.parametrize(
-    ("failure", "fragment"),
-    [
-        (httpx.ConnectError("[Errno -3] Temporary failure in name resolution"), "are you offline?"),
-        (httpx.ReadTimeout("timed out"), "no answer within 20 s"),
-    ],
-)
-def test_offline_or_slow_url_is_one_clear_line(
-    store: Store, failure: httpx.HTTPError, fragment: str
-) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise failure
-
-    with pytest.raises(SourceError) as caught:
-        ingest(
-            store,
-            ["https://huggingface.co/api/daily_papers"],
-            now=NOW,
-            transport=httpx.MockTransport(handler),
-        )
-    message = str(caught.value)
-    assert message.startswith("https://huggingface.co/api/daily_papers: ")
-    assert fragment in message and "\n" not in message
-    with store.session() as session:
-        assert list_papers(session) == []
-
-
-@pytest.fixture
-def http_folder(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A real HTTP server on 127.0.0.1 serving a temporary folder."""
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = partial(SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def _console_script() -> str:
-    return str(Path(sys.executable).with_name("digest"))
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_console_script_reads_stdin_urls_and_reports_errors(
-    config: Path, db_url: str, http_folder: tuple[str, Path]
-) -> None:
-    base, root = http_folder
-    (root / "api.json").write_text(json.dumps(API_PAGE), encoding="utf-8")
-    digest = [_console_script(), "--config", str(config)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-
-    piped = subprocess.run(
-        [*digest, "ingest", "-", "--json", "--page-date", "2025-10-17"],
-        input=TEXT_PAGE.encode(),
-        capture_output=True,
-        env=env,
-        timeout=120,
-    )
-    assert piped.returncode == 0, piped.stderr
-    assert json.loads(piped.stdout) == {"parsed": 2, "new": 2, "updated": 0}
-
-    fetched = subprocess.run(
-        [*digest, "ingest", f"{base}/api.json", "--json"], capture_output=True, env=env, timeout=120
-    )
-    assert fetched.returncode == 0, fetched.stderr
-    assert json.loads(fetched.stdout) == {"parsed": 2, "new": 0, "updated": 2}
-
-    offline = subprocess.run(
-        [*digest, "ingest", f"http://127.0.0.1:{_closed_port()}/api.json"],
-        capture_output=True,
-        env=env,
-        timeout=120,
-    )
-    assert offline.returncode == 2
-    lines = offline.stderr.decode().splitlines()
-    assert len(lines) == 1 and "cannot connect" in lines[0] and "offline" in lines[0]
-    assert offline.stdout == b""
-    assert stored(db_url) == 2
 
 
 def test_bundled_sample_is_a_varied_invented_page() -> None:
