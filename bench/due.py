@@ -20,8 +20,8 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from digest.cadence import Schedule
-from digest.schedule.due import due_editions
+from digest.app.due import due_editions
+from digest.profiles.cadence import Schedule
 from digest.settings import Settings, load_settings
 from digest.store import Store, open_store
 from digest.store.schema import DeliveryRow, SubscriberRow, TopicRow

@@ -25,12 +25,12 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from digest.app.tokens import Signer
 from digest.deliver.message import compose, digest_links, message_id
 from digest.models import Edition, Match, MatchReason, Paper, Profile, Subscriber, Topic
 from digest.render import Renderer
 from digest.render.compile import mjml_to_html
 from digest.settings import load_settings
-from digest.tokens import Signer
 
 NOW = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
 WORDS = [

@@ -19,12 +19,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from digest.edition import preview_for_profile
+from digest.app.edition import preview_for_profile
+from digest.app.live_preview import PREVIEW_POOL, PreviewSource
 from digest.models import Paper, Profile, Topic
 from digest.settings import load_settings
 from digest.store import open_store
 from digest.store.papers import list_papers, upsert_papers
-from digest.web.preview import PREVIEW_POOL, PreviewSource
 
 NOW = datetime(2026, 3, 30, 7, 0, tzinfo=UTC)
 WORDS = [

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -255,14 +254,3 @@ def _describe(exc: ValidationError, path: Path | None) -> str:
         return f"{where}: unknown setting {key} (or ${env}); see config.example.toml"
     message = error["msg"].removeprefix("Value error, ")
     return f"{where}: {key} (or ${env}): {message}"
-
-
-def parse_local_time(value: str) -> time:
-    """`HH:MM` on a 24-hour clock, shared by settings and profiles."""
-    parts = value.split(":")
-    if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts):
-        raise ValueError(f"expected HH:MM on a 24-hour clock, got {value!r}")
-    hour, minute = int(parts[0]), int(parts[1])
-    if hour > 23 or minute > 59:
-        raise ValueError(f"expected HH:MM on a 24-hour clock, got {value!r}")
-    return time(hour, minute)

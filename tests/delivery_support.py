@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from digest.deliver.pipeline import SendEvent, SendSummary, send_editions
+from digest.app.send import SendEvent, SendSummary, send_editions
 from digest.models import Paper, Profile, Topic
 from digest.settings import Settings
 from digest.store import Store

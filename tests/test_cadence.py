@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from digest.cadence import Schedule, parse_cadence
+from digest.profiles.cadence import Schedule, parse_cadence
 
 
 def utc(*args: int) -> datetime:

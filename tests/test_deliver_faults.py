@@ -10,7 +10,7 @@ from typing import Any
 import aiosmtplib
 from sqlalchemy import select
 
-from digest.deliver.pipeline import SendEvent, send_editions
+from digest.app.send import SendEvent, send_editions
 from digest.deliver.smtp import transact
 from digest.store import Store
 from digest.store.schema import DeliveryRow, SubscriberRow

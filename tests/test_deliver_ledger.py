@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from digest.deliver.ledger import Ledger
 from digest.models import Edition, Match, Paper, Profile, Subscriber
 from digest.store import Store, open_store
+from digest.store.deliveries import Ledger
 from digest.store.papers import upsert_papers
 from digest.store.schema import DeliveryPaperRow, DeliveryRow
 from digest.store.subscribers import create, is_suppressed, to_subscriber
@@ -236,7 +236,7 @@ RACER = textwrap.dedent(
     """
     import json, sys, time
     from datetime import UTC, date, datetime, timedelta
-    from digest.deliver.ledger import Ledger
+    from digest.store.deliveries import Ledger
     from digest.models import Edition
     from digest.store import open_store
     from digest.store.subscribers import list_subscribers

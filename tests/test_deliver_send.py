@@ -11,10 +11,10 @@ from email.utils import parseaddr, parsedate_to_datetime
 import pytest
 from sqlalchemy import select
 
-from digest.deliver.pipeline import SendEvent, send_editions
+from digest.app.send import SendEvent, send_editions
+from digest.app.tokens import Purpose, Signer
 from digest.store import Store
 from digest.store.schema import DeliveryPaperRow, DeliveryRow, SubscriberRow
-from digest.tokens import Purpose, Signer
 from tests.conftest import TEST_SECRET
 from tests.delivery_support import (
     NOW,

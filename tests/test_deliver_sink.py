@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from digest.deliver.sink import Sink, spawn_sink
+from digest.cli.sink_server import Sink, spawn_sink
 from tests.conftest import ROOT
 
 MESSAGE = (

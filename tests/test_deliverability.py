@@ -13,7 +13,7 @@ import subprocess
 from datetime import UTC, datetime
 from importlib import resources
 
-from digest.ingest import ingest
+from digest.app.ingest import ingest
 from digest.profiles import load_profiles
 from digest.store import Store
 from digest.store.subscribers import import_profile

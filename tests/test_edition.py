@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from digest.edition import EditionBuilder, preview_for_profile, select_edition
+from digest.app.edition import EditionBuilder, preview_for_profile, select_edition
 from digest.match import Matcher, PaperIndex
 from digest.models import Paper, Profile, Subscriber, Topic
 from digest.settings import Settings

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from digest.cli.app import run
-from digest.demo import sample_bytes
+from digest.cli.demo_run import sample_bytes
 from digest.sources import parse
 from tests.conftest import shared_file
 from tests.ingest_support import API_PAGE, NOW, TEXT_PAGE, stored

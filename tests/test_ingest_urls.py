@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from digest.app.ingest import ingest
 from digest.errors import SourceError
-from digest.ingest import ingest
 from digest.store import Store
 from digest.store.papers import list_papers
 from tests.ingest_support import API_PAGE, NOW, TEXT_PAGE, stored

@@ -14,19 +14,19 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from digest.app.edition import EditionBuilder
+from digest.app.preview import slug_for, write_previews
+from digest.app.tokens import Signer
 from digest.cli import run
-from digest.cli.preview_server import PreviewState, create_preview_app
 from digest.deliver.message import compose
-from digest.edition import EditionBuilder
 from digest.models import Paper, Profile, Topic
 from digest.render import Renderer
-from digest.render.preview import slug_for, write_previews
 from digest.settings import Settings
 from digest.store import Store
 from digest.store.papers import upsert_papers
 from digest.store.schema import DeliveryRow
 from digest.store.subscribers import active_subscribers, create
-from digest.tokens import Signer
+from digest.web.preview_server import PreviewState, create_preview_app
 from tests.conftest import TEST_SECRET
 from tests.render_samples import HOSTILE_ABSTRACT, HOSTILE_TITLE
 from tests.render_samples import paper as sample_paper

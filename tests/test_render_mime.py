@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from digest.app.tokens import Purpose, Signer
 from digest.deliver.message import OutgoingMessage, build_mime, compose
 from digest.errors import DeliveryError
 from digest.render import Renderer
 from digest.settings import Settings
-from digest.tokens import Purpose, Signer
 from tests.conftest import TEST_SECRET
 from tests.render_samples import edition, paper, subscriber
 

@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from digest.app.due import Due, due_editions
 from digest.errors import ConfigError
 from digest.models import Profile, Subscriber
-from digest.schedule.due import Due, due_editions
 from digest.settings import Settings
 from digest.store import Store
 from digest.store.schema import DeliveryRow, SuppressionRow

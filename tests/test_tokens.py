@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from digest.app.tokens import Purpose, Signer
 from digest.errors import ConfigError, TokenError
-from digest.tokens import Purpose, Signer
 
 
 def test_a_token_round_trips_to_the_opaque_id() -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from digest.app.tokens import Purpose
 from digest.models import Topic
-from digest.tokens import Purpose
 from tests.websupport import Site, Sites, csrf_token, paper
 
 
@@ -288,7 +288,7 @@ def test_two_tabs_saving_at_once_both_succeed_and_one_wins(site: Site, manage: s
 
 
 def test_the_preview_applies_the_edition_rules_of_a_first_digest(site: Site, manage: str) -> None:
-    from digest.edition import preview_for_profile
+    from digest.app.edition import preview_for_profile
     from digest.store.papers import list_papers
 
     site.add_papers([paper("2602.00001", "An Older LLM Paper", upvotes=99)])

@@ -12,8 +12,8 @@ from sqlalchemy import create_engine
 from starlette.responses import Response
 from starlette.routing import Route
 
+from digest.app.tokens import Purpose
 from digest.store import Store
-from digest.tokens import Purpose
 from digest.web import create_app
 from digest.web.ratelimit import SlidingWindowLimiter, retry_after_header
 from tests.websupport import Site, Sites, serve, subscribe_form

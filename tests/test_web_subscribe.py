@@ -9,8 +9,8 @@ import json
 import httpx
 import pytest
 
+from digest.app.tokens import Purpose
 from digest.store.subscribers import suppress
-from digest.tokens import Purpose
 from tests.websupport import (
     Site,
     Sites,

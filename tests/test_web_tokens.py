@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.tokens import Purpose
+from digest.app.tokens import Purpose
 from tests.conftest import TEST_SECRET
 from tests.websupport import Site, Sites, csrf_token, expired_token, links_in, subscribe_form
 
@@ -110,7 +110,7 @@ def pending(site: Site) -> str:
 def _bad_tokens(site: Site, public_id: str, purpose: Purpose) -> list[tuple[str, str]]:
     good = site.token(purpose, public_id)
     other = next(p for p in Purpose if p is not purpose)
-    from digest.tokens import Signer
+    from digest.app.tokens import Signer
 
     return [
         ("forged", "eyJhbGciOiJub25lIn0.not-a-token.at-all"),
@@ -190,7 +190,7 @@ def test_links_signed_with_a_retired_key_still_work_after_rotation(sites: Sites)
     assert _confirm(rotated, f"/confirm/{old_link}")[0] == 200
     assert rotated.status("ada@example.org") == "active"
     # New links are signed with the newest key, which the old configuration cannot read.
-    from digest.tokens import Signer
+    from digest.app.tokens import Signer
 
     new_link = rotated.token(Purpose.MANAGE, public_id)
     with pytest.raises(Exception, match="not valid"):

@@ -17,13 +17,13 @@ import uvicorn
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from starlette.applications import Starlette
 
+from digest.app.tokens import Purpose, Signer
 from digest.models import Paper, Profile, Topic
 from digest.settings import CatalogEntry, Settings
 from digest.store import Store
 from digest.store.papers import upsert_papers
 from digest.store.schema import SubscriberRow
 from digest.store.subscribers import create, get_row_by_email, to_subscriber
-from digest.tokens import Purpose, Signer
 from digest.web import create_app
 from tests.conftest import TEST_SECRET
 from tests.smtpd import Received, SmtpServer

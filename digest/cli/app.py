@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
+from digest.cli.runtime import Runtime
 from digest.errors import DigestError
-from digest.runtime import Runtime
 
 
 class AppContext(Runtime):

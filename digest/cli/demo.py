@@ -1,4 +1,4 @@
-"""`digest demo`: run the demo steps from `digest.demo` and print what each one did."""
+"""`digest demo`: run the demo steps from `digest.cli.demo_run` and print what each one did."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from digest.app.send import SendSummary
 from digest.cli.app import cli
+from digest.cli.demo_run import run_demo
 from digest.cli.ingest import papers_table
-from digest.deliver.pipeline import SendSummary
-from digest.demo import run_demo
 from digest.models import Paper
 
 

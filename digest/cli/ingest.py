@@ -10,9 +10,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from digest.app.ingest import ingest as ingest_sources
 from digest.cli.app import AppContext, cli, pass_app, print_json
 from digest.errors import ConfigError
-from digest.ingest import ingest as ingest_sources
 from digest.models import Paper
 from digest.sources import FORMATS
 from digest.store.papers import list_papers

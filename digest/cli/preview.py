@@ -45,11 +45,11 @@ def preview(
     """
     day: date | None = edition_date.date() if edition_date else None
     if serve:
-        from digest.cli.preview_server import serve_previews
+        from digest.web.preview_server import serve_previews
 
         serve_previews(app.settings, app.store, port=port, subscriber=email, edition_date=day)
         return
-    from digest.render.preview import write_previews
+    from digest.app.preview import write_previews
 
     written = write_previews(
         app.store, app.settings, out_dir, now=datetime.now(UTC), subscriber=email, edition_date=day

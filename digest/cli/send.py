@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from digest.app.send import SendEvent, SendSummary, send_editions
 from digest.cli.app import AppContext, cli, pass_app, print_json
-from digest.deliver.pipeline import SendEvent, SendSummary, send_editions
 from digest.errors import ConfigError
 
 OUTCOMES = ("sent", "skipped", "deferred", "failed", "bounced")

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from digest.app.due import Due, due_editions
 from digest.cli.app import AppContext, cli, pass_app, print_json
 from digest.errors import ConfigError
-from digest.schedule.due import Due, due_editions
 
 
 def parse_instant(value: str) -> datetime:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from digest.cli.app import cli
-from digest.deliver.sink import run_sink
+from digest.cli.sink_server import run_sink
 
 
 def _echo(line: str) -> None:

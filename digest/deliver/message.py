@@ -25,6 +25,7 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from digest.app.tokens import Purpose, Signer
 from digest.deliver.headers import (
     check_value,
     domain_of,
@@ -36,7 +37,6 @@ from digest.errors import DeliveryError
 from digest.models import Edition
 from digest.render.context import DigestLinks
 from digest.settings import Settings
-from digest.tokens import Purpose, Signer
 
 if TYPE_CHECKING:
     from digest.render import RenderedDigest, Renderer

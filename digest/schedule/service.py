@@ -32,9 +32,9 @@ from typing import Any, Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from digest.app.due import Due, due_editions, validate_stored_schedules
 from digest.errors import ConfigError, DigestError
 from digest.schedule.crontab import crontab_trigger
-from digest.schedule.due import Due, due_editions, validate_stored_schedules
 from digest.settings import Settings
 from digest.store import Store
 
@@ -83,9 +83,9 @@ def check_configuration(settings: Settings, store: Store, *, delivery: bool = Tr
     with store.session() as session:
         validate_stored_schedules(session)
     if delivery:
-        from digest.deliver.pipeline import check_sender
+        from digest.app.send import check_sender
+        from digest.app.tokens import Signer
         from digest.render import Renderer
-        from digest.tokens import Signer
 
         Signer(settings.secret_keys)
         check_sender(settings)
@@ -119,7 +119,7 @@ class Scheduler:
         due = await asyncio.to_thread(self._due, at.replace(second=0, microsecond=0))
         report = TickReport(at=at, due=due)
         # Imported here: `digest due` and the start-up checks need no SMTP stack.
-        from digest.deliver.pipeline import send_editions
+        from digest.app.send import send_editions
 
         # The pipeline sends one edition date per call; subscribers in different zones can be
         # due for different local dates in the same minute, so group, oldest slot first.
@@ -155,7 +155,7 @@ class Scheduler:
         sources = self.settings.ingest.sources
         if not sources:
             return
-        from digest.ingest import ingest
+        from digest.app.ingest import ingest
 
         now = self.clock.now()
         try:

@@ -12,9 +12,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from digest.app.live_preview import PreviewSource
+from digest.app.tokens import Signer
 from digest.settings import Settings
 from digest.store import Store
-from digest.tokens import Signer
 from digest.web import confirm, health, preferences, subscribe, unsubscribe
 from digest.web.bodylimit import BodyLimitMiddleware
 from digest.web.context import (
@@ -27,7 +28,6 @@ from digest.web.context import (
 from digest.web.errors import EXCEPTION_HANDLERS
 from digest.web.notices import Notices
 from digest.web.pages import STATIC_DIR, Pages, template_environment
-from digest.web.preview import PreviewSource
 from digest.web.ratelimit import SlidingWindowLimiter
 from digest.web.security import CsrfCookieMiddleware, SecurityHeadersMiddleware
 

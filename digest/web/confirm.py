@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from digest.app.subscription import ConfirmOutcome, confirm, find
+from digest.app.tokens import Purpose
 from digest.errors import DeliveryError, TokenError
 from digest.models import Subscriber
-from digest.subscription import ConfirmOutcome, confirm, find
-from digest.tokens import Purpose
 from digest.web.context import WebContext, web_context
 from digest.web.errors import expired_form
 from digest.web.forms import cadence_phrase, fields_of

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 from starlette.requests import Request
 
+from digest.app.live_preview import PreviewSource
+from digest.app.tokens import Purpose, Signer
 from digest.settings import Settings
 from digest.store import Store
-from digest.tokens import Purpose, Signer
 from digest.web.notices import Notices
 from digest.web.pages import Pages
-from digest.web.preview import PreviewSource
 from digest.web.ratelimit import SlidingWindowLimiter
 from digest.web.security import csrf_valid
 

@@ -16,12 +16,12 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from starlette.datastructures import ImmutableMultiDict
 
-from digest.cadence import WEEKDAYS, parse_cadence, parse_timezone
 from digest.errors import DigestError, QueryError
 from digest.match import compile_query
 from digest.models import Profile, Topic
 from digest.profiles import MAX_QUERY, MAX_TOPIC_NAME, profile_from_mapping
-from digest.settings import CatalogEntry, parse_local_time
+from digest.profiles.cadence import WEEKDAYS, parse_cadence, parse_local_time, parse_timezone
+from digest.settings import CatalogEntry
 
 # A web form offers fewer topics than an operator's profile file may hold (50): twenty is a lot
 # of reading, and it bounds the work one preview request can ask for.

@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from digest.app.live_preview import EMAIL_PREVIEW_CSP
+from digest.app.subscription import find, save_preferences
+from digest.app.tokens import Purpose
 from digest.errors import DigestError, TokenError
 from digest.models import Edition, Profile, Subscriber
 from digest.render import DigestLinks
-from digest.subscription import find, save_preferences
-from digest.tokens import Purpose
 from digest.web.context import WebContext, web_context
 from digest.web.errors import expired_form, too_many
 from digest.web.forms import (
@@ -30,7 +31,6 @@ from digest.web.forms import (
     read_profile_form,
     timezone_choices,
 )
-from digest.web.preview import EMAIL_PREVIEW_CSP
 from digest.web.security import client_address
 
 log = logging.getLogger("digest.web")

@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from digest.app.subscription import SignupDecision, Step, notice_not_sent, request_subscription
+from digest.app.tokens import Purpose
 from digest.errors import PermanentDeliveryError
 from digest.models import Profile
 from digest.store.subscribers import email_key
-from digest.subscription import SignupDecision, Step, notice_not_sent, request_subscription
-from digest.tokens import Purpose
 from digest.web.context import WebContext, web_context
 from digest.web.errors import expired_form, too_many
 from digest.web.forms import (

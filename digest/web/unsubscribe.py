@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from digest.app.subscription import find, unsubscribe
+from digest.app.tokens import Purpose
 from digest.errors import TokenError
 from digest.models import Subscriber
-from digest.subscription import find, unsubscribe
-from digest.tokens import Purpose
 from digest.web.context import WebContext, web_context
 from digest.web.forms import fields_of
 

@@ -17,13 +17,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
-from digest.deliver.pipeline import SendSummary, send_editions
-from digest.deliver.sink import spawn_sink
-from digest.ingest import ingest
+from digest.app.ingest import ingest
+from digest.app.preview import write_previews
+from digest.app.send import SendSummary, send_editions
+from digest.cli.runtime import Runtime
+from digest.cli.sink_server import spawn_sink
 from digest.models import Paper
 from digest.profiles import load_profiles
-from digest.render.preview import write_previews
-from digest.runtime import Runtime
 from digest.settings import Settings
 from digest.store import Store
 from digest.store import subscribers as subscriber_repo

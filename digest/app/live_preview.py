@@ -1,6 +1,6 @@
 """The live preview on the preferences page: the digest these settings would produce now.
 
-It is `digest.edition.preview_for_profile` (the edition rules of a first edition), so what the
+It is `digest.app.edition.preview_for_profile` (the edition rules of a first edition), so what the
 reader sees while editing is what a first digest would carry from the current papers. What this
 module adds is cost control: indexing papers takes hundreds of milliseconds for a few hundred
 papers, and the preview is asked for on every debounced keystroke. Here one
@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from digest.edition import DEFAULT_LOOKBACK, preview_for_profile
+from digest.app.edition import DEFAULT_LOOKBACK, preview_for_profile
 from digest.match import Matcher, PaperIndex
 from digest.models import Edition, Paper, Profile
 from digest.render import DigestLinks, Renderer

@@ -1,6 +1,6 @@
 """`digest preview --serve`: previews on 127.0.0.1, re-rendered when a template file changes.
 
-A shell over `digest.render.preview.render_previews` (the same code as the files and the sender).
+A shell over `digest.app.preview.render_previews` (the same code as the files and the sender).
 The page shows the HTML part (in a sandboxed frame with a desktop/mobile width switch), the text
 part and the raw message side by side, and polls `/version` to reload itself after a template
 edit. A template error is shown on the page until the file is fixed; the server keeps running.
@@ -16,9 +16,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from digest.app.preview import Preview, render_previews
 from digest.errors import DigestError
 from digest.render.loader import template_files
-from digest.render.preview import Preview, render_previews
 from digest.render.renderer import Renderer
 from digest.settings import Settings
 from digest.store import Store

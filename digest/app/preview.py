@@ -21,16 +21,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from digest.cadence import Schedule
+from digest.app.edition import EditionBuilder
+from digest.app.tokens import Signer
 from digest.deliver.message import compose_rendered
-from digest.edition import EditionBuilder
 from digest.errors import ConfigError, ProfileError
 from digest.models import Edition, Subscriber
+from digest.profiles.cadence import Schedule
 from digest.render.renderer import Renderer
 from digest.settings import Settings
 from digest.store import Store
 from digest.store.subscribers import active_subscribers, get_row_by_email, to_subscriber
-from digest.tokens import Signer
 
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 

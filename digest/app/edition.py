@@ -26,9 +26,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from digest.cadence import Schedule, parse_cadence
 from digest.match import Matcher, PaperIndex
 from digest.models import Edition, Match, Paper, Profile, Subscriber
+from digest.profiles.cadence import Schedule, parse_cadence
 from digest.settings import Settings
 from digest.store.papers import list_papers
 from digest.store.schema import DeliveryPaperRow, DeliveryRow

@@ -10,7 +10,7 @@ queued, and the queue is bounded, so memory stays flat however many readers ther
 Order per reader, chosen so that nothing is half-written: the edition is built and composed
 first (a template error stops the run before anything is claimed), then claimed (the ledger row
 and the papers it carries, committed), then queued. The row becomes `sent` only once the server
-has accepted the message; see `digest.deliver.ledger` for what a crash in between costs.
+has accepted the message; see `digest.store.deliveries` for what a crash in between costs.
 """
 
 from __future__ import annotations
@@ -25,19 +25,19 @@ from typing import Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from digest.cadence import Schedule
+from digest.app.edition import EditionBuilder
+from digest.app.tokens import Signer
 from digest.deliver.dkim import DkimSigner
 from digest.deliver.headers import check_value, format_address
-from digest.deliver.ledger import Claim, Ledger
 from digest.deliver.message import OutgoingMessage, compose
 from digest.deliver.smtp import SendResult, SmtpPool, envelope_address
-from digest.edition import EditionBuilder
 from digest.errors import DeliveryError
 from digest.models import Subscriber
+from digest.profiles.cadence import Schedule
 from digest.render import Renderer
 from digest.settings import Settings
 from digest.store import Store
-from digest.tokens import Signer
+from digest.store.deliveries import Claim, Ledger
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 200

@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from digest.settings import parse_local_time
+
+def parse_local_time(value: str) -> time:
+    """`HH:MM` on a 24-hour clock."""
+    parts = value.split(":")
+    if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts):
+        raise ValueError(f"expected HH:MM on a 24-hour clock, got {value!r}")
+    hour, minute = int(parts[0]), int(parts[1])
+    if hour > 23 or minute > 59:
+        raise ValueError(f"expected HH:MM on a 24-hour clock, got {value!r}")
+    return time(hour, minute)
+
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

@@ -20,10 +20,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from digest.cadence import Schedule, parse_cadence, parse_timezone
 from digest.errors import ConfigError
 from digest.models import Subscriber
-from digest.settings import Settings, parse_local_time
+from digest.profiles.cadence import Schedule, parse_cadence, parse_local_time, parse_timezone
+from digest.settings import Settings
 from digest.store.schema import DeliveryRow, SubscriberRow, SuppressionRow
 from digest.store.subscribers import by_ids
 
@@ -122,7 +122,7 @@ def _settled(
 
     A `queued` row claimed less than `[smtp] claim_lease_seconds` ago is a send in flight: not
     due. An older claim belongs to a sender that died; the ledger lets the next claimant take it
-    over (`digest.deliver.ledger`), so it is due again.
+    over (`digest.store.deliveries`), so it is due again.
 
     One query over the few distinct edition dates in play (a week at most), not one per subscriber.
     """
