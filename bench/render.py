@@ -25,8 +25,8 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from digest.app.tokens import Signer
-from digest.deliver.message import compose, digest_links, message_id
+from digest.app.tokens import Signer, digest_links
+from digest.deliver.message import compose, message_id
 from digest.models import Edition, Match, MatchReason, Paper, Profile, Subscriber, Topic
 from digest.render import Renderer
 from digest.render.compile import mjml_to_html
@@ -179,7 +179,8 @@ def main() -> None:
         batch = editions[r * fast_batch : (r + 1) * fast_batch]
         wall, cpu = time.perf_counter(), time.process_time()
         for edition in batch:
-            total_bytes += len(compose(edition, settings, signer, renderer=renderer, now=NOW).data)
+            links = digest_links(settings, signer, edition.subscriber.public_id)
+            total_bytes += len(compose(edition, settings, links, renderer=renderer, now=NOW).data)
         fast_cpu += time.process_time() - cpu
         fast_wall += time.perf_counter() - wall
         fast_done += len(batch)

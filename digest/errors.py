@@ -4,6 +4,7 @@ Every error here carries the one line a person should read; the CLI prints it an
 web app turns it into a page. Anything else escaping is a bug (exit 1).
 
     DigestError
+    ├── InvalidValue       one value does not validate (also a ValueError); says what was expected
     ├── ConfigError        settings file, environment override or CLI option is wrong
     ├── SourceError        an input file/URL cannot be read or is not the expected format
     ├── QueryError         a topic query does not parse (carries the column)
@@ -18,6 +19,8 @@ web app turns it into a page. Anything else escaping is a bug (exit 1).
 
 from __future__ import annotations
 
+import copy
+
 
 class DigestError(Exception):
     """Base class: `str(error)` is the complete, single-line message for the user."""
@@ -28,6 +31,22 @@ class DigestError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def within(self, where: str) -> DigestError:
+        """The same kind of error, its message prefixed with where the bad data came from
+        (a file and line, a subscriber and field): core code names the data, shells the flag."""
+        widened = copy.copy(self)
+        widened.message = f"{where}: {self.message}"
+        widened.args = (widened.message,)
+        return widened
+
+
+class InvalidValue(DigestError, ValueError):
+    """A single value (a cadence, a time zone, an address) that does not validate.
+
+    Raised by the project's own parsers. It is a ValueError too, so pydantic validators and
+    callers that accept any ValueError keep working, and the message already says what was
+    expected; a caller that knows where the value came from adds that with `within`."""
 
 
 class ConfigError(DigestError):

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from digest.app.edition import EditionBuilder
 from digest.app.preview import slug_for, write_previews
-from digest.app.tokens import Signer
+from digest.app.tokens import Signer, digest_links
 from digest.cli import run
 from digest.deliver.message import compose
 from digest.models import Paper, Profile, Topic
@@ -152,9 +152,8 @@ def test_a_preview_is_exactly_the_message_send_would_build(
         reader = next(s for s in active_subscribers(session) if s.email == "bo@example.org")
         day = NOW.date()
         edition = EditionBuilder(session, settings, now=NOW).build(reader, day)
-    sent = compose(
-        edition, settings, Signer(settings.secret_keys), renderer=Renderer(settings), now=NOW
-    )
+    links = digest_links(settings, Signer(settings.secret_keys), reader.public_id)
+    sent = compose(edition, settings, links, renderer=Renderer(settings), now=NOW)
     assert (tmp_path / "p" / "bo-example-org.eml").read_bytes() == sent.data
 
 

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.app.tokens import Purpose, Signer
+from digest.app.tokens import Purpose, Signer, digest_links
+from digest.render import DigestLinks
 from digest.deliver.message import OutgoingMessage, build_mime, compose
 from digest.errors import DeliveryError
 from digest.render import Renderer
@@ -160,10 +161,15 @@ def settings_(make_settings) -> Settings:  # type: ignore[no-untyped-def]
     )
 
 
+def links_for(settings_: Settings, public_id: str) -> DigestLinks:
+    return digest_links(settings_, Signer(settings_.secret_keys), public_id)
+
+
 def compose_one(settings_: Settings, **kwargs: object) -> OutgoingMessage:
     signer = Signer(settings_.secret_keys)
     ed = kwargs.pop("ed", None) or edition(10)
-    return compose(ed, settings_, signer, renderer=Renderer(settings_), now=NOW)  # type: ignore[arg-type]
+    links = digest_links(settings_, signer, ed.subscriber.public_id)  # type: ignore[attr-defined]
+    return compose(ed, settings_, links, renderer=Renderer(settings_), now=NOW)  # type: ignore[arg-type]
 
 
 def test_compose_sets_every_list_header(settings_: Settings) -> None:
@@ -205,7 +211,7 @@ def test_message_id_is_stable_per_subscriber_and_edition(settings_: Settings) ->
     again = compose(
         edition(3),
         settings_,
-        Signer(settings_.secret_keys),
+        links_for(settings_, "pub-1"),
         renderer=Renderer(settings_),
         now=NOW + timedelta(hours=5),
     )
@@ -220,7 +226,7 @@ def test_date_is_utc_with_numeric_zone(settings_: Settings) -> None:
     out = compose(
         edition(1),
         settings_,
-        Signer(settings_.secret_keys),
+        links_for(settings_, "pub-1"),
         renderer=Renderer(settings_),
         now=local,
     )
@@ -257,7 +263,7 @@ def test_compose_refuses_unvalidated_input(make_settings, sender: dict[str, str]
         compose(
             edition(1, sub=sub),
             settings_,
-            Signer(settings_.secret_keys),
+            links_for(settings_, "pub-1"),
             renderer=Renderer(settings_),
             now=NOW,
         )

@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from digest.app.tokens import Purpose
-from digest.deliver.message import digest_links
+from digest.app.tokens import Purpose, digest_links
 from tests.websupport import Site, links_in, subscribe_form
 
 

@@ -22,7 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from digest.app.edition import EditionBuilder
-from digest.app.tokens import Signer
+from digest.app.tokens import Signer, digest_links
 from digest.deliver.message import compose_rendered
 from digest.errors import ConfigError, ProfileError
 from digest.models import Edition, Subscriber
@@ -93,8 +93,9 @@ def render_previews(
         for reader in readers:
             day = edition_date or edition_date_for(reader, now)
             edition = builder.build(reader, day)
+            links = digest_links(settings, signer, reader.public_id)
             message, rendered = compose_rendered(
-                edition, settings, signer, renderer=renderer, now=now
+                edition, settings, links, renderer=renderer, now=now
             )
             yield Preview(
                 slug=slug_for(reader.email, taken),

@@ -26,7 +26,7 @@ from typing import Literal
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.app.edition import EditionBuilder
-from digest.app.tokens import Signer
+from digest.app.tokens import Signer, digest_links
 from digest.deliver.dkim import DkimSigner
 from digest.deliver.headers import check_value, format_address
 from digest.deliver.message import OutgoingMessage, compose
@@ -233,9 +233,8 @@ class _Run:
                 self.report(SendEvent("skipped", email, edition_date))
             return
         try:
-            message = compose(
-                edition, self.settings, self.signer, renderer=self.renderer, now=self.now
-            )
+            links = digest_links(self.settings, self.signer, subscriber.public_id)
+            message = compose(edition, self.settings, links, renderer=self.renderer, now=self.now)
         except DeliveryError as exc:  # this reader's address or name; the sender was checked
             if pool is None or self.ledger.claim(
                 edition, message_id=None, status="failed", error=str(exc)

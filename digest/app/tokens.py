@@ -17,6 +17,8 @@ from itsdangerous.signer import Signer as ItsSigner
 from itsdangerous.timed import TimestampSigner
 
 from digest.errors import ConfigError, TokenError
+from digest.render import DigestLinks
+from digest.settings import Settings
 
 
 class Purpose(StrEnum):
@@ -130,3 +132,12 @@ class _LinkSigner:
             return self._signer.sign(payload)
         value = payload + self._sep + self._timestamp()
         return value + self._sep + self._signature(value)
+
+
+def digest_links(settings: Settings, signer: Signer, public_id: str) -> DigestLinks:
+    """The signed manage and unsubscribe links every digest carries."""
+    base = settings.site.base_url
+    return DigestLinks(
+        manage=f"{base}/preferences/{signer.sign(Purpose.MANAGE, public_id)}",
+        unsubscribe=f"{base}/unsubscribe/{signer.sign(Purpose.UNSUBSCRIBE, public_id)}",
+    )

@@ -25,7 +25,6 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from digest.app.tokens import Purpose, Signer
 from digest.deliver.headers import (
     check_value,
     domain_of,
@@ -310,14 +309,6 @@ def message_id(edition: Edition, from_address: str) -> str:
     return f"<{edition.date.isoformat()}.{token}@{domain_of(from_address)}>"
 
 
-def digest_links(settings: Settings, signer: Signer, public_id: str) -> DigestLinks:
-    base = settings.site.base_url
-    return DigestLinks(
-        manage=f"{base}/preferences/{signer.sign(Purpose.MANAGE, public_id)}",
-        unsubscribe=f"{base}/unsubscribe/{signer.sign(Purpose.UNSUBSCRIBE, public_id)}",
-    )
-
-
 # format_address for the configured sender addresses, which are the same on every mail of a
 # run: each (name, address, field) is validated and formatted once. Errors are not cached: an
 # invalid setting raises on every call, as format_address does.
@@ -349,17 +340,27 @@ def list_headers(settings: Settings, links: DigestLinks) -> list[tuple[str, str]
 
 
 def compose(
-    edition: Edition, settings: Settings, signer: Signer, *, renderer: Renderer, now: datetime
+    edition: Edition,
+    settings: Settings,
+    links: DigestLinks,
+    *,
+    renderer: Renderer,
+    now: datetime,
 ) -> OutgoingMessage:
     """One reader's digest as the exact bytes to hand to SMTP (and to write as a preview .eml).
 
     Every header input is validated before anything is rendered: DeliveryError names the
     field."""
-    return compose_rendered(edition, settings, signer, renderer=renderer, now=now)[0]
+    return compose_rendered(edition, settings, links, renderer=renderer, now=now)[0]
 
 
 def compose_rendered(
-    edition: Edition, settings: Settings, signer: Signer, *, renderer: Renderer, now: datetime
+    edition: Edition,
+    settings: Settings,
+    links: DigestLinks,
+    *,
+    renderer: Renderer,
+    now: datetime,
 ) -> tuple[OutgoingMessage, RenderedDigest]:
     """`compose`, also returning the rendered parts (preview writes them beside the .eml)."""
     sender = settings.sender
@@ -377,7 +378,6 @@ def compose_rendered(
     check_value("[sender] list_id", sender.list_id)
     check_value("[site] base_url", settings.site.base_url)
     mid = message_id(edition, _sender_address(None, sender.from_address, field="from"))
-    links = digest_links(settings, signer, edition.subscriber.public_id)
     rendered = renderer.render(edition, links)
     headers = [
         ("Date", _date_header(now)),

@@ -12,15 +12,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from digest.errors import InvalidValue
+
 
 def parse_local_time(value: str) -> time:
     """`HH:MM` on a 24-hour clock."""
     parts = value.split(":")
     if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts):
-        raise ValueError(f"expected HH:MM on a 24-hour clock, got {value!r}")
+        raise InvalidValue(f"expected HH:MM on a 24-hour clock, got {value!r}")
     hour, minute = int(parts[0]), int(parts[1])
     if hour > 23 or minute > 59:
-        raise ValueError(f"expected HH:MM on a 24-hour clock, got {value!r}")
+        raise InvalidValue(f"expected HH:MM on a 24-hour clock, got {value!r}")
     return time(hour, minute)
 
 
@@ -46,14 +48,14 @@ def parse_cadence(value: str) -> Cadence:
         return Cadence(None)
     if text.startswith("weekly:") and text[7:] in WEEKDAYS:
         return Cadence(WEEKDAYS.index(text[7:]))
-    raise ValueError(f"expected 'daily' or 'weekly:<mon|tue|wed|thu|fri|sat|sun>', got {value!r}")
+    raise InvalidValue(f"expected 'daily' or 'weekly:<mon|tue|wed|thu|fri|sat|sun>', got {value!r}")
 
 
 def parse_timezone(value: str) -> ZoneInfo:
     try:
         return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
+        raise InvalidValue(
             f"unknown time zone {value!r}; expected an IANA name such as Europe/Paris"
         ) from None
 

@@ -1,0 +1,131 @@
+"""The layout holds: layers import downwards only, each library stays in its shell, modules stay small.
+
+Read from the source with `ast` (imports inside functions and under TYPE_CHECKING count too), so a
+shortcut through a lazy import is caught like any other.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+PACKAGE = ROOT / "digest"
+MAX_LINES = 400
+PURE_LAYERS = ("render", "match", "sources", "deliver")
+SHELLS = ("cli", "web", "schedule")
+# Third-party libraries and the only places allowed to import them.
+CONFINED = {
+    "sqlalchemy": ("store",),
+    "alembic": ("store",),
+    "click": ("cli",),
+    "starlette": ("web", "cli"),
+    "uvicorn": ("web", "cli"),
+    "apscheduler": ("schedule",),
+}
+
+
+def modules() -> Iterator[tuple[str, Path]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        yield ".".join(path.relative_to(ROOT).with_suffix("").parts), path
+
+
+def unit(module: str) -> str:
+    """The layer a module belongs to: its subpackage, or the top-level module itself."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def imported(path: Path, module: str) -> Iterator[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                name = ".".join([*base, node.module] if node.module else base)
+            else:
+                name = node.module or ""
+            yield name
+            # `from digest import x` names a module x too.
+            yield from (f"{name}.{alias.name}" for alias in node.names if name == "digest")
+
+
+def imports_by_module() -> dict[str, set[str]]:
+    return {module: set(imported(path, module)) for module, path in modules()}
+
+
+def test_no_module_is_over_the_size_limit() -> None:
+    long = {
+        str(path.relative_to(ROOT)): n
+        for _m, path in modules()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
+@pytest.mark.parametrize("library", sorted(CONFINED))
+def test_a_library_is_imported_only_where_it_belongs(library: str) -> None:
+    allowed = CONFINED[library]
+    offenders = sorted(
+        module
+        for module, names in imports_by_module().items()
+        if unit(module) not in allowed
+        and any(n == library or n.startswith(library + ".") for n in names)
+    )
+    assert offenders == []
+
+
+def _layer_imports(module_names: set[str]) -> set[str]:
+    return {unit(n) for n in module_names if n.startswith("digest.") and n.count(".") >= 1}
+
+
+@pytest.mark.parametrize("layer", PURE_LAYERS)
+def test_pure_layers_know_nothing_of_store_use_cases_or_shells(layer: str) -> None:
+    forbidden = {"store", "app", *SHELLS}
+    offenders = sorted(
+        f"{module} -> {', '.join(sorted(_layer_imports(names) & forbidden))}"
+        for module, names in imports_by_module().items()
+        if unit(module) == layer and _layer_imports(names) & forbidden
+    )
+    assert offenders == []
+
+
+def test_use_cases_call_no_shell() -> None:
+    offenders = sorted(
+        module
+        for module, names in imports_by_module().items()
+        if unit(module) == "app" and _layer_imports(names) & set(SHELLS)
+    )
+    assert offenders == []
+
+
+def test_no_import_cycle_between_layers() -> None:
+    graph: dict[str, set[str]] = {}
+    for module, names in imports_by_module().items():
+        source = unit(module)
+        if source == "digest":
+            continue
+        targets = _layer_imports(names) - {source, "digest"}
+        graph.setdefault(source, set()).update(targets)
+    cycles: list[list[str]] = []
+
+    def visit(node: str, trail: list[str]) -> None:
+        for target in sorted(graph.get(node, ())):
+            if target in trail:
+                cycle = trail[trail.index(target) :]
+                if min(cycle) == cycle[0]:
+                    cycles.append([*cycle, target])
+            else:
+                visit(target, [*trail, target])
+
+    for start in sorted(graph):
+        visit(start, [start])
+    assert cycles == []
