@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from digest.store import open_store
-from digest.store.papers import count_papers
+from digest.store.papers import fingerprint
 
 NOW = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)
 
@@ -62,6 +62,6 @@ def stored(db_url: str) -> int:
     store = open_store(db_url)
     try:
         with store.session() as session:
-            return count_papers(session)
+            return fingerprint(session)[0]
     finally:
         store.dispose()

@@ -90,3 +90,13 @@ def ledger(store: Store) -> dict[str, str]:
             )
         ).all()
     return dict(rows)  # type: ignore[arg-type]
+
+
+class SimulatedClock:
+    """The scheduler's clock, held at an instant the test moves."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at

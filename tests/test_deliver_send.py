@@ -11,10 +11,12 @@ from email.utils import parseaddr, parsedate_to_datetime
 import pytest
 from sqlalchemy import select
 
+from digest.app.due import WorkPage
 from digest.app.send import SendEvent, send_editions
 from digest.app.tokens import Purpose, Signer
 from digest.store import Store
 from digest.store.schema import DeliveryPaperRow, DeliveryRow, SubscriberRow
+from digest.store.subscribers import by_ids
 from tests.conftest import TEST_SECRET
 from tests.delivery_support import (
     NOW,
@@ -137,16 +139,18 @@ def test_a_dry_run_renders_everything_and_sends_and_writes_nothing(
     assert summary.sent == 3 and len(smtp_server.messages) == 3
 
 
-def test_only_the_given_readers_are_served(
+def test_only_the_work_given_is_served(
     store: Store, make_settings, smtp_server: SmtpServer
 ) -> None:  # type: ignore[no-untyped-def]
     ingest(store, [paper(n) for n in range(3)])
     ids = add_readers(store, 4)
     settings = smtp_settings(make_settings, smtp_server.port)
-    summary, events = send(store, settings, subscriber_ids=ids[1:3], edition_date=TODAY)
+    with store.session() as session:
+        readers = by_ids(session, ids[1:3])
+    work = [WorkPage(editions=[(reader, TODAY) for reader in readers])]
+    summary, _ = send(store, settings, work=work)
     assert summary.sent == 2
     assert set(copies(smtp_server.messages)) == {"reader1@example.org", "reader2@example.org"}
-    assert events[0].total == 2
 
 
 def test_a_bad_sender_setting_stops_before_anything_is_claimed(

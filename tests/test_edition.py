@@ -74,7 +74,12 @@ def record(
 def build(store: Store, settings: Settings, sid: int, day: date, now: datetime = NOW):  # type: ignore[no-untyped-def]
     with store.session() as session:
         subscriber = to_subscriber(session.get_one(SubscriberRow, sid))
-        return EditionBuilder(session, settings, now=now).build(subscriber, day)
+    return build_with(EditionBuilder(store, settings, now=now), subscriber, day)
+
+
+def build_with(builder: EditionBuilder, subscriber: Subscriber, day: date):  # type: ignore[no-untyped-def]
+    history = builder.histories([(subscriber, day)])[subscriber.id]
+    return builder.build(subscriber, day, history)
 
 
 def ids(edition) -> list[str]:  # type: ignore[no-untyped-def]
@@ -199,15 +204,15 @@ def test_one_index_serves_every_reader_and_widens_for_a_long_absence(
     fresh = add_reader(store, "fresh@example.org")
     record(store, back, NOW.date() - timedelta(days=25), NOW - timedelta(days=25), [])
     with store.session() as session:
-        builder = EditionBuilder(session, settings, now=NOW)
         subscribers = {
             sid: to_subscriber(session.get_one(SubscriberRow, sid)) for sid in (back, fresh)
         }
-        assert ids(builder.build(subscribers[fresh], NOW.date())) == ["2511.00002"]
-        assert sorted(ids(builder.build(subscribers[back], NOW.date()))) == [
-            "2511.00001",
-            "2511.00002",
-        ]
+    builder = EditionBuilder(store, settings, now=NOW)
+    assert ids(build_with(builder, subscribers[fresh], NOW.date())) == ["2511.00002"]
+    assert sorted(ids(build_with(builder, subscribers[back], NOW.date()))) == [
+        "2511.00001",
+        "2511.00002",
+    ]
 
 
 def test_preview_for_profile_needs_no_ledger(settings: Settings) -> None:
@@ -226,7 +231,9 @@ def test_preview_for_profile_needs_no_ledger(settings: Settings) -> None:
         id="old", title="speculative decoding old", abstract="", first_seen=NOW - timedelta(days=3)
     )
     papers.append(old_paper)
-    edition = preview_for_profile(profile, papers, settings, now=NOW)
+    edition = preview_for_profile(
+        profile, papers, settings, edition_date=date(2026, 11, 29), now=NOW
+    )
     assert len(edition.papers) == 2
     assert "old" not in {m.paper.id for m in edition.papers}
     assert edition.date == date(2026, 11, 29)

@@ -1,4 +1,4 @@
-"""The layout holds: layers import downwards only, each library stays in its shell, modules stay small.
+"""The layout holds: layers import downwards, libraries stay in their shell, modules stay small.
 
 Read from the source with `ast` (imports inside functions and under TYPE_CHECKING count too), so a
 shortcut through a lazy import is caught like any other.

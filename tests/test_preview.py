@@ -150,8 +150,9 @@ def test_a_preview_is_exactly_the_message_send_would_build(
     write_previews(store, settings, tmp_path / "p", now=NOW, subscriber="bo@example.org")
     with store.session() as session:
         reader = next(s for s in active_subscribers(session) if s.email == "bo@example.org")
-        day = NOW.date()
-        edition = EditionBuilder(session, settings, now=NOW).build(reader, day)
+    day = NOW.date()
+    builder = EditionBuilder(store, settings, now=NOW)
+    edition = builder.build(reader, day, builder.histories([(reader, day)])[reader.id])
     links = digest_links(settings, Signer(settings.secret_keys), reader.public_id)
     sent = compose(edition, settings, links, renderer=Renderer(settings), now=NOW)
     assert (tmp_path / "p" / "bo-example-org.eml").read_bytes() == sent.data

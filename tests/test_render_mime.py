@@ -19,10 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digest.app.tokens import Purpose, Signer, digest_links
-from digest.render import DigestLinks
 from digest.deliver.message import OutgoingMessage, build_mime, compose
 from digest.errors import DeliveryError
-from digest.render import Renderer
+from digest.render import DigestLinks, Renderer
 from digest.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.render_samples import edition, paper, subscriber

@@ -13,8 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from digest.app.due import Due, due_editions
-from digest.errors import ConfigError
+from digest.app.due import Due, due_pages
 from digest.models import Profile, Subscriber
 from digest.settings import Settings
 from digest.store import Store
@@ -58,6 +57,11 @@ def record(session: Session, due: Due, at: datetime, status: str = "sent") -> No
     )
 
 
+def due_editions(store: Store, at: datetime, settings: Settings) -> list[Due]:
+    """The whole due set at `at`, over every page of readers."""
+    return [due for page in due_pages(store, at, settings) for due in page.due]
+
+
 def ticks(start: datetime, end: datetime, every: timedelta) -> Iterator[datetime]:
     at = start
     while at <= end:
@@ -75,7 +79,7 @@ def simulate(
     sends: Sends = {}
     for at in instants:
         with store.session() as session:
-            for due in due_editions(session, at, settings):
+            for due in due_editions(store, at, settings):
                 record(session, due, at, status)
                 sends.setdefault(due.subscriber.email, []).append((due.edition, at))
     return sends
@@ -209,8 +213,7 @@ def test_a_subscriber_who_joins_after_todays_slot_gets_todays_edition_within_the
     add_subscriber(
         store, "late@example.org", "Europe/Paris", "daily", "08:00", joined=utc(2026, 1, 14, 9)
     )
-    with store.session() as session:
-        due = due_editions(session, utc(2026, 1, 14, 9, 1), make_settings())
+    due = due_editions(store, utc(2026, 1, 14, 9, 1), make_settings())
     assert [(d.subscriber.email, d.edition, d.slot) for d in due] == [
         ("late@example.org", date(2026, 1, 14), utc(2026, 1, 14, 7))
     ]
@@ -239,10 +242,10 @@ def test_the_ledger_decides_whether_an_edition_is_still_due(
     settings = make_settings(smtp={"claim_lease_seconds": 120})
     at = utc(2026, 1, 14, 9)
     with store.session() as session:
-        [due] = due_editions(session, at, settings)
+        [due] = due_editions(store, at, settings)
         record(session, due, at - claimed_ago, status)
     with store.session() as session:
-        assert bool(due_editions(session, at, settings)) is due_again
+        assert bool(due_editions(store, at, settings)) is due_again
 
 
 def test_a_previous_edition_in_the_ledger_does_not_settle_the_current_one(
@@ -251,10 +254,10 @@ def test_a_previous_edition_in_the_ledger_does_not_settle_the_current_one(
     add_subscriber(store, "paris@example.org", "Europe/Paris", "daily", "08:00")
     settings = make_settings()
     with store.session() as session:
-        [yesterday] = due_editions(session, utc(2026, 1, 13, 7), settings)
+        [yesterday] = due_editions(store, utc(2026, 1, 13, 7), settings)
         record(session, yesterday, utc(2026, 1, 13, 7))
     with store.session() as session:
-        [today] = due_editions(session, utc(2026, 1, 14, 7), settings)
+        [today] = due_editions(store, utc(2026, 1, 14, 7), settings)
     assert (yesterday.edition, today.edition) == (date(2026, 1, 13), date(2026, 1, 14))
 
 
@@ -263,8 +266,7 @@ def test_only_active_subscribers_are_due(
     store: Store, make_settings: Callable[..., Settings], status: Status
 ) -> None:
     add_subscriber(store, "x@example.org", "UTC", "daily", "08:00", status=status)
-    with store.session() as session:
-        assert due_editions(session, utc(2026, 1, 14, 8), make_settings()) == []
+    assert due_editions(store, utc(2026, 1, 14, 8), make_settings()) == []
 
 
 def test_a_suppressed_address_is_never_due_even_if_its_row_says_active(
@@ -273,8 +275,7 @@ def test_a_suppressed_address_is_never_due_even_if_its_row_says_active(
     add_subscriber(store, "gone@example.org", "UTC", "daily", "08:00")
     with store.session() as session:
         session.add(SuppressionRow(email_key="gone@example.org", reason="550", created_at=JOINED))
-    with store.session() as session:
-        assert due_editions(session, utc(2026, 1, 14, 8), make_settings()) == []
+    assert due_editions(store, utc(2026, 1, 14, 8), make_settings()) == []
 
 
 def test_due_editions_come_oldest_slot_first_with_the_subscriber(
@@ -282,10 +283,9 @@ def test_due_editions_come_oldest_slot_first_with_the_subscriber(
 ) -> None:
     add_subscriber(store, "paris@example.org", "Europe/Paris", "daily", "08:00")
     add_subscriber(store, "tokyo@example.org", "Asia/Tokyo", "daily", "09:00")
-    with store.session() as session:
-        due = due_editions(
-            session, utc(2026, 1, 14, 7, 30), make_settings(schedule={"catch_up_hours": 12})
-        )
+    due = due_editions(
+        store, utc(2026, 1, 14, 7, 30), make_settings(schedule={"catch_up_hours": 12})
+    )
     assert [(d.subscriber.email, d.edition) for d in due] == [
         ("tokyo@example.org", date(2026, 1, 14)),  # slot 00:00 UTC
         ("paris@example.org", date(2026, 1, 14)),  # slot 07:00 UTC
@@ -294,8 +294,8 @@ def test_due_editions_come_oldest_slot_first_with_the_subscriber(
 
 
 def test_a_naive_instant_is_refused(store: Store, make_settings: Callable[..., Settings]) -> None:
-    with store.session() as session, pytest.raises(ValueError, match="aware"):
-        due_editions(session, datetime(2026, 1, 14, 8), make_settings())
+    with pytest.raises(ValueError, match="aware"):
+        due_editions(store, datetime(2026, 1, 14, 8), make_settings())
 
 
 @pytest.mark.parametrize(
@@ -306,12 +306,15 @@ def test_a_naive_instant_is_refused(store: Store, make_settings: Callable[..., S
         ("send_time", "25:00", "subscriber bad@example.org: send_time: expected HH:MM"),
     ],
 )
-def test_a_broken_stored_profile_is_named(
+def test_a_broken_stored_profile_is_named_and_everyone_else_is_due(
     store: Store, make_settings: Callable[..., Settings], field: str, value: str, message: str
 ) -> None:
     fields = {"timezone": "UTC", "cadence": "daily", "send_time": "08:00", field: value}
+    add_subscriber(store, "good@example.org", "UTC", "daily", "08:00")
     add_subscriber(
         store, "bad@example.org", fields["timezone"], fields["cadence"], fields["send_time"]
     )
-    with store.session() as session, pytest.raises(ConfigError, match=message):
-        due_editions(session, utc(2026, 1, 14, 8), make_settings())
+    pages = list(due_pages(store, utc(2026, 1, 14, 8), make_settings()))
+    assert [d.subscriber.email for page in pages for d in page.due] == ["good@example.org"]
+    [bad] = [u for page in pages for u in page.unschedulable]
+    assert bad.describe().startswith(message)

@@ -289,6 +289,7 @@ def test_two_tabs_saving_at_once_both_succeed_and_one_wins(site: Site, manage: s
 
 def test_the_preview_applies_the_edition_rules_of_a_first_digest(site: Site, manage: str) -> None:
     from digest.app.edition import preview_for_profile
+    from digest.profiles.cadence import hand_send_edition
     from digest.store.papers import list_papers
 
     site.add_papers([paper("2602.00001", "An Older LLM Paper", upvotes=99)])
@@ -300,7 +301,10 @@ def test_the_preview_applies_the_edition_rules_of_a_first_digest(site: Site, man
         profile = replace(site.profile("ada@example.org"), cadence=cadence)
         with site.store.session() as session:
             papers = list_papers(session)
-        expected = preview_for_profile(profile, papers, site.settings, now=site.clock())
+        day = hand_send_edition(profile.cadence, profile.send_time, profile.timezone, site.clock())
+        expected = preview_for_profile(
+            profile, papers, site.settings, edition_date=day, now=site.clock()
+        )
         ours = preview.edition(profile, now=site.clock())
         assert [m.paper.id for m in ours.papers] == [m.paper.id for m in expected.papers]
         assert [p.id for p in ours.trending] == [p.id for p in expected.trending]

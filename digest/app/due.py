@@ -9,34 +9,34 @@ due for one edition at most.
 The answer depends only on the database state and the instant passed in (no clock is read here),
 so a test can walk months of minutes through it, and two processes asking at once get the same
 answer: which of them actually sends is settled by the ledger's unique (subscriber, edition) claim.
+
+Readers are read a page at a time by id, and each page's ledger rows in one statement, so the
+work and the memory stay flat however many readers there are. A reader whose stored schedule no
+longer validates is reported (`Unschedulable`, naming the field) and everyone else is served.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
-
-from digest.errors import ConfigError
+from digest.errors import InvalidValue
 from digest.models import Subscriber
-from digest.profiles.cadence import Schedule, parse_cadence, parse_local_time, parse_timezone
-from digest.settings import Settings
-from digest.store.schema import DeliveryRow, SubscriberRow, SuppressionRow
-from digest.store.subscribers import by_ids
-
-# Outcomes that settle an edition for good. `deferred` (the SMTP server said "later") and `queued`
-# rows whose claim went stale (a process died mid-send) are due again.
-FINAL_STATUSES = ("sent", "skipped", "bounced", "failed")
-_SCHEDULE_COLUMNS = (
-    SubscriberRow.id,
-    SubscriberRow.email,
-    SubscriberRow.cadence,
-    SubscriberRow.send_time,
-    SubscriberRow.timezone,
+from digest.profiles.cadence import (
+    Schedule,
+    hand_send_edition,
+    parse_schedule,
+    parse_timezone,
 )
+from digest.settings import Settings
+from digest.store import Store
+from digest.store.deliveries import settled
+from digest.store.subscribers import ScheduleRow, by_ids, mailable_page, schedule_page
+
+PAGE_SIZE = 1000
+# A send by hand loads whole profiles per page: smaller pages keep memory flat.
+HAND_SEND_PAGE = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,98 +48,136 @@ class Due:
     slot: datetime
 
 
-def parse_schedule(email: str, cadence: str, send_time: str, timezone: str) -> Schedule:
-    """A stored profile's schedule, or a ConfigError naming the subscriber and the field."""
-    fields = (
-        ("cadence", cadence, parse_cadence),
-        ("send_time", send_time, parse_local_time),
-        ("timezone", timezone, parse_timezone),
-    )
-    for name, value, parse in fields:
-        try:
-            parse(value)
-        except ValueError as exc:
-            raise ConfigError(f"subscriber {email}: {name}: {exc}") from None
-    return Schedule.parse(cadence, send_time, timezone)
+@dataclass(frozen=True, slots=True)
+class Unschedulable:
+    """A reader whose stored cadence, send time or time zone no longer validates. `edition` is
+    the date a failure is recorded under (their local date when the zone is valid, else UTC)."""
+
+    subscriber_id: int
+    email: str
+    edition: date
+    reason: str  # "cadence: expected 'daily' or …, got 'fortnightly'"
+
+    def describe(self) -> str:
+        return f"subscriber {self.email}: {self.reason}"
 
 
-def schedule_of(subscriber: Subscriber) -> Schedule:
-    profile = subscriber.profile
-    return parse_schedule(profile.email, profile.cadence, profile.send_time, profile.timezone)
-
-
-def validate_stored_schedules(session: Session) -> int:
-    """Check every stored profile (whatever its status) so a service never starts with a profile
-    it would choke on later; returns how many were checked."""
-    rows = session.execute(select(*_SCHEDULE_COLUMNS).order_by(SubscriberRow.id)).all()
-    for _id, email, cadence, send_time, timezone in rows:
-        parse_schedule(email, cadence, send_time, timezone)
-    return len(rows)
+@dataclass(slots=True)
+class DuePage:
+    due: list[Due] = field(default_factory=list)
+    unschedulable: list[Unschedulable] = field(default_factory=list)
 
 
 def catch_up_window(settings: Settings) -> timedelta:
     return timedelta(hours=settings.schedule.catch_up_hours)
 
 
-def due_editions(session: Session, at: datetime, settings: Settings) -> list[Due]:
-    """Every active subscriber's current edition that is due at `at` (aware), oldest slot first."""
+def _local_date(timezone: str, at: datetime) -> date:
+    try:
+        return at.astimezone(parse_timezone(timezone)).date()
+    except InvalidValue:
+        return at.date()
+
+
+def due_pages(
+    store: Store, at: datetime, settings: Settings, *, page_size: int = PAGE_SIZE
+) -> Iterator[DuePage]:
+    """Every mailable subscriber's current edition that is due at `at` (aware), a page of
+    readers at a time (by id), oldest slot first within a page."""
     if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("due_editions needs an aware datetime (naive instants are ambiguous)")
+        raise ValueError("due_pages needs an aware datetime (naive instants are ambiguous)")
     window = catch_up_window(settings)
-    # Runs every minute: read only the schedule columns of every active subscriber, and load whole
-    # profiles (with topics) just for the few whose slot falls inside the window.
-    rows = session.execute(
-        select(*_SCHEDULE_COLUMNS)
-        .where(SubscriberRow.status == "active")
-        # A suppressed address (hard bounce, complaint) is never mailed, as in the sender.
-        .where(~exists().where(SuppressionRow.email_key == SubscriberRow.email_key))
-        .order_by(SubscriberRow.id)
-    )
-    slots: dict[int, tuple[date, datetime]] = {}
+    stale = at - timedelta(seconds=settings.smtp.claim_lease_seconds)
     # Readers share a few hundred (cadence, send time, zone) triples at most: resolve each once.
-    current: dict[tuple[str, str, str], tuple[date, datetime]] = {}
-    for subscriber_id, email, cadence, send_time, timezone in rows:
-        key = (cadence, send_time, timezone)
-        if key not in current:
-            schedule = parse_schedule(email, cadence, send_time, timezone)
-            edition = schedule.current_edition(at)
-            current[key] = (edition, schedule.slot(edition))
-        edition, slot = current[key]
-        if at - slot <= window:
-            slots[subscriber_id] = (edition, slot)
-    lease = timedelta(seconds=settings.smtp.claim_lease_seconds)
-    settled = _settled(session, slots, at, lease)
-    pending = [i for i, (edition, _) in slots.items() if (i, edition) not in settled]
-    due = [Due(s, *slots[s.id]) for s in by_ids(session, pending)] if pending else []
-    due.sort(key=lambda d: (d.slot, d.subscriber.id))
-    return due
+    current: dict[tuple[str, str, str], tuple[date, datetime] | str] = {}
+    for rows in _pages(store, only_mailable=True, page_size=page_size):
+        page = DuePage()
+        slots: dict[int, tuple[date, datetime]] = {}
+        for subscriber_id, email, cadence, send_time, timezone in rows:
+            key = (cadence, send_time, timezone)
+            if key not in current:
+                current[key] = _current(key, at)
+            found = current[key]
+            if isinstance(found, str):
+                day = _local_date(timezone, at)
+                page.unschedulable.append(Unschedulable(subscriber_id, email, day, found))
+            elif at - found[1] <= window:
+                slots[subscriber_id] = found
+        if slots:
+            with store.session() as session:
+                done = settled(session, {i: day for i, (day, _) in slots.items()}, stale)
+                pending = [i for i in slots if i not in done]
+                readers = by_ids(session, pending) if pending else []
+            page.due = sorted(
+                (Due(s, *slots[s.id]) for s in readers), key=lambda d: (d.slot, d.subscriber.id)
+            )
+        if page.due or page.unschedulable:
+            yield page
 
 
-def _settled(
-    session: Session, slots: Mapping[int, tuple[date, datetime]], at: datetime, lease: timedelta
-) -> set[tuple[int, date]]:
-    """(subscriber, edition) pairs the ledger says are done or in flight elsewhere.
+def _pages(store: Store, *, only_mailable: bool, page_size: int) -> Iterator[list[ScheduleRow]]:
+    """Schedule rows a page at a time, each page in its own short transaction."""
+    after = 0
+    while True:
+        with store.session() as session:
+            rows = schedule_page(
+                session, after_id=after, limit=page_size, only_mailable=only_mailable
+            )
+        if not rows:
+            return
+        yield rows
+        after = rows[-1][0]
 
-    A `queued` row claimed less than `[smtp] claim_lease_seconds` ago is a send in flight: not
-    due. An older claim belongs to a sender that died; the ledger lets the next claimant take it
-    over (`digest.store.deliveries`), so it is due again.
 
-    One query over the few distinct edition dates in play (a week at most), not one per subscriber.
-    """
-    editions = {edition for edition, _ in slots.values()}
-    if not editions:
-        return set()
-    rows = session.execute(
-        select(
-            DeliveryRow.subscriber_id,
-            DeliveryRow.edition,
-            DeliveryRow.status,
-            DeliveryRow.claimed_at,
-        ).where(DeliveryRow.edition.in_(sorted(editions)))
-    )
-    settled: set[tuple[int, date]] = set()
-    for subscriber_id, edition, status, claimed_at in rows:
-        in_flight = status == "queued" and claimed_at is not None and at - claimed_at < lease
-        if status in FINAL_STATUSES or in_flight:
-            settled.add((subscriber_id, edition))
-    return settled
+def _current(key: tuple[str, str, str], at: datetime) -> tuple[date, datetime] | str:
+    try:
+        schedule: Schedule = parse_schedule(*key)
+    except InvalidValue as exc:
+        return str(exc)
+    edition = schedule.current_edition(at)
+    return edition, schedule.slot(edition)
+
+
+def stored_schedule_problems(store: Store) -> Iterator[str]:
+    """Every stored profile (whatever its status) whose schedule no longer validates, described:
+    the service warns about them at start-up and serves everyone else."""
+    for rows in _pages(store, only_mailable=False, page_size=PAGE_SIZE):
+        for _id, email, cadence, send_time, timezone in rows:
+            try:
+                parse_schedule(cadence, send_time, timezone)
+            except InvalidValue as exc:
+                yield f"subscriber {email}: {exc}"
+
+
+@dataclass(slots=True)
+class WorkPage:
+    """Readers to serve, each with the edition date they are due; and those whose stored
+    schedule no longer validates."""
+
+    editions: list[tuple[Subscriber, date]] = field(default_factory=list)
+    unschedulable: list[Unschedulable] = field(default_factory=list)
+
+
+def hand_send_pages(
+    store: Store, *, now: datetime, edition_date: date | None, page_size: int = HAND_SEND_PAGE
+) -> Iterator[WorkPage]:
+    """Every mailable reader, a page at a time by id, with the edition a send by hand is for
+    (`edition_date`, or each reader's current one)."""
+    after = 0
+    while True:
+        with store.session() as session:
+            readers = mailable_page(session, after_id=after, limit=page_size)
+        if not readers:
+            return
+        after = readers[-1].id
+        page = WorkPage()
+        for reader in readers:
+            profile = reader.profile
+            try:
+                day = hand_send_edition(profile.cadence, profile.send_time, profile.timezone, now)
+            except InvalidValue as exc:
+                day = now.date()
+                page.unschedulable.append(Unschedulable(reader.id, reader.email, day, str(exc)))
+                continue
+            page.editions.append((reader, edition_date or day))
+        yield page

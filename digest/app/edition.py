@@ -6,7 +6,7 @@ that a preview is exactly what would be sent:
 - candidates are the papers first seen after the reader's previous edition (the
   `candidates_until` of their latest earlier delivery that was sent or skipped), up to now; for a
   first edition, those first seen within one cadence period (a day, or a week) before now;
-- a paper ever sent to the reader (ledger `delivery_papers` of sent deliveries) never comes back;
+- a paper ever sent to the reader never comes back;
 - candidates are matched against the reader's topics, filtered by their `min_upvotes`, ranked and
   capped at their `max_papers`;
 - "Trending today" (when the reader wants it) holds the `[digest] trending_count` most upvoted
@@ -15,7 +15,7 @@ that a preview is exactly what would be sent:
 One `PaperIndex` is built per run and shared by every reader: the Matcher then evaluates each
 distinct query once, whoever wrote it. The index covers `DEFAULT_LOOKBACK`; a reader whose previous
 edition is older widens it once (up to `MAX_LOOKBACK`, so a reader back after a year away gets a
-month of papers, not a year's).
+month of papers, not a year's). The ledger is read once per page of readers, not per reader.
 """
 
 from __future__ import annotations
@@ -23,26 +23,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from digest.match import Matcher, PaperIndex
+from digest.errors import QueryError
+from digest.match import Matcher, PaperIndex, compile_query
 from digest.models import Edition, Match, Paper, Profile, Subscriber
-from digest.profiles.cadence import Schedule, parse_cadence
+from digest.profiles.cadence import parse_cadence
 from digest.settings import Settings
+from digest.store import Store
+from digest.store.deliveries import History, histories
 from digest.store.papers import list_papers
-from digest.store.schema import DeliveryPaperRow, DeliveryRow
 
 DEFAULT_LOOKBACK = timedelta(days=8)
 MAX_LOOKBACK = timedelta(days=31)
-CLOSED_STATUSES = ("sent", "skipped")
-
-
-def cadence_window(profile: Profile) -> timedelta:
-    try:
-        return parse_cadence(profile.cadence).period
-    except ValueError:
-        return timedelta(days=1)
 
 
 def trending_papers(
@@ -68,7 +59,9 @@ def select_edition(
     *,
     now: datetime,
 ) -> Edition:
-    """Match, filter, cap and add trending, over `candidates` (a subset of the matcher's index)."""
+    """Match, filter, cap and add trending, over `candidates` (a subset of the matcher's index).
+
+    A topic whose stored query no longer parses raises QueryError naming the topic."""
     profile = subscriber.profile
     allowed = {p.id for p in candidates}
     personal: list[Match] = []
@@ -77,9 +70,13 @@ def select_edition(
         # take places at the top of the ranking: asking for the cap plus their number still
         # fills the cap from candidates, without ranking and explaining every match.
         limit = profile.max_papers + max(0, matcher.index.size - len(allowed))
-        for found in matcher.match(profile.topics, min_upvotes=profile.min_upvotes, limit=limit):
-            if found.paper.id in allowed:
-                personal.append(found)
+        try:
+            found = matcher.match(profile.topics, min_upvotes=profile.min_upvotes, limit=limit)
+        except QueryError as exc:
+            raise exc.within(_failing_topic(profile)) from None
+        for match in found:
+            if match.paper.id in allowed:
+                personal.append(match)
                 if len(personal) >= profile.max_papers:
                     break
     count = settings.digest.trending_count if profile.trending else 0
@@ -92,56 +89,57 @@ def select_edition(
     )
 
 
+def _failing_topic(profile: Profile) -> str:
+    """Which stored topic's query broke (the matcher only says how): asked on the error path."""
+    for topic in profile.topics:
+        try:
+            compile_query(topic.query)
+        except QueryError:
+            return f'topic "{topic.name}": query'
+    return "topics"
+
+
+def first_window(profile: Profile) -> timedelta:
+    """How far back a first edition looks: one cadence period. The cadence was validated when
+    the edition date was worked out, which every caller does first."""
+    return parse_cadence(profile.cadence).period
+
+
 class EditionBuilder:
     """Builds editions for many readers in one run, against one shared index and the ledger."""
 
-    def __init__(self, session: Session, settings: Settings, *, now: datetime) -> None:
-        self.session = session
+    def __init__(self, store: Store, settings: Settings, *, now: datetime) -> None:
+        self.store = store
         self.settings = settings
         self.now = now
         self._since = now - DEFAULT_LOOKBACK
-        self._papers: list[Paper] = list_papers(session, seen_after=self._since, seen_until=now)
-        self._matcher = Matcher(PaperIndex.build(self._papers, now=now))
+        self._load(self._since)
 
-    def _widen(self, since: datetime) -> None:
+    def _load(self, since: datetime) -> None:
         self._since = since
-        self._papers = list_papers(self.session, seen_after=since, seen_until=self.now)
+        with self.store.session() as session:
+            self._papers: list[Paper] = list_papers(session, seen_after=since, seen_until=self.now)
         self._matcher = Matcher(PaperIndex.build(self._papers, now=self.now))
 
-    def previous_until(self, subscriber_id: int, edition_date: date) -> datetime | None:
-        """`candidates_until` of the reader's latest earlier edition that was sent or skipped."""
-        return self.session.scalar(
-            select(DeliveryRow.candidates_until)
-            .where(
-                DeliveryRow.subscriber_id == subscriber_id,
-                DeliveryRow.status.in_(CLOSED_STATUSES),
-                DeliveryRow.edition < edition_date,
-                DeliveryRow.candidates_until.is_not(None),
+    def window_start(self, subscriber: Subscriber, history: History) -> datetime:
+        if history.previous_until is None:
+            return self.now - first_window(subscriber.profile)
+        return max(history.previous_until, self.now - MAX_LOOKBACK)
+
+    def histories(self, wanted: Sequence[tuple[Subscriber, date]]) -> dict[int, History]:
+        """The ledger's view of a page of readers, in a couple of statements."""
+        with self.store.session() as session:
+            return histories(
+                session,
+                {s.id: day for s, day in wanted},
+                papers_seen_after=self.now - MAX_LOOKBACK,
             )
-            .order_by(DeliveryRow.edition.desc())
-            .limit(1)
-        )
 
-    def papers_sent(self, subscriber_id: int) -> set[str]:
-        return set(
-            self.session.scalars(
-                select(DeliveryPaperRow.paper_id)
-                .join(DeliveryRow, DeliveryRow.id == DeliveryPaperRow.delivery_id)
-                .where(DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.status == "sent")
-            )
-        )
-
-    def window_start(self, subscriber: Subscriber, edition_date: date) -> datetime:
-        previous = self.previous_until(subscriber.id, edition_date)
-        if previous is None:
-            return self.now - cadence_window(subscriber.profile)
-        return max(previous, self.now - MAX_LOOKBACK)
-
-    def build(self, subscriber: Subscriber, edition_date: date) -> Edition:
-        since = self.window_start(subscriber, edition_date)
+    def build(self, subscriber: Subscriber, edition_date: date, history: History) -> Edition:
+        since = self.window_start(subscriber, history)
         if since < self._since:
-            self._widen(since)
-        sent = self.papers_sent(subscriber.id)
+            self._load(since)
+        sent = history.sent
         candidates = [
             p
             for p in self._papers
@@ -157,20 +155,15 @@ def preview_for_profile(
     papers: Sequence[Paper],
     settings: Settings,
     *,
+    edition_date: date,
     now: datetime,
     matcher: Matcher | None = None,
 ) -> Edition:
     """The edition these settings would produce now from `papers`, as a first edition (no
     ledger): used by the web preview while a reader edits their topics. A caller previewing
     many times over the same papers passes a `matcher` built over them once."""
-    since = now - cadence_window(profile)
+    since = now - first_window(profile)
     candidates = [p for p in papers if p.first_seen is None or since < p.first_seen <= now]
-    try:
-        edition_date = Schedule.parse(
-            profile.cadence, profile.send_time, profile.timezone
-        ).edition_for_hand_send(now)
-    except ValueError:
-        edition_date = now.date()
     subscriber = Subscriber(id=0, public_id="preview", status="active", profile=profile)
     if matcher is None:
         matcher = Matcher(PaperIndex.build(candidates, now=now))

@@ -16,16 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-
 from digest.app.edition import DEFAULT_LOOKBACK, preview_for_profile
 from digest.match import Matcher, PaperIndex
 from digest.models import Edition, Paper, Profile
+from digest.profiles.cadence import hand_send_edition
 from digest.render import DigestLinks, Renderer
 from digest.settings import Settings
 from digest.store import Store
-from digest.store.papers import list_papers
-from digest.store.schema import PaperRow
+from digest.store.papers import Fingerprint, fingerprint, list_papers
 
 # Newest papers indexed for previews; far more than a week of any listing holds.
 PREVIEW_POOL = 5000
@@ -38,8 +36,6 @@ EMAIL_PREVIEW_CSP = (
     "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
     "font-src https:; frame-ancestors 'self'"
 )
-
-Fingerprint = tuple[int, datetime | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,20 +56,17 @@ class PreviewSource:
 
     def _current(self, now: datetime) -> _Index:
         with self._store.session() as session:
-            count, newest = session.execute(
-                select(func.count(), func.max(PaperRow.updated_at))
-            ).one()
-            fingerprint: Fingerprint = (int(count), newest)
+            current = fingerprint(session)
             with self._lock:
                 index = self._index
             if (
                 index is not None
-                and index.fingerprint == fingerprint
+                and index.fingerprint == current
                 and timedelta(0) <= now - index.built_at < INDEX_MAX_AGE
             ):
                 return index
             papers = list_papers(session, limit=PREVIEW_POOL, seen_after=now - DEFAULT_LOOKBACK)
-        index = _Index(fingerprint, now, papers, Matcher(PaperIndex.build(papers, now=now)))
+        index = _Index(current, now, papers, Matcher(PaperIndex.build(papers, now=now)))
         with self._lock:
             self._index = index
         return index
@@ -86,7 +79,14 @@ class PreviewSource:
         index = self._current(now)
         with self._lock:  # the matcher's caches are shared by concurrent requests
             return preview_for_profile(
-                profile, index.papers, self._settings, now=now, matcher=index.matcher
+                profile,
+                index.papers,
+                self._settings,
+                edition_date=hand_send_edition(
+                    profile.cadence, profile.send_time, profile.timezone, now
+                ),
+                now=now,
+                matcher=index.matcher,
             )
 
     def email_html(self, profile: Profile, links: DigestLinks, *, now: datetime) -> str:

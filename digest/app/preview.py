@@ -13,6 +13,7 @@ readers there are.
 from __future__ import annotations
 
 import html
+import logging
 import re
 import shutil
 import tempfile
@@ -21,17 +22,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from digest.app.due import WorkPage, hand_send_pages
 from digest.app.edition import EditionBuilder
 from digest.app.tokens import Signer, digest_links
 from digest.deliver.message import compose_rendered
-from digest.errors import ConfigError, ProfileError
-from digest.models import Edition, Subscriber
-from digest.profiles.cadence import Schedule
+from digest.errors import ConfigError, InvalidValue, ProfileError, QueryError
+from digest.models import Edition
+from digest.profiles.cadence import hand_send_edition
 from digest.render.renderer import Renderer
 from digest.settings import Settings
 from digest.store import Store
-from digest.store.subscribers import active_subscribers, get_row_by_email, to_subscriber
+from digest.store.subscribers import get_row_by_email, to_subscriber
 
+log = logging.getLogger(__name__)
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 
 
@@ -60,11 +63,25 @@ def slug_for(email: str, taken: set[str]) -> str:
     return slug
 
 
-def edition_date_for(subscriber: Subscriber, now: datetime) -> date:
-    profile = subscriber.profile
-    return Schedule.parse(
-        profile.cadence, profile.send_time, profile.timezone
-    ).edition_for_hand_send(now)
+def _work(
+    store: Store, *, now: datetime, subscriber: str | None, edition_date: date | None
+) -> Iterator[WorkPage]:
+    """The readers to preview: exactly those a send by hand would serve, or one reader by
+    address whatever their status."""
+    if subscriber is None:
+        yield from hand_send_pages(store, now=now, edition_date=edition_date)
+        return
+    with store.session() as session:
+        row = get_row_by_email(session, subscriber)
+        if row is None:
+            raise ProfileError(f"no subscriber with address {subscriber!r}")
+        reader = to_subscriber(row)
+    profile = reader.profile
+    try:
+        day = hand_send_edition(profile.cadence, profile.send_time, profile.timezone, now)
+    except InvalidValue as exc:
+        raise exc.within(f"subscriber {reader.email}") from None
+    yield WorkPage(editions=[(reader, edition_date or day)])
 
 
 def render_previews(
@@ -76,23 +93,23 @@ def render_previews(
     edition_date: date | None = None,
     renderer: Renderer | None = None,
 ) -> Iterator[Preview]:
-    """Every active reader's preview (or only `subscriber`, whatever their status), one at a
-    time. Template, config and header errors are raised before or while rendering."""
+    """Every mailable reader's preview (or only `subscriber`, whatever their status), one at a
+    time. Template, config and header errors are raised before or while rendering; a reader
+    whose stored profile no longer validates is skipped with a warning naming the field."""
     renderer = renderer or Renderer(settings)
     signer = Signer(settings.secret_keys)
     taken: set[str] = set()
-    with store.session() as session:
-        if subscriber is not None:
-            row = get_row_by_email(session, subscriber)
-            if row is None:
-                raise ProfileError(f"--subscriber: no subscriber with address {subscriber!r}")
-            readers = [to_subscriber(row)]
-        else:
-            readers = active_subscribers(session)
-        builder = EditionBuilder(session, settings, now=now)
-        for reader in readers:
-            day = edition_date or edition_date_for(reader, now)
-            edition = builder.build(reader, day)
+    builder = EditionBuilder(store, settings, now=now)
+    for page in _work(store, now=now, subscriber=subscriber, edition_date=edition_date):
+        for bad in page.unschedulable:
+            log.warning("%s: not previewed", bad.describe())
+        history = builder.histories(page.editions)
+        for reader, day in page.editions:
+            try:
+                edition = builder.build(reader, day, history[reader.id])
+            except QueryError as exc:
+                log.warning("subscriber %s: %s: not previewed", reader.email, exc)
+                continue
             links = digest_links(settings, signer, reader.public_id)
             message, rendered = compose_rendered(
                 edition, settings, links, renderer=renderer, now=now

@@ -4,8 +4,14 @@ Shaped like listmonk's manager: the pipeline talks to a store that hands out sub
 claims and records results (`Ledger`) and to a messenger that takes messages and reports back
 (`SmtpPool`); it runs no SQL and speaks no SMTP itself.
 
-Streaming: subscribers come in pages by id; each reader's message is composed just before it is
-queued, and the queue is bounded, so memory stays flat however many readers there are.
+Streaming: the work comes in pages of (reader, edition date), from every mailable reader for a
+send by hand or from the due set for a scheduler tick; the ledger is read once per page, each
+reader's message is composed just before it is queued, and the queue is bounded, so memory stays
+flat however many readers there are.
+
+A reader whose stored profile no longer validates (a cadence, a time zone, a topic's query) fails
+alone, loudly: a warning naming the reader and the field, and a `failed` ledger row with the
+reason; every other reader is served.
 
 Order per reader, chosen so that nothing is half-written: the edition is built and composed
 first (a template error stops the run before anything is claimed), then claimed (the ledger row
@@ -18,26 +24,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy.exc import SQLAlchemyError
-
+from digest.app.due import WorkPage, hand_send_pages
 from digest.app.edition import EditionBuilder
 from digest.app.tokens import Signer, digest_links
 from digest.deliver.dkim import DkimSigner
 from digest.deliver.headers import check_value, format_address
 from digest.deliver.message import OutgoingMessage, compose
 from digest.deliver.smtp import SendResult, SmtpPool, envelope_address
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, QueryError, StoreError
 from digest.models import Subscriber
-from digest.profiles.cadence import Schedule
 from digest.render import Renderer
 from digest.settings import Settings
 from digest.store import Store
-from digest.store.deliveries import Claim, Ledger
+from digest.store.deliveries import Claim, History, Ledger
+from digest.store.subscribers import count_mailable
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 200
@@ -107,12 +112,6 @@ def check_sender(settings: Settings) -> None:
     check_value("[digest] list_name", settings.digest.list_name)
 
 
-def hand_send_edition(subscriber: Subscriber, now: datetime) -> date:
-    profile = subscriber.profile
-    schedule = Schedule.parse(profile.cadence, profile.send_time, profile.timezone)
-    return schedule.edition_for_hand_send(now)
-
-
 class _Run:
     def __init__(
         self,
@@ -160,20 +159,19 @@ class _Run:
             await asyncio.sleep(interval)
             try:
                 self.ledger.renew()
-            except SQLAlchemyError as exc:
+            except StoreError as exc:
                 log.warning("could not renew delivery claims: %s", exc)
 
-    async def run(self, edition_date: date | None, subscriber_ids: Sequence[int] | None) -> None:
-        total = self.ledger.count_subscribers(subscriber_ids)
+    async def run(self, work: Iterable[WorkPage], total: int | None) -> None:
         self.report(SendEvent("start", total=total))
         if self.dry_run:
-            await self._produce(None, edition_date, subscriber_ids)
+            await self._produce(None, work)
             return
         pool: SmtpPool[_Job] = SmtpPool(self.settings, self.on_result, self.dkim)
         beat = asyncio.create_task(self.heartbeat())
         try:
             async with pool:
-                await self._produce(pool, edition_date, subscriber_ids)
+                await self._produce(pool, work)
                 if self.stop.is_set():
                     left = pool.abandon()
                     self.ledger.release([job.claim for job in left], "released: sender stopped")
@@ -184,40 +182,41 @@ class _Run:
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
 
-    async def _produce(
-        self,
-        pool: SmtpPool[_Job] | None,
-        edition_date: date | None,
-        subscriber_ids: Sequence[int] | None,
-    ) -> None:
-        after = 0
-        with self.store.session() as session:
-            builder = EditionBuilder(session, self.settings, now=self.now)
-            while not self.stop.is_set():
-                page = self.ledger.subscribers(
-                    after_id=after, limit=PAGE_SIZE, only_ids=subscriber_ids
-                )
-                if not page:
+    async def _produce(self, pool: SmtpPool[_Job] | None, work: Iterable[WorkPage]) -> None:
+        builder = EditionBuilder(self.store, self.settings, now=self.now)
+        for page in work:
+            if self.stop.is_set():
+                return
+            for bad in page.unschedulable:
+                self.unservable(bad.subscriber_id, bad.email, bad.edition, bad.reason, pool)
+            states = self.ledger.edition_states({s.id: day for s, day in page.editions})
+            wanted: list[tuple[Subscriber, date]] = []
+            for subscriber, day in page.editions:
+                state = states[subscriber.id]
+                if state == "open":
+                    wanted.append((subscriber, day))
+                else:
+                    kind: EventKind = "held" if state == "held" else "unchanged"
+                    self.report(SendEvent(kind, subscriber.email, day))
+            history = builder.histories(wanted)
+            for subscriber, day in wanted:
+                if self.stop.is_set():
                     return
-                after = page[-1].id
-                wanted: dict[int, date] = {}
-                for subscriber in page:
-                    try:
-                        wanted[subscriber.id] = edition_date or hand_send_edition(
-                            subscriber, self.now
-                        )
-                    except ValueError as exc:
-                        self.report(SendEvent("failed", subscriber.email, None, str(exc)))
-                states = self.ledger.edition_states(wanted)
-                for subscriber in page:
-                    if self.stop.is_set():
-                        return
-                    state = states.get(subscriber.id)
-                    if state == "open":
-                        await self._one(pool, builder, subscriber, wanted[subscriber.id])
-                    elif state is not None:
-                        kind: EventKind = "held" if state == "held" else "unchanged"
-                        self.report(SendEvent(kind, subscriber.email, wanted[subscriber.id]))
+                await self._one(pool, builder, subscriber, day, history[subscriber.id])
+
+    def unservable(
+        self,
+        subscriber_id: int,
+        email: str,
+        day: date,
+        reason: str,
+        pool: SmtpPool[_Job] | None,
+    ) -> None:
+        """A stored value no longer validates: this reader fails alone, once per edition, and
+        the event names them and the field (shells show it; the scheduler logs it as a
+        warning); a dry run only says so."""
+        if pool is None or self.ledger.fail(subscriber_id, day, reason):
+            self.report(SendEvent("failed", email, day, reason))
 
     async def _one(
         self,
@@ -225,9 +224,14 @@ class _Run:
         builder: EditionBuilder,
         subscriber: Subscriber,
         edition_date: date,
+        history: History,
     ) -> None:
-        edition = builder.build(subscriber, edition_date)
         email = subscriber.email
+        try:
+            edition = builder.build(subscriber, edition_date, history)
+        except QueryError as exc:  # a stored topic query that no longer parses
+            self.unservable(subscriber.id, email, edition_date, str(exc), pool)
+            return
         if edition.is_empty and not self.settings.digest.send_empty:
             if pool is None or self.ledger.claim(edition, message_id=None, status="skipped"):
                 self.report(SendEvent("skipped", email, edition_date))
@@ -258,19 +262,19 @@ async def send_editions(
     *,
     now: datetime,
     edition_date: date | None = None,
-    subscriber_ids: Sequence[int] | None = None,
+    work: Iterable[WorkPage] | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
     stop: asyncio.Event | None = None,
 ) -> SendSummary:
-    """Send each active, non-suppressed reader their edition, at most once.
+    """Send each reader their edition, at most once.
 
-    `edition_date` None: each reader's current edition for a send by hand (today's local date,
-    or this week's for weekly readers). `subscriber_ids` restricts the run (the scheduler passes
-    the readers due). `dry_run` builds and renders everything, sends and writes nothing.
-    `stop` (set by a shutting-down scheduler or a signal) ends the run early: nothing new is
-    claimed, messages in flight finish, queued ones are released for the next run.
-    Raises ConfigError / TemplateError / DeliveryError before sending when the settings or
+    `work` None: every mailable reader, with `edition_date` or each reader's current edition
+    for a send by hand (today's local date, or this week's for weekly readers); the scheduler
+    passes the pages of its due set instead. `dry_run` builds and renders everything, sends and
+    writes nothing. `stop` (set by a shutting-down scheduler or a signal) ends the run early:
+    nothing new is claimed, messages in flight finish, queued ones are released for the next
+    run. Raises ConfigError / TemplateError / DeliveryError before sending when the settings or
     templates cannot produce a valid message.
     """
     check_sender(settings)
@@ -282,5 +286,10 @@ async def send_editions(
         progress=progress,
         stop=stop or asyncio.Event(),
     )
-    await run.run(edition_date, subscriber_ids)
+    total = None
+    if work is None:
+        with store.session() as session:
+            total = count_mailable(session)
+        work = hand_send_pages(store, now=now, edition_date=edition_date)
+    await run.run(work, total)
     return run.summary

@@ -7,6 +7,7 @@ themselves on `cli`; `digest.cli.main` imports them all. A command never holds b
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,29 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+class WarningLines(logging.Handler):
+    """The library's warnings (a reader skipped because a stored value no longer validates, a
+    source that yielded nothing) reach the operator of a command as `warning: …` lines on
+    stderr. `digest serve` replaces this with its own log format."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"warning: {record.getMessage()}", err=True)
+
+
+def report_warnings(on: bool = True) -> None:
+    logger = logging.getLogger("digest")
+    for handler in [h for h in logger.handlers if isinstance(h, WarningLines)]:
+        logger.removeHandler(handler)
+    if on:
+        logger.addHandler(WarningLines())
+
+
 def run(argv: list[str] | None = None) -> int:
     """Entry point: user errors exit 2 with one line; anything unexpected exits 1."""
+    report_warnings()
     try:
         cli.main(args=argv, prog_name="digest", standalone_mode=False)
     except DigestError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -10,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from digest.app.due import Due, due_editions
-from digest.cli.app import AppContext, cli, pass_app, print_json
+from digest.app.due import Due, due_pages
+from digest.cli.app import AppContext, cli, pass_app, report_warnings
 from digest.errors import ConfigError
 
 
@@ -31,15 +32,16 @@ def parse_instant(value: str) -> datetime:
     return instant
 
 
-def due_json(items: list[Due]) -> list[dict[str, str]]:
-    """The `digest due --json` shape (DESIGN.md): edition = the subscriber's local date."""
-    return [{"email": d.subscriber.email, "edition": d.edition.isoformat()} for d in items]
+def due_json(item: Due) -> dict[str, str]:
+    """One entry of the `digest due --json` array (DESIGN.md): edition = the local date."""
+    return {"email": item.subscriber.email, "edition": item.edition.isoformat()}
 
 
-def due_table(items: list[Due], at: datetime) -> str:
-    """Plain aligned columns: readable in a terminal, in a log and through `grep`."""
-    header = ("EMAIL", "EDITION", "CADENCE", "SLOT (LOCAL)", "SLOT (UTC)", "LATE")
-    rows = [header]
+def due_table(items: list[Due], at: datetime, *, header: bool = True) -> str:
+    """Plain aligned columns: readable in a terminal, in a log and through `grep`. Printed a
+    page at a time; the columns are wide enough for any address up to 40 characters."""
+    titles = ("EMAIL", "EDITION", "CADENCE", "SLOT (LOCAL)", "SLOT (UTC)", "LATE")
+    rows = [titles] if header else []
     for item in items:
         profile = item.subscriber.profile
         local = item.slot.astimezone(ZoneInfo(profile.timezone))
@@ -54,7 +56,9 @@ def due_table(items: list[Due], at: datetime) -> str:
                 f"{late // 60}h{late % 60:02d}" if late else "on time",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    # Fixed minimum widths keep the columns of successive pages aligned.
+    minimum = (40, 10, 10, 36, 16, 7)
+    widths = [max(minimum[i], *(len(row[i]) for row in rows)) for i in range(len(titles))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
@@ -74,14 +78,26 @@ def due_table(items: list[Due], at: datetime) -> str:
 def due(app: AppContext, at_text: str, as_json: bool) -> None:
     """Who would be sent which edition at an instant (ledger and catch_up_hours honoured)."""
     at = parse_instant(at_text)
-    with app.store.session() as session:
-        items = due_editions(session, at, app.settings)
+    # Streamed a page of readers at a time: a million readers print in flat memory.
+    count = 0
     if as_json:
-        print_json(due_json(items))
-    elif not items:
+        click.echo("[", nl=False)
+    for page in due_pages(app.store, at, app.settings):
+        for bad in page.unschedulable:
+            click.echo(f"warning: {bad.describe()}; not due until fixed", err=True)
+        if not page.due:
+            continue
+        if as_json:
+            for item in page.due:
+                click.echo(("," if count else "") + "\n  " + json.dumps(due_json(item)), nl=False)
+                count += 1
+        else:
+            click.echo(due_table(page.due, at, header=not count))
+            count += len(page.due)
+    if as_json:
+        click.echo("\n]" if count else "]")
+    elif not count:
         click.echo(f"Nothing is due at {at.isoformat()}.")
-    else:
-        click.echo(due_table(items, at))
 
 
 @cli.command()
@@ -100,6 +116,7 @@ def serve(
     app in one process. SIGTERM or Ctrl-C stops after the messages in flight."""
     from digest.schedule.service import Scheduler, check_configuration, run_once
 
+    report_warnings(False)  # the service logs everything in its own format
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # Migrations and APScheduler's per-run chatter ("Running job …" every minute) are noise here.
     for noisy in ("alembic", "apscheduler"):
@@ -132,11 +149,18 @@ def _web_app(settings: Any, store: Any) -> Any:
 
 
 async def _serve(scheduler: Any, trigger: Any, web_app: Any, host: str, port: int) -> None:
-    from digest.schedule.service import bind, serve
+    from digest.schedule.service import serve
+    from digest.web.server import bind, serve_app
 
-    sock = bind(host, port) if web_app is not None else None
+    if web_app is None:
+        await serve(scheduler, ingest_trigger=trigger)
+        return
+    sock = bind(host, port)
     try:
-        await serve(scheduler, ingest_trigger=trigger, app=web_app, sock=sock)
+        await serve(
+            scheduler,
+            ingest_trigger=trigger,
+            web=lambda done: serve_app(web_app, sock, done),
+        )
     finally:
-        if sock is not None:
-            sock.close()
+        sock.close()

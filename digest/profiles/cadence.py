@@ -99,3 +99,23 @@ class Schedule:
     def edition_for_hand_send(self, instant: datetime) -> date:
         """`digest send` by hand: today's local edition (daily) or this week's, slot or not."""
         return self.edition_on_or_before(instant.astimezone(self.zone).date())
+
+
+def parse_schedule(cadence: str, send_time: str, timezone: str) -> Schedule:
+    """A stored profile's schedule; InvalidValue naming the field that no longer validates."""
+    fields = (
+        ("cadence", cadence, parse_cadence),
+        ("send_time", send_time, parse_local_time),
+        ("timezone", timezone, parse_timezone),
+    )
+    for name, value, parse in fields:
+        try:
+            parse(value)
+        except InvalidValue as exc:
+            raise exc.within(name) from None
+    return Schedule.parse(cadence, send_time, timezone)
+
+
+def hand_send_edition(cadence: str, send_time: str, timezone: str, instant: datetime) -> date:
+    """The edition a send by hand (or a preview) is for: the one place this rule is written."""
+    return parse_schedule(cadence, send_time, timezone).edition_for_hand_send(instant)

@@ -1,9 +1,2 @@
-"""Scheduling: who is due for which edition (`due`), and the long-running service (`service`).
-
-`digest.app.due` is core (pure over the database state); `digest.schedule.service` is the
-APScheduler shell and is imported only by `digest serve`.
-"""
-
-from digest.app.due import Due, due_editions
-
-__all__ = ["Due", "due_editions"]
+"""The long-running service: APScheduler says *when* to ingest and to tick; `digest.app.due`
+says who is due, `digest.app.send` sends. Imported only by `digest serve`."""

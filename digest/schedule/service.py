@@ -21,19 +21,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import socket
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from digest.app.due import Due, due_editions, validate_stored_schedules
-from digest.errors import ConfigError, DigestError
+from digest.app.due import DuePage, WorkPage, due_pages, stored_schedule_problems
+from digest.app.ingest import ingest as ingest_sources
+from digest.app.send import SendEvent, check_sender, send_editions
+from digest.app.tokens import Signer
+from digest.errors import DigestError
+from digest.render import Renderer
 from digest.schedule.crontab import crontab_trigger
 from digest.settings import Settings
 from digest.store import Store
@@ -62,16 +65,14 @@ class TickReport:
     """What one delivery tick found due and what became of it (counts per ledger outcome)."""
 
     at: datetime
-    due: list[Due]
+    due: int = 0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     stopped: bool = False
 
     def describe(self) -> str:
         done = ", ".join(f"{name} {self.counts[name]}" for name in OUTCOMES)
         late = " (stopped early)" if self.stopped else ""
-        return (
-            f"tick {self.at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}: {len(self.due)} due; {done}{late}"
-        )
+        return f"tick {self.at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}: {self.due} due; {done}{late}"
 
 
 def check_configuration(settings: Settings, store: Store, *, delivery: bool = True) -> CronTrigger:
@@ -80,17 +81,30 @@ def check_configuration(settings: Settings, store: Store, *, delivery: bool = Tr
     signing key, sender addresses and templates (else the first tick, hours later, would fail
     for every reader). Raises a DigestError naming the setting."""
     trigger = crontab_trigger(settings.schedule.ingest_cron, settings.schedule.timezone)
-    with store.session() as session:
-        validate_stored_schedules(session)
+    # A stored profile that no longer validates fails only that reader, at each of its
+    # editions; the service starts for everyone else and says so now.
+    for problem in stored_schedule_problems(store):
+        log.warning("%s: that reader is not served until the profile is fixed", problem)
     if delivery:
-        from digest.app.send import check_sender
-        from digest.app.tokens import Signer
-        from digest.render import Renderer
-
         Signer(settings.secret_keys)
         check_sender(settings)
         Renderer(settings)
     return trigger
+
+
+def _log_problems(event: SendEvent) -> None:
+    """Each delivery that did not go through is a warning in the service's log, naming the
+    reader and why: "the job ran, no mail arrived" must be answerable from the log."""
+    if event.kind in ("deferred", "failed", "bounced"):
+        edition = event.edition.isoformat() if event.edition else "-"
+        log.warning("%s %s edition %s: %s", event.kind, event.email, edition, event.error)
+
+
+def _work_page(page: DuePage) -> WorkPage:
+    return WorkPage(
+        editions=[(due.subscriber, due.edition) for due in page.due],
+        unschedulable=page.unschedulable,
+    )
 
 
 class Scheduler:
@@ -116,38 +130,33 @@ class Scheduler:
         at = at or self.clock.now()
         # Send times are whole minutes: judge due-ness at the tick's minute, so a tick that starts
         # a few milliseconds late still counts as on time (and catch_up_hours = 0 works).
-        due = await asyncio.to_thread(self._due, at.replace(second=0, microsecond=0))
-        report = TickReport(at=at, due=due)
-        # Imported here: `digest due` and the start-up checks need no SMTP stack.
-        from digest.app.send import send_editions
+        minute = at.replace(second=0, microsecond=0)
+        report = TickReport(at=at)
 
-        # The pipeline sends one edition date per call; subscribers in different zones can be
-        # due for different local dates in the same minute, so group, oldest slot first.
-        groups: dict[date, list[int]] = defaultdict(list)
-        for item in due:
-            groups[item.edition].append(item.subscriber.id)
-        for edition, subscriber_ids in groups.items():
-            if self.stop.is_set():
-                report.stopped = True
-                break
-            summary = await send_editions(
-                self.store,
-                self.settings,
-                now=at,
-                edition_date=edition,
-                subscriber_ids=subscriber_ids,
-                stop=self.stop,
-            )
-            for name in OUTCOMES:
-                report.counts[name] += int(getattr(summary, name))
-        report.stopped = report.stopped or self.stop.is_set()
-        if due:
+        def work() -> Iterator[WorkPage]:
+            for page in due_pages(self.store, minute, self.settings):
+                report.due += len(page.due)
+                yield _work_page(page)
+
+        pages = work()
+        # Most minutes nobody is due: then no index is built and no connection opened.
+        first = await asyncio.to_thread(next, pages, None)
+        if first is None:
+            return report
+        summary = await send_editions(
+            self.store,
+            self.settings,
+            now=at,
+            work=chain([first], pages),
+            stop=self.stop,
+            progress=_log_problems,
+        )
+        for name in OUTCOMES:
+            report.counts[name] += int(getattr(summary, name))
+        report.stopped = self.stop.is_set()
+        if report.due or any(report.counts.values()):
             log.info("%s", report.describe())
         return report
-
-    def _due(self, at: datetime) -> list[Due]:
-        with self.store.session() as session:
-            return due_editions(session, at, self.settings)
 
     # -- ingestion --------------------------------------------------------------------------
 
@@ -155,12 +164,10 @@ class Scheduler:
         sources = self.settings.ingest.sources
         if not sources:
             return
-        from digest.app.ingest import ingest
-
         now = self.clock.now()
         try:
             counts = await asyncio.to_thread(
-                ingest, self.store, sources, now=now, timeout=self.settings.ingest.timeout
+                ingest_sources, self.store, sources, now=now, timeout=self.settings.ingest.timeout
             )
         except DigestError as exc:
             # A source that is down must not stop deliveries; the next run tries again.
@@ -243,21 +250,6 @@ def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
             loop.remove_signal_handler(sig)
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """Bind before anything starts, so a busy port is a clean error, not a half-started service."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        family, kind, proto, _, address = infos[0]
-        sock = socket.socket(family, kind, proto)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError as exc:
-        raise ConfigError(f"--host/--port: cannot listen on {host}:{port} ({exc})") from None
-    sock.listen(128)
-    sock.set_inheritable(True)
-    return sock
-
-
 async def run_once(scheduler: Scheduler) -> TickReport:
     """`digest serve --once`: one delivery tick, stoppable by a signal, then return."""
     with stop_on_signals(scheduler.stop):
@@ -268,19 +260,13 @@ async def serve(
     scheduler: Scheduler,
     *,
     ingest_trigger: CronTrigger | None,
-    app: Any | None = None,
-    sock: socket.socket | None = None,
+    web: Callable[[asyncio.Event], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
-    """Run the scheduler (when `ingest_trigger` is given) and/or the web app until stopped."""
-    import uvicorn
+    """Run the scheduler (when `ingest_trigger` is given) and/or a web server until stopped.
 
-    class Server(uvicorn.Server):
-        # uvicorn re-raises the signals it captured once serve() returns, which would kill the
-        # process before the scheduler drained; the service owns signal handling instead.
-        @contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
+    `web(done)` serves until `done` is set and then returns; it is set only after the scheduler
+    drained, so the site answers while the last messages go out. If the web server ends on its
+    own, the whole service stops."""
     stop = scheduler.stop
     with stop_on_signals(stop):
         aps = None
@@ -288,24 +274,20 @@ async def serve(
             aps = scheduler.build(ingest_trigger)
             aps.start()
             log.info("scheduler started: delivery every minute, ingest %s", _ingest_plan(scheduler))
-        server = server_task = None
-        if app is not None and sock is not None:
-            server = Server(uvicorn.Config(app, log_level="info", lifespan="auto"))
-            server_task = asyncio.create_task(server.serve(sockets=[sock]))
-            host, port = sock.getsockname()[:2]
-            log.info("web app on http://%s:%s", host, port)
+        web_done = asyncio.Event()
+        web_task = asyncio.create_task(web(web_done)) if web is not None else None
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
-        if server_task is not None:
-            waiters.append(server_task)
+        if web_task is not None:
+            waiters.append(web_task)
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         stop.set()
         if aps is not None:
             aps.pause()
             await scheduler.drain()
             aps.shutdown(wait=False)
-        if server is not None and server_task is not None:
-            server.should_exit = True
-            await server_task
+        web_done.set()
+        if web_task is not None:
+            await web_task
         for waiter in waiters:
             waiter.cancel()
     log.info("stopped")

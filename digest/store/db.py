@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,9 +80,20 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: committed on success, rolled back entirely on any error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """A unit of work: committed on success, rolled back entirely on any error.
+
+        The one place a database that cannot be reached (or is locked) becomes a StoreError:
+        callers above the store never see SQLAlchemy's exceptions for it."""
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StoreError(f"database error on {self.engine.url!r}: {exc.orig}") from None
+
+    def ping(self) -> None:
+        """One round trip; StoreError when the database does not answer (the health check)."""
+        with self.session() as session:
+            session.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,4 +1,4 @@
-"""The delivery ledger: one row per (subscriber, edition), and the only SQL the sender runs.
+"""The delivery ledger: one row per (subscriber, edition); every statement on the deliveries table.
 
 Exactly-once rests on the unique key (subscriber_id, edition). Claiming a delivery is an INSERT
 committed on its own before any SMTP traffic: of two processes racing for the same edition, the
@@ -24,20 +24,23 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, Select, and_, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from digest.models import Edition, Subscriber
-from digest.store import Store
-from digest.store.schema import DeliveryPaperRow, DeliveryRow, SubscriberRow, SuppressionRow
-from digest.store.subscribers import suppress, to_subscriber
+from digest.models import Edition
+from digest.store.db import Store
+from digest.store.schema import DeliveryPaperRow, DeliveryRow, PaperRow
+from digest.store.subscribers import suppress
 
 Status = Literal["queued", "sent", "deferred", "failed", "bounced", "skipped"]
+# An edition that was sent or skipped hands its `candidates_until` to the next one.
+CLOSED_STATUSES = ("sent", "skipped")
 Outcome = Literal["sent", "deferred", "failed", "bounced"]
 EditionState = Literal["open", "held", "done"]
 
@@ -79,51 +82,19 @@ class Ledger:
         self.worker = worker or worker_name()
         self.clock = clock
 
-    def subscribers(
-        self, *, after_id: int, limit: int, only_ids: Sequence[int] | None = None
-    ) -> list[Subscriber]:
-        """The next page of active, non-suppressed subscribers by id (keyset pagination)."""
-        query = (
-            _mailable(select(SubscriberRow), only_ids)
-            .where(SubscriberRow.id > after_id)
-            .order_by(SubscriberRow.id)
-            .limit(limit)
-        )
-        with self.store.session() as session:
-            return [to_subscriber(row) for row in session.scalars(query)]
-
-    def count_subscribers(self, only_ids: Sequence[int] | None = None) -> int:
-        query = _mailable(select(func.count(SubscriberRow.id)), only_ids)
-        with self.store.session() as session:
-            return int(session.scalar(query) or 0)
-
-    def edition_states(self, wanted: dict[int, date]) -> dict[int, EditionState]:
+    def edition_states(self, wanted: Mapping[int, date]) -> dict[int, EditionState]:
         """For each subscriber id in `wanted`, where their edition stands: `open` (never
         claimed, or deferred, or left by a dead sender: worth building), `held` (queued by a
         sender whose lease still runs) or `done` (sent, skipped, failed or bounced). A cheap
         read before the real claim, which alone decides."""
-        if not wanted:
-            return {}
-        stale = self.clock() - self.lease
-        query = select(
-            DeliveryRow.subscriber_id,
-            DeliveryRow.edition,
-            DeliveryRow.status,
-            DeliveryRow.claimed_at,
-        ).where(
-            DeliveryRow.subscriber_id.in_(list(wanted)),
-            DeliveryRow.edition.in_(set(wanted.values())),
-        )
         states: dict[int, EditionState] = dict.fromkeys(wanted, "open")
         with self.store.session() as session:
-            for subscriber_id, edition, status, claimed_at in session.execute(query):
-                if wanted[subscriber_id] != edition or _claimable(status, claimed_at, stale):
-                    continue
-                states[subscriber_id] = "held" if status == "queued" else "done"
+            for subscriber_id, edition, status, claimable in edition_rows(
+                session, wanted, self.clock() - self.lease
+            ):
+                if wanted[subscriber_id] == edition and not claimable:
+                    states[subscriber_id] = "held" if status == "queued" else "done"
         return states
-
-    def open_editions(self, wanted: dict[int, date]) -> set[int]:
-        return {sid for sid, state in self.edition_states(wanted).items() if state == "open"}
 
     def claim(
         self,
@@ -139,12 +110,47 @@ class Ledger:
         sending (`skipped`, or `failed` when no message could be made). None: someone else
         holds or finished it.
         """
+        return self._take(
+            edition.subscriber.id,
+            edition.date,
+            status=status,
+            message_id=message_id,
+            candidates_until=edition.candidates_until,
+            error=error,
+            papers=lambda delivery_id: _paper_rows(delivery_id, edition),
+        )
+
+    def fail(self, subscriber_id: int, day: date, reason: str) -> bool:
+        """Record that a reader's edition could not even be built (a stored value no longer
+        validates): one `failed` row per edition, so a tick every minute warns once, not
+        sixty times an hour. False when the edition is held or finished already."""
+        claim = self._take(
+            subscriber_id,
+            day,
+            status="failed",
+            message_id=None,
+            candidates_until=None,
+            error=reason,
+            papers=lambda _delivery_id: [],
+        )
+        return claim is not None
+
+    def _take(
+        self,
+        subscriber_id: int,
+        day: date,
+        *,
+        status: Status,
+        message_id: str | None,
+        candidates_until: datetime | None,
+        error: str | None,
+        papers: Callable[[int], list[DeliveryPaperRow]],
+    ) -> Claim | None:
         now = self.clock()
-        subscriber_id = edition.subscriber.id
         values = {
             "status": status,
             "message_id": message_id,
-            "candidates_until": edition.candidates_until,
+            "candidates_until": candidates_until,
             "claimed_by": self.worker,
             "claimed_at": now,
             "updated_at": now,
@@ -153,35 +159,21 @@ class Ledger:
         try:
             with self.store.session() as session:
                 row = DeliveryRow(
-                    subscriber_id=subscriber_id,
-                    edition=edition.date,
-                    attempts=0,
-                    created_at=now,
-                    **values,
+                    subscriber_id=subscriber_id, edition=day, attempts=0, created_at=now, **values
                 )
                 session.add(row)
                 session.flush()
-                session.add_all(_paper_rows(row.id, edition))
-                return Claim(row.id, subscriber_id, edition.date, status)
+                session.add_all(papers(row.id))
+                return Claim(row.id, subscriber_id, day, status)
         except IntegrityError:
             pass
         # The row exists: take it over only if it is deferred or its claimer is dead. The
         # guard is in the WHERE clause, so of two processes trying this, one updates a row.
-        stale = now - self.lease
         with self.store.session() as session:
             delivery_id = session.scalar(
                 update(DeliveryRow)
-                .where(DeliveryRow.subscriber_id == subscriber_id)
-                .where(DeliveryRow.edition == edition.date)
-                .where(
-                    or_(
-                        DeliveryRow.status == "deferred",
-                        and_(
-                            DeliveryRow.status == "queued",
-                            or_(DeliveryRow.claimed_at.is_(None), DeliveryRow.claimed_at < stale),
-                        ),
-                    )
-                )
+                .where(DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.edition == day)
+                .where(claimable(now - self.lease))
                 .values(**values)
                 .returning(DeliveryRow.id)
             )
@@ -190,8 +182,8 @@ class Ledger:
             session.execute(
                 delete(DeliveryPaperRow).where(DeliveryPaperRow.delivery_id == delivery_id)
             )
-            session.add_all(_paper_rows(delivery_id, edition))
-            return Claim(delivery_id, subscriber_id, edition.date, status)
+            session.add_all(papers(delivery_id))
+            return Claim(delivery_id, subscriber_id, day, status)
 
     def record(
         self,
@@ -259,21 +251,6 @@ class Ledger:
             return int(result.rowcount)
 
 
-def _mailable(query: Select[Any], only_ids: Sequence[int] | None) -> Select[Any]:
-    query = query.where(SubscriberRow.status == "active").where(
-        ~exists().where(SuppressionRow.email_key == SubscriberRow.email_key)
-    )
-    if only_ids is not None:
-        query = query.where(SubscriberRow.id.in_(list(only_ids)))
-    return query
-
-
-def _claimable(status: str, claimed_at: datetime | None, stale: datetime) -> bool:
-    if status == "deferred":
-        return True
-    return status == "queued" and (claimed_at is None or claimed_at < stale)
-
-
 def _paper_rows(delivery_id: int, edition: Edition) -> list[DeliveryPaperRow]:
     rows: dict[str, DeliveryPaperRow] = {}
     for position, match in enumerate(edition.papers):
@@ -294,3 +271,106 @@ def _paper_rows(delivery_id: int, edition: Edition) -> list[DeliveryPaperRow]:
             ),
         )
     return list(rows.values())
+
+
+def claimable(stale: datetime) -> ColumnElement[bool]:
+    """The lease rule, the one place it is written: a delivery may be (re)claimed when it was
+    deferred, or queued by a sender that has not renewed it since `stale` (it died)."""
+    return or_(
+        DeliveryRow.status == "deferred",
+        and_(
+            DeliveryRow.status == "queued",
+            or_(DeliveryRow.claimed_at.is_(None), DeliveryRow.claimed_at < stale),
+        ),
+    )
+
+
+def edition_rows(
+    session: Session, wanted: Mapping[int, date], stale: datetime
+) -> Iterable[tuple[int, date, str, bool]]:
+    """(subscriber id, edition, status, claimable) of the ledger rows for a page of readers and
+    the few edition dates they want; the caller keeps the rows for the edition each wants."""
+    if not wanted:
+        return []
+    return cast(
+        Iterable[tuple[int, date, str, bool]],
+        session.execute(
+            select(
+                DeliveryRow.subscriber_id,
+                DeliveryRow.edition,
+                DeliveryRow.status,
+                claimable(stale),
+            ).where(
+                DeliveryRow.subscriber_id.in_(list(wanted)),
+                DeliveryRow.edition.in_(set(wanted.values())),
+            )
+        ),
+    )
+
+
+def settled(session: Session, wanted: Mapping[int, date], stale: datetime) -> set[int]:
+    """The readers of `wanted` whose edition needs nothing now: final, or in flight elsewhere."""
+    return {
+        subscriber_id
+        for subscriber_id, edition, _status, open_ in edition_rows(session, wanted, stale)
+        if wanted[subscriber_id] == edition and not open_
+    }
+
+
+@dataclass(slots=True)
+class History:
+    """What the ledger says about a reader's earlier editions, as an edition build needs it."""
+
+    previous_until: datetime | None = None  # candidates_until of the latest earlier closed one
+    sent: set[str] = field(default_factory=set)  # ids of papers ever sent, among recent ones
+
+
+def histories(
+    session: Session, wanted: Mapping[int, date], *, papers_seen_after: datetime
+) -> dict[int, History]:
+    """The history of a page of readers in two statements, whatever the page size.
+
+    Sent papers are read only among papers first seen after `papers_seen_after` (the edition's
+    index window): older ones can never be candidates again, and a reader of years would
+    otherwise drag every paper ever sent to them through each build."""
+    found = {subscriber_id: History() for subscriber_id in wanted}
+    if not wanted:
+        return found
+    ids = list(wanted)
+    for day in set(wanted.values()):
+        same_day = [i for i in ids if wanted[i] == day]
+        latest = (
+            select(DeliveryRow.subscriber_id, func.max(DeliveryRow.edition).label("edition"))
+            .where(
+                DeliveryRow.subscriber_id.in_(same_day),
+                DeliveryRow.status.in_(CLOSED_STATUSES),
+                DeliveryRow.candidates_until.is_not(None),
+                DeliveryRow.edition < day,
+            )
+            .group_by(DeliveryRow.subscriber_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(DeliveryRow.subscriber_id, DeliveryRow.candidates_until).join(
+                latest,
+                and_(
+                    DeliveryRow.subscriber_id == latest.c.subscriber_id,
+                    DeliveryRow.edition == latest.c.edition,
+                ),
+            )
+        )
+        for subscriber_id, until in rows:
+            found[subscriber_id].previous_until = until
+    sent = session.execute(
+        select(DeliveryRow.subscriber_id, DeliveryPaperRow.paper_id)
+        .join(DeliveryRow, DeliveryRow.id == DeliveryPaperRow.delivery_id)
+        .join(PaperRow, PaperRow.id == DeliveryPaperRow.paper_id)
+        .where(
+            DeliveryRow.subscriber_id.in_(ids),
+            DeliveryRow.status == "sent",
+            PaperRow.first_seen_at > papers_seen_after,
+        )
+    )
+    for subscriber_id, paper_id in sent:
+        found[subscriber_id].sent.add(paper_id)
+    return found

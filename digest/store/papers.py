@@ -164,5 +164,10 @@ def list_papers(
     return [to_paper(row) for row in session.scalars(query)]
 
 
-def count_papers(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(PaperRow)) or 0)
+Fingerprint = tuple[int, datetime | None]
+
+
+def fingerprint(session: Session) -> Fingerprint:
+    """(number of papers, newest change): equal as long as no ingest changed anything."""
+    count, newest = session.execute(select(func.count(), func.max(PaperRow.updated_at))).one()
+    return int(count), newest

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal, cast
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from digest.models import Profile, Subscriber, Topic
@@ -137,3 +137,47 @@ def is_suppressed(session: Session, address: str) -> bool:
 def by_ids(session: Session, ids: Sequence[int]) -> list[Subscriber]:
     rows = session.scalars(select(SubscriberRow).where(SubscriberRow.id.in_(ids)))
     return [to_subscriber(row) for row in rows]
+
+
+def mailable() -> ColumnElement[bool]:
+    """The one rule for who may be mailed: active, and not suppressed (a hard bounce or a
+    complaint wins over whatever the subscriber row says)."""
+    return (SubscriberRow.status == "active") & ~exists().where(
+        SuppressionRow.email_key == SubscriberRow.email_key
+    )
+
+
+def mailable_page(session: Session, *, after_id: int, limit: int) -> list[Subscriber]:
+    """The next page of mailable subscribers by id (keyset pagination: flat memory)."""
+    rows = session.scalars(
+        select(SubscriberRow)
+        .where(mailable(), SubscriberRow.id > after_id)
+        .order_by(SubscriberRow.id)
+        .limit(limit)
+    )
+    return [to_subscriber(row) for row in rows]
+
+
+def count_mailable(session: Session) -> int:
+    return int(session.scalar(select(func.count(SubscriberRow.id)).where(mailable())) or 0)
+
+
+ScheduleRow = tuple[int, str, str, str, str]  # id, email, cadence, send_time, timezone
+
+
+def schedule_page(
+    session: Session, *, after_id: int, limit: int, only_mailable: bool
+) -> list[ScheduleRow]:
+    """The next page (by id) of subscribers' schedule columns: the due set is computed from
+    these without loading whole profiles, whatever the number of readers."""
+    query = select(
+        SubscriberRow.id,
+        SubscriberRow.email,
+        SubscriberRow.cadence,
+        SubscriberRow.send_time,
+        SubscriberRow.timezone,
+    ).where(SubscriberRow.id > after_id)
+    if only_mailable:
+        query = query.where(mailable())
+    rows = session.execute(query.order_by(SubscriberRow.id).limit(limit))
+    return [(int(i), e, c, t, z) for i, e, c, t, z in rows]

@@ -4,29 +4,23 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import digest
-from digest.web.context import WebContext, web_context
+from digest.errors import StoreError
+from digest.web.context import web_context
 
 log = logging.getLogger("digest.web")
-
-
-def _ping(web: WebContext) -> None:
-    with web.store.session() as session:
-        session.execute(text("SELECT 1"))
 
 
 async def healthz(request: Request) -> Response:
     web = web_context(request)
     try:
-        await run_in_threadpool(_ping, web)
-    except SQLAlchemyError as exc:
+        await run_in_threadpool(web.store.ping)
+    except StoreError as exc:
         log.error("health check: database unavailable: %s", exc)
         return JSONResponse(
             {"status": "error", "database": "unavailable", "version": digest.__version__},

@@ -1,0 +1,52 @@
+"""Serving the web app with uvicorn on a socket bound before anything starts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from digest.errors import ConfigError
+
+log = logging.getLogger("digest.web")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind before anything starts, so a busy port is a clean error, not a half-started service."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        raise ConfigError(f"--host/--port: cannot listen on {host}:{port} ({exc})") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    # uvicorn re-raises the signals it captured once serve() returns, which would kill the
+    # process before the scheduler drained; the service owns signal handling instead.
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve_app(app: ASGIApp, sock: socket.socket, done: asyncio.Event) -> None:
+    """Serve `app` on `sock` until `done` is set (then finish the requests in flight)."""
+    server = _Server(uvicorn.Config(app, log_level="info", lifespan="auto"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    host, port = sock.getsockname()[:2]
+    log.info("web app on http://%s:%s", host, port)
+    finished = asyncio.ensure_future(done.wait())
+    await asyncio.wait([task, finished], return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    await task
+    finished.cancel()
