@@ -16,10 +16,12 @@ from sqlalchemy import select
 
 from digest.models import Edition, Match, Paper, Profile, Subscriber
 from digest.store import Store, open_store
-from digest.store.deliveries import Ledger
+from digest.store.deliveries import Claim, Ledger, Result
+from digest.store.editions import settled
 from digest.store.papers import upsert_papers
 from digest.store.schema import DeliveryPaperRow, DeliveryRow
 from digest.store.subscribers import create, is_suppressed, mailable_page, to_subscriber
+from digest.store.workers import HOST
 from tests.conftest import ROOT
 from tests.delivery_support import (  # noqa: F401 (postgres_url is a fixture)
     INGESTED,
@@ -32,10 +34,6 @@ from tests.delivery_support import (  # noqa: F401 (postgres_url is a fixture)
 from tests.delivery_support import add_readers as add_reader_profiles
 
 NOW = datetime(2026, 10, 17, 9, 0, tzinfo=UTC)
-
-
-def open_editions(ledger: Ledger, wanted: dict[int, date]) -> set[int]:
-    return {sid for sid, state in ledger.edition_states(wanted).items() if state == "open"}
 
 
 def mailable(store: Store, *, after_id: int, limit: int) -> list[Subscriber]:
@@ -93,20 +91,30 @@ def rows(store: Store) -> list[DeliveryRow]:
         return list(session.scalars(select(DeliveryRow).order_by(DeliveryRow.id)))
 
 
-def test_a_claim_is_a_row_with_the_papers_the_edition_carries(store: Store) -> None:
+def claim_one(ledger: Ledger, reader: Subscriber, day: date = DAY) -> Claim | None:
+    return ledger.claim_page([(reader.id, day)]).claims.get(reader.id)
+
+
+def open_for(store: Store, reader: Subscriber, lease: timedelta, day: date = DAY) -> bool:
+    """Whether a read-only look (a dry run's) sees the edition as still to be done."""
+    with store.session() as session:
+        return reader.id not in settled(session, {reader.id: day}, datetime.now(UTC) - lease)
+
+
+def test_a_claim_is_a_queued_row_and_prepare_records_what_the_edition_carries(
+    store: Store,
+) -> None:
     reader = add_subscribers(store, 1)[0]
     papers = add_papers(store, 3)
     ledger = Ledger(store, lease=timedelta(minutes=2))
-    claim = ledger.claim(edition(reader, papers[:2], papers[2:]), message_id="<m1@example.org>")
-    assert claim is not None and claim.status == "queued"
+    claim = claim_one(ledger, reader)
+    assert claim is not None
     [row] = rows(store)
-    assert (row.subscriber_id, row.edition, row.status, row.message_id) == (
-        reader.id,
-        DAY,
-        "queued",
-        "<m1@example.org>",
-    )
-    assert row.candidates_until == NOW and row.claimed_by == ledger.worker
+    assert (row.subscriber_id, row.edition, row.status) == (reader.id, DAY, "queued")
+    assert row.claimed_by == ledger.worker
+    ledger.prepare([(claim, edition(reader, papers[:2], papers[2:]), "<m1@example.org>")])
+    [row] = rows(store)
+    assert row.message_id == "<m1@example.org>" and row.candidates_until == NOW
     with store.session() as session:
         carried = session.execute(
             select(DeliveryPaperRow.paper_id, DeliveryPaperRow.section, DeliveryPaperRow.position)
@@ -120,15 +128,18 @@ def test_a_claim_is_a_row_with_the_papers_the_edition_carries(store: Store) -> N
     ]
 
 
-def test_an_edition_is_claimed_once_whoever_asks(store: Store) -> None:
-    reader = add_subscribers(store, 1)[0]
+def test_a_page_is_claimed_in_disjoint_parts_whoever_asks(store: Store) -> None:
+    readers = add_subscribers(store, 6)
     first = Ledger(store, lease=timedelta(minutes=2))
     second = Ledger(store, lease=timedelta(minutes=2))
-    assert first.claim(edition(reader), message_id="<a@x.org>") is not None
-    assert second.claim(edition(reader), message_id="<a@x.org>") is None
-    assert first.claim(edition(reader), message_id="<a@x.org>") is None
-    assert open_editions(second, {reader.id: DAY}) == set()
-    assert open_editions(second, {reader.id: DAY + timedelta(days=1)}) == {reader.id}
+    got = first.claim_page([(r.id, DAY) for r in readers[:4]])
+    assert sorted(got.claims) == [r.id for r in readers[:4]]
+    other = second.claim_page([(r.id, DAY) for r in readers])
+    assert sorted(other.claims) == [r.id for r in readers[4:]]
+    assert sorted(other.live) == [r.id for r in readers[:4]]  # same host, this very process
+    assert first.claim_page([(readers[0].id, DAY)]).claims == {}
+    assert not open_for(store, readers[0], timedelta(minutes=2))
+    assert open_for(store, readers[0], timedelta(minutes=2), DAY + timedelta(days=1))
 
 
 @pytest.mark.parametrize("final", ["sent", "failed", "bounced", "skipped"])
@@ -136,20 +147,12 @@ def test_final_states_are_never_claimed_again(store: Store, final: str) -> None:
     reader = add_subscribers(store, 1)[0]
     clock = Clock()
     ledger = Ledger(store, lease=timedelta(seconds=1), clock=clock)
-    if final == "skipped":
-        assert ledger.claim(edition(reader), message_id=None, status="skipped") is not None
-    else:
-        claim = ledger.claim(edition(reader), message_id="<a@x.org>")
-        assert claim is not None
-        ledger.record(claim, final, attempts=1, address=reader.email)  # type: ignore[arg-type]
+    claim = claim_one(ledger, reader)
+    assert claim is not None
+    ledger.record([Result(claim, final, attempts=1, address=reader.email)])  # type: ignore[arg-type]
     clock.now += timedelta(hours=1)
-    assert open_editions(ledger, {reader.id: DAY}) == set()
-    assert (
-        Ledger(store, lease=timedelta(seconds=1), clock=clock).claim(
-            edition(reader), message_id="<a@x.org>"
-        )
-        is None
-    )
+    later = Ledger(store, lease=timedelta(seconds=1), clock=clock).claim_page([(reader.id, DAY)])
+    assert later.claims == {} and later.done == [reader.id]
     assert rows(store)[0].status == final
 
 
@@ -157,14 +160,16 @@ def test_a_deferred_delivery_is_claimed_again_with_its_attempts_kept(store: Stor
     reader = add_subscribers(store, 1)[0]
     papers = add_papers(store, 2)
     ledger = Ledger(store, lease=timedelta(minutes=2))
-    claim = ledger.claim(edition(reader, papers[:1]), message_id="<a@x.org>")
+    claim = claim_one(ledger, reader)
     assert claim is not None
-    assert ledger.record(claim, "deferred", attempts=4, error="451 try later")
+    ledger.prepare([(claim, edition(reader, papers[:1]), "<a@x.org>")])
+    ledger.record([Result(claim, "deferred", attempts=4, error="451 try later")])
     later = Ledger(store, lease=timedelta(minutes=2))
-    assert open_editions(later, {reader.id: DAY}) == {reader.id}
-    again = later.claim(edition(reader, papers[1:]), message_id="<a@x.org>")
+    assert open_for(store, reader, later.lease)
+    again = claim_one(later, reader)
     assert again is not None and again.delivery_id == claim.delivery_id
-    assert later.record(again, "sent", attempts=1)
+    later.prepare([(again, edition(reader, papers[1:]), "<a@x.org>")])
+    later.record([Result(again, "sent", attempts=1)])
     [row] = rows(store)
     assert (row.status, row.attempts, row.last_error) == ("sent", 5, None)
     assert row.sent_at is not None
@@ -173,42 +178,78 @@ def test_a_deferred_delivery_is_claimed_again_with_its_attempts_kept(store: Stor
     assert carried == [papers[1].id]  # what the resent edition carried, not the old list
 
 
-def test_a_queued_row_of_a_dead_sender_is_taken_over_after_the_lease_only(store: Store) -> None:
+def test_a_queued_row_of_an_unknown_sender_is_taken_over_after_the_lease_only(
+    store: Store,
+) -> None:
     reader = add_subscribers(store, 1)[0]
     clock = Clock()
-    dead = Ledger(store, lease=timedelta(seconds=60), clock=clock)
-    assert dead.claim(edition(reader), message_id="<a@x.org>") is not None
+    # A sender on another host (SQLite cannot ask it whether it lives): only the lease tells.
+    elsewhere = Ledger(store, lease=timedelta(seconds=60), clock=clock, worker="far:4242:ab")
+    assert claim_one(elsewhere, reader) is not None
     successor = Ledger(store, lease=timedelta(seconds=60), clock=clock)
     clock.now += timedelta(seconds=59)
-    assert open_editions(successor, {reader.id: DAY}) == set()
-    assert successor.claim(edition(reader), message_id="<a@x.org>") is None
+    waiting = successor.claim_page([(reader.id, DAY)])
+    assert waiting.claims == {} and waiting.unknown == [reader.id]
     clock.now += timedelta(seconds=2)
-    assert open_editions(successor, {reader.id: DAY}) == {reader.id}
-    taken = successor.claim(edition(reader), message_id="<a@x.org>")
+    taken = claim_one(successor, reader)
     assert taken is not None
-    # The dead sender's late verdicts no longer count, except an acceptance, which is a fact.
-    assert not dead.record(taken, "deferred", attempts=1)
+    # The first sender's late verdicts no longer count, except an acceptance, which is a fact.
+    elsewhere.record([Result(taken, "deferred", attempts=1)])
+    assert rows(store)[0].status == "queued"
     assert rows(store)[0].claimed_by == successor.worker
+
+
+def test_a_queued_row_of_a_dead_process_on_this_host_is_taken_over_at_once(
+    store: Store,
+) -> None:
+    reader = add_subscribers(store, 1)[0]
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    dead = Ledger(store, lease=timedelta(minutes=10), worker=f"{HOST}:{gone}:deadbeef")
+    assert claim_one(dead, reader) is not None
+    successor = Ledger(store, lease=timedelta(minutes=10))
+    page = successor.claim_page([(reader.id, DAY)])
+    assert list(page.claims) == [reader.id] and page.taken_over == 1
+
+
+def test_on_postgresql_a_sender_elsewhere_is_known_dead_once_its_session_ends(
+    request: pytest.FixtureRequest,
+) -> None:
+    store = open_store(request.getfixturevalue("postgres_url"))
+    try:
+        reader = add_subscribers(store, 1)[0]
+        # Another machine's sender: its pid means nothing here, its advisory lock does.
+        elsewhere = Ledger(store, lease=timedelta(minutes=10), worker="far:4242:ef")
+        assert claim_one(elsewhere, reader) is not None
+        successor = Ledger(store, lease=timedelta(minutes=10))
+        waiting = successor.claim_page([(reader.id, DAY)])
+        assert waiting.claims == {} and waiting.live == [reader.id]
+        elsewhere.close()  # its session ends, as when its process is killed
+        taken = successor.claim_page([(reader.id, DAY)])
+        assert list(taken.claims) == [reader.id] and taken.taken_over == 1
+        successor.close()
+    finally:
+        store.dispose()
 
 
 def test_a_live_sender_keeps_its_claims_by_renewing_them(store: Store) -> None:
     reader = add_subscribers(store, 1)[0]
     clock = Clock()
-    live = Ledger(store, lease=timedelta(seconds=60), clock=clock)
-    assert live.claim(edition(reader), message_id="<a@x.org>") is not None
+    live = Ledger(store, lease=timedelta(seconds=60), clock=clock, worker="far:1:cd")
+    assert claim_one(live, reader) is not None
     for _ in range(5):
         clock.now += timedelta(seconds=30)
         assert live.renew() == 1
     other = Ledger(store, lease=timedelta(seconds=60), clock=clock)
-    assert other.claim(edition(reader), message_id="<a@x.org>") is None
+    assert claim_one(other, reader) is None
 
 
 def test_a_bounce_suppresses_the_address(store: Store) -> None:
     reader = add_subscribers(store, 1)[0]
     ledger = Ledger(store, lease=timedelta(minutes=2))
-    claim = ledger.claim(edition(reader), message_id="<a@x.org>")
+    claim = claim_one(ledger, reader)
     assert claim is not None
-    ledger.record(claim, "bounced", attempts=1, error="550 no such user", address=reader.email)
+    ledger.record([Result(claim, "bounced", 1, "550 no such user", reader.email)])
     with store.session() as session:
         assert is_suppressed(session, reader.email)
     assert rows(store)[0].last_error == "550 no such user"
@@ -218,10 +259,12 @@ def test_a_bounce_suppresses_the_address(store: Store) -> None:
 def test_released_claims_are_open_to_the_next_run_at_once(store: Store) -> None:
     readers = add_subscribers(store, 2)
     ledger = Ledger(store, lease=timedelta(minutes=2))
-    claims = [ledger.claim(edition(r), message_id=f"<{r.id}@x.org>") for r in readers]
-    assert ledger.release([c for c in claims if c is not None], "stopped") == 2
+    claims = list(ledger.claim_page([(r.id, DAY) for r in readers]).claims.values())
+    assert ledger.release(claims, "stopped") == 2
     fresh = Ledger(store, lease=timedelta(minutes=2))
-    assert open_editions(fresh, {r.id: DAY for r in readers}) == {r.id for r in readers}
+    assert sorted(fresh.claim_page([(r.id, DAY) for r in readers]).claims) == [
+        r.id for r in readers
+    ]
 
 
 def test_subscribers_come_in_pages_of_active_unsuppressed_readers(store: Store) -> None:
@@ -244,8 +287,7 @@ RACER = textwrap.dedent(
     """
     import json, sys, time
     from datetime import UTC, date, datetime, timedelta
-    from digest.store.deliveries import Ledger
-    from digest.models import Edition
+    from digest.store.deliveries import Ledger, Result
     from digest.store import open_store
     from digest.store.subscribers import list_subscribers
 
@@ -256,10 +298,13 @@ RACER = textwrap.dedent(
     ledger = Ledger(store, lease=timedelta(minutes=5))
     time.sleep(max(0.0, start - time.time()))
     won = []
-    for reader in readers:
-        edition = Edition(reader, date(2026, 10, 17), (), (), datetime.now(UTC))
-        if ledger.claim(edition, message_id=f"<{reader.id}@x.org>") is not None:
-            won.append(reader.id)
+    for start in range(0, len(readers), 5):  # small pages, so the racers interleave
+        page = [(r.id, date(2026, 10, 17)) for r in readers[start : start + 5]]
+        claims = ledger.claim_page(page).claims
+        # Settled at once: a racer that exits first leaves no queued row for the others to
+        # take over from a dead process (which they rightly would).
+        ledger.record([Result(claim, "sent", attempts=1) for claim in claims.values()])
+        won += list(claims)
     print(json.dumps(won))
     """
 )

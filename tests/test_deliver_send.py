@@ -11,7 +11,7 @@ from email.utils import parseaddr, parsedate_to_datetime
 import pytest
 from sqlalchemy import select
 
-from digest.app.due import WorkPage
+from digest.app.due import HAND_SEND_PAGE, WorkPage
 from digest.app.send import SendEvent, send_editions
 from digest.app.tokens import Purpose, Signer
 from digest.store import Store
@@ -199,7 +199,7 @@ def test_by_hand_each_reader_gets_their_own_local_edition(
     }
 
 
-def test_readers_are_streamed_with_only_a_few_messages_held_at_once(
+def test_readers_are_claimed_and_streamed_a_page_at_a_time(
     store: Store,
     make_settings,  # type: ignore[no-untyped-def]
     smtp_server: SmtpServer,
@@ -211,9 +211,9 @@ def test_readers_are_streamed_with_only_a_few_messages_held_at_once(
 
     def progress(event: SendEvent) -> None:
         if event.kind == "sent":
-            held.append(statuses(store)["queued"])  # claimed and composed, not yet answered
+            held.append(statuses(store)["queued"])  # claimed, not yet answered
 
     summary = asyncio.run(send_editions(store, settings, now=NOW, progress=progress))
     assert summary.sent == 230 and len(smtp_server.messages) == 230
-    # The queue holds 2 x concurrency, each connection one more, the producer one being pushed.
-    assert 0 < max(held) <= 2 * 2 + 2 + 1
+    # Claims are taken a page at a time, never for every reader at once.
+    assert 0 < max(held) <= HAND_SEND_PAGE

@@ -51,7 +51,7 @@ def failed_rows(store: Store) -> dict[str, str | None]:
             .join(DeliveryRow, DeliveryRow.subscriber_id == SubscriberRow.id)
             .where(DeliveryRow.status == "failed")
         )
-        return dict(rows)
+        return {email: error for email, error in rows}  # noqa: C416 (rows are Row objects)
 
 
 def settings_for(make_settings: Callable[..., Settings], port: int) -> Settings:

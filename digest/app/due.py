@@ -31,7 +31,7 @@ from digest.profiles.cadence import (
 )
 from digest.settings import Settings
 from digest.store import Store
-from digest.store.deliveries import settled
+from digest.store.editions import settled
 from digest.store.subscribers import ScheduleRow, by_ids, mailable_page, schedule_page
 
 PAGE_SIZE = 1000

@@ -29,7 +29,7 @@ from digest.models import Edition, Match, Paper, Profile, Subscriber
 from digest.profiles.cadence import parse_cadence
 from digest.settings import Settings
 from digest.store import Store
-from digest.store.deliveries import History, histories
+from digest.store.editions import History, histories
 from digest.store.papers import list_papers
 
 DEFAULT_LOOKBACK = timedelta(days=8)

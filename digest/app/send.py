@@ -1,22 +1,23 @@
-"""The send run: for each reader, build the edition, claim it, compose it, send it, record it.
+"""The send run: claim a page of deliveries, build and compose the claimed ones, send, record.
 
-Shaped like listmonk's manager: the pipeline talks to a store that hands out subscribers and
-claims and records results (`Ledger`) and to a messenger that takes messages and reports back
-(`SmtpPool`); it runs no SQL and speaks no SMTP itself.
+Shaped like listmonk's manager: the pipeline talks to a store that hands out claims and records
+results (`Ledger`) and to a messenger that takes messages and reports back (`SmtpPool`); it runs
+no SQL and speaks no SMTP itself.
 
-Streaming: the work comes in pages of (reader, edition date), from every mailable reader for a
-send by hand or from the due set for a scheduler tick; the ledger is read once per page, each
-reader's message is composed just before it is queued, and the queue is bounded, so memory stays
-flat however many readers there are.
+The work comes in pages of (reader, edition date): every mailable reader for a send by hand, or
+the due set for a scheduler tick. Per page, in this order:
 
-A reader whose stored profile no longer validates (a cadence, a time zone, a topic's query) fails
-alone, loudly: a warning naming the reader and the field, and a `failed` ledger row with the
-reason; every other reader is served.
+1. claim: one statement takes every delivery of the page nobody holds (`Ledger.claim_page`), so
+   any number of senders, on any number of machines, split the work *before* anything is built;
+2. build the claimed editions against one shared index (the ledger read once for the page);
+3. prepare: one statement records what each edition carries, before anything is sent;
+4. compose each message just before it is queued (the queue is bounded: memory stays flat);
+5. record the server's answers in batches.
 
-Order per reader, chosen so that nothing is half-written: the edition is built and composed
-first (a template error stops the run before anything is claimed), then claimed (the ledger row
-and the papers it carries, committed), then queued. The row becomes `sent` only once the server
-has accepted the message; see `digest.store.deliveries` for what a crash in between costs.
+A template error stops the run before the first claim (the renderer test-renders at start), and
+a row becomes `sent` only once the server has accepted the message; see
+`digest.store.deliveries` for what a crash in between costs. A reader whose stored profile no
+longer validates fails alone, loudly, with a `failed` row and the reason.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -37,18 +38,19 @@ from digest.deliver.headers import check_value, format_address
 from digest.deliver.message import OutgoingMessage, compose
 from digest.deliver.smtp import SendResult, SmtpPool, envelope_address
 from digest.errors import DeliveryError, QueryError, StoreError
-from digest.models import Subscriber
+from digest.models import Edition, Subscriber
 from digest.render import Renderer
 from digest.settings import Settings
 from digest.store import Store
-from digest.store.deliveries import Claim, History, Ledger
+from digest.store.deliveries import Claim, Ledger, Result
+from digest.store.editions import settled
 from digest.store.subscribers import count_mailable
 
 log = logging.getLogger(__name__)
-PAGE_SIZE = 200
 EventKind = Literal[
-    "start", "sent", "skipped", "deferred", "failed", "bounced", "unchanged", "held"
+    "start", "sent", "skipped", "deferred", "failed", "bounced", "unchanged", "held", "resumed"
 ]
+OUTCOMES = ("sent", "skipped", "deferred", "failed", "bounced")
 
 
 @dataclass
@@ -68,9 +70,10 @@ class SendSummary:
 @dataclass(frozen=True, slots=True)
 class SendEvent:
     """One step of the run for a progress display. `start` carries the number of readers
-    considered; every reader then yields one event: an outcome, `unchanged` (already served)
-    or `held` (another sender holds it: a live one, or one that died less than
-    `[smtp] claim_lease_seconds` ago, whose claims a later run takes over)."""
+    considered (when known); every reader then yields one event: an outcome, `unchanged`
+    (already served) or `held` (another sender holds it: `error` is "live" when that sender is
+    provably alive, "unknown" when only its lease, `[smtp] claim_lease_seconds`, can tell).
+    `resumed` carries in `total` how many claims were taken over from senders that died."""
 
     kind: EventKind
     email: str | None = None
@@ -132,43 +135,72 @@ class _Run:
         self.signer = Signer(settings.secret_keys)
         self.renderer = Renderer(settings)
         self.dkim = DkimSigner.from_settings(settings.sender)
-        self.ledger = Ledger(store, lease=timedelta(seconds=settings.smtp.claim_lease_seconds))
+        self.lease = timedelta(seconds=settings.smtp.claim_lease_seconds)
+        self.ledger: Ledger | None = None
         self._progress = progress
+        self._pending: list[tuple[Result, str]] = []  # results not yet written, with the address
+        self._flush_soon = False
 
     def report(self, event: SendEvent) -> None:
-        if event.kind in ("sent", "skipped", "deferred", "failed", "bounced"):
+        if event.kind in OUTCOMES:
             setattr(self.summary, event.kind, getattr(self.summary, event.kind) + 1)
         if self._progress is not None:
             self._progress(event)
 
+    # -- results ----------------------------------------------------------------------------
+
     def on_result(self, result: SendResult[_Job]) -> None:
         job = result.item
         address = job.email if result.outcome == "bounced" else None
-        self.ledger.record(
-            job.claim, result.outcome, attempts=result.attempts, error=result.error, address=address
-        )
-        self.report(
-            SendEvent(result.outcome, job.email, job.claim.edition, result.error, result.attempts)
+        self.finish(
+            Result(job.claim, result.outcome, result.attempts, result.error, address), job.email
         )
 
+    def finish(self, result: Result, email: str) -> None:
+        """Results are written at the next turn of the event loop: those that arrive together
+        (many connections finishing at once) share one statement, and none waits longer than
+        the loop takes to come round, so a crash loses no more than what was in flight."""
+        self._pending.append((result, email))
+        if not self._flush_soon:
+            self._flush_soon = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._flush_soon = False
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        assert self.ledger is not None
+        self.ledger.record([result for result, _ in pending])
+        for result, email in pending:
+            self.report(
+                SendEvent(
+                    result.outcome, email, result.claim.edition, result.error, result.attempts
+                )
+            )
+
     async def heartbeat(self) -> None:
-        """Renew this process's claims while it lives (see the crash rule in ledger.py). A
-        missed renewal is only logged: the worst it can cause is one duplicate, never a loss."""
-        interval = self.settings.smtp.claim_lease_seconds / 3
+        """Renew this process's claims while it lives (see the crash rule in
+        digest.store.deliveries). A missed renewal is only logged: the worst it can cause is
+        one duplicate, never a loss."""
+        assert self.ledger is not None
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(self.settings.smtp.claim_lease_seconds / 3)
             try:
                 self.ledger.renew()
             except StoreError as exc:
                 log.warning("could not renew delivery claims: %s", exc)
+
+    # -- the run ----------------------------------------------------------------------------
 
     async def run(self, work: Iterable[WorkPage], total: int | None) -> None:
         self.report(SendEvent("start", total=total))
         if self.dry_run:
             await self._produce(None, work)
             return
+        self.ledger = Ledger(self.store, lease=self.lease)
         pool: SmtpPool[_Job] = SmtpPool(self.settings, self.on_result, self.dkim)
-        beat = asyncio.create_task(self.heartbeat())
+        chores = asyncio.create_task(self.heartbeat())
         try:
             async with pool:
                 await self._produce(pool, work)
@@ -178,82 +210,117 @@ class _Run:
                     for job in left:
                         self.report(SendEvent("deferred", job.email, job.claim.edition, "stopped"))
         finally:
-            beat.cancel()
+            chores.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await beat
+                await chores
+            try:
+                self.flush()
+            finally:
+                self.ledger.close()
 
     async def _produce(self, pool: SmtpPool[_Job] | None, work: Iterable[WorkPage]) -> None:
-        builder = EditionBuilder(self.store, self.settings, now=self.now)
+        builder: EditionBuilder | None = None
         for page in work:
             if self.stop.is_set():
                 return
             for bad in page.unschedulable:
-                self.unservable(bad.subscriber_id, bad.email, bad.edition, bad.reason, pool)
-            states = self.ledger.edition_states({s.id: day for s, day in page.editions})
-            wanted: list[tuple[Subscriber, date]] = []
-            for subscriber, day in page.editions:
-                state = states[subscriber.id]
-                if state == "open":
-                    wanted.append((subscriber, day))
-                else:
-                    kind: EventKind = "held" if state == "held" else "unchanged"
-                    self.report(SendEvent(kind, subscriber.email, day))
-            history = builder.histories(wanted)
-            for subscriber, day in wanted:
-                if self.stop.is_set():
-                    return
-                await self._one(pool, builder, subscriber, day, history[subscriber.id])
+                self.unservable(bad.subscriber_id, bad.email, bad.edition, bad.reason)
+            claimed = self._claim(page.editions)
+            if not claimed:
+                continue
+            builder = builder or EditionBuilder(self.store, self.settings, now=self.now)
+            history = builder.histories([(s, day) for s, day, _ in claimed])
+            built: list[tuple[Subscriber, Edition, Claim | None]] = []
+            for subscriber, day, claim in claimed:
+                try:
+                    edition = builder.build(subscriber, day, history[subscriber.id])
+                except QueryError as exc:  # a stored topic query that no longer parses
+                    self._fail(claim, subscriber, day, str(exc))
+                    continue
+                built.append((subscriber, edition, claim))
+            await self._send_page(pool, built)
 
-    def unservable(
-        self,
-        subscriber_id: int,
-        email: str,
-        day: date,
-        reason: str,
-        pool: SmtpPool[_Job] | None,
-    ) -> None:
+    def _claim(
+        self, editions: Sequence[tuple[Subscriber, date]]
+    ) -> list[tuple[Subscriber, date, Claim | None]]:
+        """The page's editions this process is to build (a dry run: those still open)."""
+        if self.ledger is None:  # dry run: read, never write
+            with self.store.session() as session:
+                done = settled(session, {s.id: d for s, d in editions}, self.now - self.lease)
+            for subscriber, day in editions:
+                if subscriber.id in done:
+                    self.report(SendEvent("unchanged", subscriber.email, day))
+            return [(s, d, None) for s, d in editions if s.id not in done]
+        page = self.ledger.claim_page([(s.id, d) for s, d in editions])
+        if page.taken_over:
+            self.report(SendEvent("resumed", total=page.taken_over))
+        for kind, ids, detail in (
+            ("held", page.live, "live"),
+            ("held", page.unknown, "unknown"),
+            ("unchanged", page.done, None),
+        ):
+            for subscriber, day in editions:
+                if subscriber.id in ids:
+                    self.report(SendEvent(kind, subscriber.email, day, detail))  # type: ignore[arg-type]
+        return [(s, d, page.claims[s.id]) for s, d in editions if s.id in page.claims]
+
+    def unservable(self, subscriber_id: int, email: str, day: date, reason: str) -> None:
         """A stored value no longer validates: this reader fails alone, once per edition, and
         the event names them and the field (shells show it; the scheduler logs it as a
         warning); a dry run only says so."""
-        if pool is None or self.ledger.fail(subscriber_id, day, reason):
+        if self.ledger is None or self.ledger.fail(subscriber_id, day, reason):
             self.report(SendEvent("failed", email, day, reason))
 
-    async def _one(
-        self,
-        pool: SmtpPool[_Job] | None,
-        builder: EditionBuilder,
-        subscriber: Subscriber,
-        edition_date: date,
-        history: History,
+    def _fail(self, claim: Claim | None, subscriber: Subscriber, day: date, reason: str) -> None:
+        if claim is None:
+            self.report(SendEvent("failed", subscriber.email, day, reason))
+        else:
+            self.finish(Result(claim, "failed", error=reason), subscriber.email)
+
+    async def _send_page(
+        self, pool: SmtpPool[_Job] | None, built: list[tuple[Subscriber, Edition, Claim | None]]
     ) -> None:
-        email = subscriber.email
-        try:
-            edition = builder.build(subscriber, edition_date, history)
-        except QueryError as exc:  # a stored topic query that no longer parses
-            self.unservable(subscriber.id, email, edition_date, str(exc), pool)
-            return
-        if edition.is_empty and not self.settings.digest.send_empty:
-            if pool is None or self.ledger.claim(edition, message_id=None, status="skipped"):
-                self.report(SendEvent("skipped", email, edition_date))
-            return
-        try:
-            links = digest_links(self.settings, self.signer, subscriber.public_id)
-            message = compose(edition, self.settings, links, renderer=self.renderer, now=self.now)
-        except DeliveryError as exc:  # this reader's address or name; the sender was checked
-            if pool is None or self.ledger.claim(
-                edition, message_id=None, status="failed", error=str(exc)
-            ):
-                self.report(SendEvent("failed", email, edition_date, str(exc)))
-            return
-        if pool is None:
-            self.report(SendEvent("sent", email, edition_date))
-            return
-        claim = self.ledger.claim(edition, message_id=message.message_id)
-        if claim is None:  # another sender got there between the read and the claim
-            self.report(SendEvent("held", email, edition_date))
-            return
-        await pool.push(_Job(message, claim, email))
-        await asyncio.sleep(0)  # let the connections run between renders
+        empty_ok = self.settings.digest.send_empty
+        messages: list[tuple[Subscriber, Edition, Claim | None, OutgoingMessage | None]] = []
+        for subscriber, edition, claim in built:
+            if edition.is_empty and not empty_ok:
+                messages.append((subscriber, edition, claim, None))
+                continue
+            try:
+                links = digest_links(self.settings, self.signer, subscriber.public_id)
+                composed = compose(
+                    edition, self.settings, links, renderer=self.renderer, now=self.now
+                )
+            except DeliveryError as exc:  # this reader's address or name; the sender was checked
+                self._fail(claim, subscriber, edition.date, str(exc))
+                continue
+            messages.append((subscriber, edition, claim, composed))
+        if self.ledger is not None:
+            self.ledger.prepare(
+                [(c, e, m.message_id if m else None) for _, e, c, m in messages if c is not None]
+            )
+        for subscriber, edition, claim, message in messages:
+            if message is None:  # nothing new, and send_empty is off
+                if claim is None:
+                    self.report(SendEvent("skipped", subscriber.email, edition.date))
+                else:
+                    self.finish(Result(claim, "skipped"), subscriber.email)
+            elif pool is None or claim is None:
+                self.report(SendEvent("sent", subscriber.email, edition.date))
+            else:
+                if self.stop.is_set():
+                    self._give_back(claim, subscriber.email)
+                    continue
+                await pool.push(_Job(message, claim, subscriber.email))
+                await asyncio.sleep(0)  # let the connections run between renders
+        if self.ledger is not None:
+            self.flush()  # the page's skipped and failed ones, with whatever came back
+
+    def _give_back(self, claim: Claim, email: str) -> None:
+        """A claim made before a stop was asked for, never queued: given back at once."""
+        assert self.ledger is not None
+        self.ledger.release([claim], "released: sender stopped")
+        self.report(SendEvent("deferred", email, claim.edition, "stopped"))
 
 
 async def send_editions(

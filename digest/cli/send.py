@@ -39,7 +39,7 @@ class LogLines:
         self.quiet = quiet
 
     def __call__(self, event: SendEvent) -> None:
-        if event.kind in ("start", "unchanged", "held"):
+        if event.kind in ("start", "unchanged", "held", "resumed"):
             return
         problem = event.kind in ("deferred", "failed", "bounced")
         if self.quiet and not problem:
@@ -77,6 +77,8 @@ class ProgressBar:
         if event.kind == "start":
             self.bar.update(self.task, total=event.total)
             return
+        if event.kind == "resumed":
+            return
         if event.kind in self.counts:
             self.counts[event.kind] += 1
         if event.kind in ("deferred", "failed", "bounced"):
@@ -95,17 +97,40 @@ class ProgressBar:
 
 
 class Held:
-    """Counts readers another sender holds, to say so after the run."""
+    """Counts readers other senders hold, and claims taken over from dead ones, to say so
+    after the run."""
 
     def __init__(self) -> None:
-        self.count = 0
+        self.live = self.unknown = self.resumed = 0
 
     def watching(self, display: Callable[[SendEvent], None]) -> Callable[[SendEvent], None]:
         def progress(event: SendEvent) -> None:
-            self.count += event.kind == "held"
+            if event.kind == "held":
+                if event.error == "live":
+                    self.live += 1
+                else:
+                    self.unknown += 1
+            elif event.kind == "resumed":
+                self.resumed += event.total or 0
             display(event)
 
         return progress
+
+    def describe(self, lease: float) -> list[str]:
+        lines = []
+        if self.resumed:
+            lines.append(
+                f"{self.resumed} delivery(ies) taken over from a sender that died; sent now"
+            )
+        if self.live:
+            lines.append(f"{self.live} reader(s) left alone: held by a live sender")
+        if self.unknown:
+            lines.append(
+                f"{self.unknown} reader(s) left alone: held by a sender that stopped answering "
+                f"less than {lease:g} s ago ([smtp] claim_lease_seconds), perhaps on another "
+                "host; a later run sends them"
+            )
+        return lines
 
 
 async def _send(app: AppContext, progress: Any, **options: Any) -> tuple[SendSummary, bool]:
@@ -162,13 +187,8 @@ def send_command(app: AppContext, edition_date: date | None, dry_run: bool, as_j
         else:
             done = ", ".join(f"{name} {count}" for name, count in summary.as_dict().items())
             click.echo(f"{'dry run (nothing sent): ' if dry_run else ''}{done}")
-    if held.count:
-        lease = app.settings.smtp.claim_lease_seconds
-        click.echo(
-            f"{held.count} reader(s) left alone: another sender holds them, or one that died "
-            f"less than {lease:g} s ago ([smtp] claim_lease_seconds); a later run sends them",
-            err=True,
-        )
+    for line in held.describe(app.settings.smtp.claim_lease_seconds):
+        click.echo(line, err=True)
     if stopped:
         click.echo("stopped before the end; run `digest send` again to finish", err=True)
         sys.exit(INTERRUPTED)

@@ -1,57 +1,49 @@
-"""The delivery ledger: one row per (subscriber, edition); every statement on the deliveries table.
+"""The delivery ledger: one row per (subscriber, edition); every write to the deliveries table.
 
-Exactly-once rests on the unique key (subscriber_id, edition). Claiming a delivery is an INSERT
-committed on its own before any SMTP traffic: of two processes racing for the same edition, the
-second gets IntegrityError (PostgreSQL makes it wait for the first to commit; SQLite serialises
-writers) and skips it. Rows move
+Exactly-once rests on the unique key (subscriber_id, edition). A sender claims a whole page of
+deliveries *before* building any of them: one INSERT … ON CONFLICT DO NOTHING RETURNING for the
+editions nobody claimed yet, and one guarded UPDATE for those it may take over (deferred, or
+queued by a sender that is dead). Of several processes walking the same readers, each gets a
+disjoint set of claims, so N processes do the work of one; the losers spend one statement.
+Rows move
 
     queued ──▶ sent          only after the server answered 250 to the end of DATA
           ├──▶ deferred      transient failure; claimable again by the next run
-          ├──▶ failed        refused for good (message rejected, invalid address)
-          └──▶ bounced       recipient refused with 5xx; the address is suppressed
-    skipped                  empty edition with `[digest] send_empty = false` (written directly)
+          ├──▶ failed        refused for good (message rejected, invalid address, a stored
+          │                  profile that no longer validates)
+          ├──▶ bounced       recipient refused with 5xx; the address is suppressed
+          └──▶ skipped       empty edition with `[digest] send_empty = false`
 
 The crash rule. A live sender renews `claimed_at` on its `queued` rows every third of
-`[smtp] claim_lease_seconds`. A `queued` row older than the lease was left by a process that
-died between claiming and recording: the next run re-claims it (an UPDATE guarded on the old
-state, so only one process wins) and sends it again with the same Message-ID. If the dead
-process had already had it accepted, the reader gets one duplicate; otherwise nothing is lost.
-So a crash costs at most one extra copy of each message that was in flight, and never a digest.
+`[smtp] claim_lease_seconds`. A `queued` row is taken over by the next run at once when its
+owner is provably dead (`digest.store.workers.Liveness`), else once the lease ran out; it is sent
+again with the same Message-ID. If the dead process had already had it accepted, the reader gets
+one duplicate; otherwise nothing is lost. So a crash costs at most one extra copy of each
+message that was in flight, and never a digest.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, Table, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.models import Edition
 from digest.store.db import Store
-from digest.store.schema import DeliveryPaperRow, DeliveryRow, PaperRow
+from digest.store.editions import FINAL_STATUSES, claimable
+from digest.store.schema import DeliveryPaperRow, DeliveryRow
 from digest.store.subscribers import suppress
+from digest.store.workers import Liveness, wall_clock, worker_name
 
 Status = Literal["queued", "sent", "deferred", "failed", "bounced", "skipped"]
-# An edition that was sent or skipped hands its `candidates_until` to the next one.
-CLOSED_STATUSES = ("sent", "skipped")
-Outcome = Literal["sent", "deferred", "failed", "bounced"]
+Outcome = Literal["sent", "deferred", "failed", "bounced", "skipped"]
 EditionState = Literal["open", "held", "done"]
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def worker_name() -> str:
-    """Who holds a claim: host, pid and a nonce (a restarted process never reuses a claim)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+_TABLE = cast(Table, DeliveryRow.__table__)
+_PAPERS = cast(Table, DeliveryPaperRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +51,32 @@ class Claim:
     delivery_id: int
     subscriber_id: int
     edition: date
-    status: Status
+
+
+@dataclass(slots=True)
+class PageClaims:
+    """What claiming a page gave this process, and why it did not get the rest."""
+
+    claims: dict[int, Claim] = field(default_factory=dict)  # subscriber id → its claim
+    live: list[int] = field(default_factory=list)  # held by a sender that is provably alive
+    unknown: list[int] = field(default_factory=list)  # held by one we cannot ask, within lease
+    done: list[int] = field(default_factory=list)  # sent, skipped, failed or bounced
+    taken_over: int = 0  # claims taken from dead senders
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One delivery's outcome, as the sender learnt it."""
+
+    claim: Claim
+    outcome: Outcome
+    attempts: int = 0
+    error: str | None = None
+    address: str | None = None  # suppressed when the outcome is a bounce
 
 
 class Ledger:
-    """Hands out subscribers and claims, records results. Each method is its own transaction.
+    """Claims pages of deliveries and records their results; each method is one transaction.
 
     Ledger times (claimed_at, sent_at, …) come from `clock`, the real time by default: leases
     are about process liveness, whatever `now` an edition was built for.
@@ -81,153 +94,176 @@ class Ledger:
         self.lease = lease
         self.worker = worker or worker_name()
         self.clock = clock
+        self.liveness = Liveness(store, self.worker)
 
-    def edition_states(self, wanted: Mapping[int, date]) -> dict[int, EditionState]:
-        """For each subscriber id in `wanted`, where their edition stands: `open` (never
-        claimed, or deferred, or left by a dead sender: worth building), `held` (queued by a
-        sender whose lease still runs) or `done` (sent, skipped, failed or bounced). A cheap
-        read before the real claim, which alone decides."""
-        states: dict[int, EditionState] = dict.fromkeys(wanted, "open")
+    def close(self) -> None:
+        self.liveness.close()
+
+    def claim_page(self, wanted: Sequence[tuple[int, date]]) -> PageClaims:
+        """Claim every (subscriber, edition) of `wanted` that nobody holds or finished."""
+        result = PageClaims()
+        by_day: dict[date, list[int]] = {}
+        for subscriber_id, day in wanted:
+            by_day.setdefault(day, []).append(subscriber_id)
+        for day, ids in by_day.items():
+            self._claim_day(day, ids, result)
+        return result
+
+    def _claim_day(self, day: date, ids: list[int], result: PageClaims) -> None:
+        now = self.clock()
+        stale = now - self.lease
+        owned = {"claimed_by": self.worker, "claimed_at": now, "updated_at": now}
+        rows = [
+            {"subscriber_id": i, "edition": day, "status": "queued", "attempts": 0,
+             "created_at": now, **owned}
+            for i in ids
+        ]  # fmt: skip
         with self.store.session() as session:
-            for subscriber_id, edition, status, claimable in edition_rows(
-                session, wanted, self.clock() - self.lease
-            ):
-                if wanted[subscriber_id] == edition and not claimable:
-                    states[subscriber_id] = "held" if status == "queued" else "done"
-        return states
+            new = session.execute(_insert_new(self.store, rows).returning(
+                DeliveryRow.id, DeliveryRow.subscriber_id
+            ))  # fmt: skip
+            for delivery_id, subscriber_id in new:
+                result.claims[subscriber_id] = Claim(delivery_id, subscriber_id, day)
+            rest = [i for i in ids if i not in result.claims]
+            if not rest:
+                return
+            here = (DeliveryRow.subscriber_id.in_(rest), DeliveryRow.edition == day)
+            holders = session.scalars(
+                select(DeliveryRow.claimed_by)
+                .where(*here, DeliveryRow.status == "queued", ~claimable(stale))
+                .distinct()
+            )
+            verdicts = {owner: self.liveness.alive(owner) for owner in holders if owner}
+            dead = [owner for owner, alive in verdicts.items() if alive is False]
+            takeable = claimable(stale)
+            if dead:
+                takeable = takeable | (
+                    (DeliveryRow.status == "queued") & DeliveryRow.claimed_by.in_(dead)
+                )
+            # SKIP LOCKED: a row another sender is taking right now is simply not ours.
+            chosen = select(DeliveryRow.id).where(*here, takeable).with_for_update(skip_locked=True)
+            taken = list(
+                session.execute(
+                    update(DeliveryRow)
+                    .where(DeliveryRow.id.in_(chosen), takeable)
+                    .values(status="queued", last_error=None, **owned)
+                    .returning(DeliveryRow.id, DeliveryRow.subscriber_id)
+                )
+            )
+            if taken:
+                session.execute(
+                    delete(DeliveryPaperRow).where(
+                        DeliveryPaperRow.delivery_id.in_([d for d, _ in taken])
+                    )
+                )
+            for delivery_id, subscriber_id in taken:
+                result.claims[subscriber_id] = Claim(delivery_id, subscriber_id, day)
+            result.taken_over += sum(1 for _ in taken)
+            left = [i for i in rest if i not in result.claims]
+            if not left:
+                return
+            states = session.execute(
+                select(DeliveryRow.subscriber_id, DeliveryRow.status, DeliveryRow.claimed_by)
+                .where(DeliveryRow.subscriber_id.in_(left), DeliveryRow.edition == day)
+            )  # fmt: skip
+            for subscriber_id, status, owner in states:
+                if status in FINAL_STATUSES:
+                    result.done.append(subscriber_id)
+                elif owner is not None and verdicts.get(owner, True) is None:
+                    result.unknown.append(subscriber_id)
+                else:
+                    result.live.append(subscriber_id)
 
-    def claim(
-        self,
-        edition: Edition,
-        *,
-        message_id: str | None,
-        status: Status = "queued",
-        error: str | None = None,
-    ) -> Claim | None:
-        """Take (subscriber, edition) for this process, recording which papers it carries.
+    def prepare(self, built: Sequence[tuple[Claim, Edition, str | None]]) -> None:
+        """Before any of them is sent: each claimed edition's Message-ID and `candidates_until`,
+        and the papers it carries (what "never twice" and the next edition's window rest on)."""
+        if not built:
+            return
+        with self.store.session() as session:
+            session.connection().execute(
+                update(_TABLE)
+                .where(_TABLE.c.id == bindparam("b_id"))
+                .values(message_id=bindparam("b_mid"), candidates_until=bindparam("b_until")),
+                [
+                    {"b_id": c.delivery_id, "b_mid": mid, "b_until": e.candidates_until}
+                    for c, e, mid in built
+                ],
+            )
+            papers = [row for c, e, mid in built if mid is not None for row in _papers(c, e)]
+            if papers:
+                session.connection().execute(insert(_PAPERS), papers)
 
-        `status` is `queued` for a message about to be sent, or a final state written without
-        sending (`skipped`, or `failed` when no message could be made). None: someone else
-        holds or finished it.
-        """
-        return self._take(
-            edition.subscriber.id,
-            edition.date,
-            status=status,
-            message_id=message_id,
-            candidates_until=edition.candidates_until,
-            error=error,
-            papers=lambda delivery_id: _paper_rows(delivery_id, edition),
-        )
+    def record(self, results: Sequence[Result]) -> None:
+        """Store what the server said, in one transaction. `sent` is a fact and always lands;
+        any other outcome only while this process still holds the claim. A bounce also
+        suppresses the address."""
+        if not results:
+            return
+        now = self.clock()
+        accepted = [r for r in results if r.outcome == "sent"]
+        others = [r for r in results if r.outcome != "sent"]
+        with self.store.session() as session:
+            connection = session.connection()
+            if accepted:
+                connection.execute(
+                    update(_TABLE)
+                    .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.status != "sent")
+                    .values(
+                        status="sent",
+                        attempts=_TABLE.c.attempts + bindparam("b_attempts"),
+                        last_error=None,
+                        updated_at=now,
+                        sent_at=now,
+                    ),
+                    [{"b_id": r.claim.delivery_id, "b_attempts": r.attempts} for r in accepted],
+                )
+            if others:
+                connection.execute(
+                    update(_TABLE)
+                    .where(
+                        _TABLE.c.id == bindparam("b_id"),
+                        _TABLE.c.status == "queued",
+                        _TABLE.c.claimed_by == self.worker,
+                    )
+                    .values(
+                        status=bindparam("b_status"),
+                        attempts=_TABLE.c.attempts + bindparam("b_attempts"),
+                        last_error=bindparam("b_error"),
+                        updated_at=now,
+                    ),
+                    [
+                        {
+                            "b_id": r.claim.delivery_id,
+                            "b_status": r.outcome,
+                            "b_attempts": r.attempts,
+                            "b_error": r.error,
+                        }
+                        for r in others
+                    ],
+                )
+            for bounce in (r for r in others if r.outcome == "bounced" and r.address):
+                assert bounce.address is not None
+                suppress(session, bounce.address, bounce.error or "hard bounce", now)
 
     def fail(self, subscriber_id: int, day: date, reason: str) -> bool:
         """Record that a reader's edition could not even be built (a stored value no longer
-        validates): one `failed` row per edition, so a tick every minute warns once, not
+        validates): one `failed` row per edition, so a tick every minute reports it once, not
         sixty times an hour. False when the edition is held or finished already."""
-        claim = self._take(
-            subscriber_id,
-            day,
-            status="failed",
-            message_id=None,
-            candidates_until=None,
-            error=reason,
-            papers=lambda _delivery_id: [],
-        )
-        return claim is not None
-
-    def _take(
-        self,
-        subscriber_id: int,
-        day: date,
-        *,
-        status: Status,
-        message_id: str | None,
-        candidates_until: datetime | None,
-        error: str | None,
-        papers: Callable[[int], list[DeliveryPaperRow]],
-    ) -> Claim | None:
-        now = self.clock()
-        values = {
-            "status": status,
-            "message_id": message_id,
-            "candidates_until": candidates_until,
-            "claimed_by": self.worker,
-            "claimed_at": now,
-            "updated_at": now,
-            "last_error": error,
-        }
-        try:
-            with self.store.session() as session:
-                row = DeliveryRow(
-                    subscriber_id=subscriber_id, edition=day, attempts=0, created_at=now, **values
-                )
-                session.add(row)
-                session.flush()
-                session.add_all(papers(row.id))
-                return Claim(row.id, subscriber_id, day, status)
-        except IntegrityError:
-            pass
-        # The row exists: take it over only if it is deferred or its claimer is dead. The
-        # guard is in the WHERE clause, so of two processes trying this, one updates a row.
-        with self.store.session() as session:
-            delivery_id = session.scalar(
-                update(DeliveryRow)
-                .where(DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.edition == day)
-                .where(claimable(now - self.lease))
-                .values(**values)
-                .returning(DeliveryRow.id)
-            )
-            if delivery_id is None:
-                return None
-            session.execute(
-                delete(DeliveryPaperRow).where(DeliveryPaperRow.delivery_id == delivery_id)
-            )
-            session.add_all(papers(delivery_id))
-            return Claim(delivery_id, subscriber_id, day, status)
-
-    def record(
-        self,
-        claim: Claim,
-        outcome: Outcome,
-        *,
-        attempts: int,
-        error: str | None = None,
-        address: str | None = None,
-    ) -> bool:
-        """Store what the server said. `sent` is a fact and always lands; any other outcome
-        only while this process still holds the claim. A bounce also suppresses `address`."""
-        now = self.clock()
-        query = update(DeliveryRow).where(DeliveryRow.id == claim.delivery_id)
-        values: dict[str, object] = {
-            "status": outcome,
-            "attempts": DeliveryRow.attempts + attempts,
-            "last_error": error,
-            "updated_at": now,
-        }
-        if outcome == "sent":
-            query = query.where(DeliveryRow.status != "sent")
-            values["sent_at"] = now
-        else:
-            query = query.where(
-                DeliveryRow.status == "queued", DeliveryRow.claimed_by == self.worker
-            )
-        with self.store.session() as session:
-            result = cast(CursorResult[Any], session.execute(query.values(**values)))
-            changed = result.rowcount == 1
-            if changed and outcome == "bounced" and address is not None:
-                suppress(session, address, error or "hard bounce", now)
-        return changed
+        claim = self.claim_page([(subscriber_id, day)]).claims.get(subscriber_id)
+        if claim is None:
+            return False
+        self.record([Result(claim, "failed", error=reason)])
+        return True
 
     def renew(self) -> int:
         """Heartbeat: push the lease of every row this process still has queued."""
-        now = self.clock()
         with self.store.session() as session:
             result = cast(
                 CursorResult[Any],
                 session.execute(
                     update(DeliveryRow)
                     .where(DeliveryRow.claimed_by == self.worker, DeliveryRow.status == "queued")
-                    .values(claimed_at=now)
+                    .values(claimed_at=self.clock())
                 ),
             )
             return int(result.rowcount)
@@ -236,141 +272,48 @@ class Ledger:
         """Give back claims that were never attempted (graceful stop): deferred, so the next
         run takes them at once instead of waiting out the lease."""
         ids = [claim.delivery_id for claim in claims]
-        if not ids:
-            return 0
-        with self.store.session() as session:
-            result = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(DeliveryRow)
-                    .where(DeliveryRow.id.in_(ids))
-                    .where(DeliveryRow.status == "queued", DeliveryRow.claimed_by == self.worker)
-                    .values(status="deferred", last_error=reason, updated_at=self.clock())
-                ),
+        released = 0
+        for start in range(0, len(ids), 1000):
+            with self.store.session() as session:
+                result = cast(
+                    CursorResult[Any],
+                    session.execute(
+                        update(DeliveryRow)
+                        .where(DeliveryRow.id.in_(ids[start : start + 1000]))
+                        .where(
+                            DeliveryRow.status == "queued", DeliveryRow.claimed_by == self.worker
+                        )
+                        .values(status="deferred", last_error=reason, updated_at=self.clock())
+                    ),
+                )
+                released += int(result.rowcount)
+        return released
+
+
+def _insert_new(store: Store, rows: list[dict[str, Any]]) -> Any:
+    """INSERT … ON CONFLICT (subscriber_id, edition) DO NOTHING, in the backend's dialect."""
+    dialect = postgresql if store.engine.dialect.name == "postgresql" else sqlite
+    return (
+        dialect.insert(DeliveryRow)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["subscriber_id", "edition"])
+    )
+
+
+def _papers(claim: Claim, edition: Edition) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for section, papers in (
+        ("personal", [m.paper for m in edition.papers]),
+        ("trending", list(edition.trending)),
+    ):
+        for position, paper in enumerate(papers):
+            rows.setdefault(
+                paper.id,
+                {
+                    "delivery_id": claim.delivery_id,
+                    "paper_id": paper.id,
+                    "section": section,
+                    "position": position,
+                },
             )
-            return int(result.rowcount)
-
-
-def _paper_rows(delivery_id: int, edition: Edition) -> list[DeliveryPaperRow]:
-    rows: dict[str, DeliveryPaperRow] = {}
-    for position, match in enumerate(edition.papers):
-        rows.setdefault(
-            match.paper.id,
-            DeliveryPaperRow(
-                delivery_id=delivery_id,
-                paper_id=match.paper.id,
-                section="personal",
-                position=position,
-            ),
-        )
-    for position, paper in enumerate(edition.trending):
-        rows.setdefault(
-            paper.id,
-            DeliveryPaperRow(
-                delivery_id=delivery_id, paper_id=paper.id, section="trending", position=position
-            ),
-        )
     return list(rows.values())
-
-
-def claimable(stale: datetime) -> ColumnElement[bool]:
-    """The lease rule, the one place it is written: a delivery may be (re)claimed when it was
-    deferred, or queued by a sender that has not renewed it since `stale` (it died)."""
-    return or_(
-        DeliveryRow.status == "deferred",
-        and_(
-            DeliveryRow.status == "queued",
-            or_(DeliveryRow.claimed_at.is_(None), DeliveryRow.claimed_at < stale),
-        ),
-    )
-
-
-def edition_rows(
-    session: Session, wanted: Mapping[int, date], stale: datetime
-) -> Iterable[tuple[int, date, str, bool]]:
-    """(subscriber id, edition, status, claimable) of the ledger rows for a page of readers and
-    the few edition dates they want; the caller keeps the rows for the edition each wants."""
-    if not wanted:
-        return []
-    return cast(
-        Iterable[tuple[int, date, str, bool]],
-        session.execute(
-            select(
-                DeliveryRow.subscriber_id,
-                DeliveryRow.edition,
-                DeliveryRow.status,
-                claimable(stale),
-            ).where(
-                DeliveryRow.subscriber_id.in_(list(wanted)),
-                DeliveryRow.edition.in_(set(wanted.values())),
-            )
-        ),
-    )
-
-
-def settled(session: Session, wanted: Mapping[int, date], stale: datetime) -> set[int]:
-    """The readers of `wanted` whose edition needs nothing now: final, or in flight elsewhere."""
-    return {
-        subscriber_id
-        for subscriber_id, edition, _status, open_ in edition_rows(session, wanted, stale)
-        if wanted[subscriber_id] == edition and not open_
-    }
-
-
-@dataclass(slots=True)
-class History:
-    """What the ledger says about a reader's earlier editions, as an edition build needs it."""
-
-    previous_until: datetime | None = None  # candidates_until of the latest earlier closed one
-    sent: set[str] = field(default_factory=set)  # ids of papers ever sent, among recent ones
-
-
-def histories(
-    session: Session, wanted: Mapping[int, date], *, papers_seen_after: datetime
-) -> dict[int, History]:
-    """The history of a page of readers in two statements, whatever the page size.
-
-    Sent papers are read only among papers first seen after `papers_seen_after` (the edition's
-    index window): older ones can never be candidates again, and a reader of years would
-    otherwise drag every paper ever sent to them through each build."""
-    found = {subscriber_id: History() for subscriber_id in wanted}
-    if not wanted:
-        return found
-    ids = list(wanted)
-    for day in set(wanted.values()):
-        same_day = [i for i in ids if wanted[i] == day]
-        latest = (
-            select(DeliveryRow.subscriber_id, func.max(DeliveryRow.edition).label("edition"))
-            .where(
-                DeliveryRow.subscriber_id.in_(same_day),
-                DeliveryRow.status.in_(CLOSED_STATUSES),
-                DeliveryRow.candidates_until.is_not(None),
-                DeliveryRow.edition < day,
-            )
-            .group_by(DeliveryRow.subscriber_id)
-            .subquery()
-        )
-        rows = session.execute(
-            select(DeliveryRow.subscriber_id, DeliveryRow.candidates_until).join(
-                latest,
-                and_(
-                    DeliveryRow.subscriber_id == latest.c.subscriber_id,
-                    DeliveryRow.edition == latest.c.edition,
-                ),
-            )
-        )
-        for subscriber_id, until in rows:
-            found[subscriber_id].previous_until = until
-    sent = session.execute(
-        select(DeliveryRow.subscriber_id, DeliveryPaperRow.paper_id)
-        .join(DeliveryRow, DeliveryRow.id == DeliveryPaperRow.delivery_id)
-        .join(PaperRow, PaperRow.id == DeliveryPaperRow.paper_id)
-        .where(
-            DeliveryRow.subscriber_id.in_(ids),
-            DeliveryRow.status == "sent",
-            PaperRow.first_seen_at > papers_seen_after,
-        )
-    )
-    for subscriber_id, paper_id in sent:
-        found[subscriber_id].sent.add(paper_id)
-    return found
