@@ -40,6 +40,7 @@ from digest.render import Renderer
 from digest.schedule.crontab import crontab_trigger
 from digest.settings import Settings
 from digest.store import Store
+from digest.store.workers import Leadership
 
 log = logging.getLogger("digest.schedule")
 
@@ -122,6 +123,19 @@ class Scheduler:
         self.clock = clock or SystemClock()
         self.stop = asyncio.Event()
         self._running: set[asyncio.Task[Any]] = set()
+        self.leadership = Leadership(store)
+        self._standing_by = False
+
+    def leads(self) -> bool:
+        """Only one scheduler per database runs the jobs; the others stand by and one takes
+        over at the next tick after the leader's process ends (its lock goes with it)."""
+        leading = self.leadership.try_lead()
+        if leading and self._standing_by:
+            log.info("this scheduler now leads (the previous leader stopped)")
+        elif not leading and not self._standing_by:
+            log.info("another scheduler leads on this database; standing by")
+        self._standing_by = not leading
+        return leading
 
     # -- the delivery tick ------------------------------------------------------------------
 
@@ -194,10 +208,12 @@ class Scheduler:
             self._running.discard(task)
 
     async def _delivery_job(self) -> None:
-        await self._guarded("delivery tick", self.tick)
+        if self.leads():
+            await self._guarded("delivery tick", self.tick)
 
     async def _ingest_job(self) -> None:
-        await self._guarded("ingest", self.ingest)
+        if self.leads():
+            await self._guarded("ingest", self.ingest)
 
     def build(self, ingest_trigger: CronTrigger) -> AsyncIOScheduler:
         scheduler = AsyncIOScheduler(timezone=UTC)
@@ -285,6 +301,7 @@ async def serve(
             aps.pause()
             await scheduler.drain()
             aps.shutdown(wait=False)
+        scheduler.leadership.close()
         web_done.set()
         if web_task is not None:
             await web_task

@@ -117,7 +117,7 @@ class Leadership:
         engine = self._store.engine
         if engine.dialect.name == "postgresql":
             if self._connection is None:
-                self._connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                self._connection = _own_session(self._store)
             self.leading = bool(
                 self._connection.scalar(select(func.pg_try_advisory_lock(*_LEADER_LOCK)))
             )
