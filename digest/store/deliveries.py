@@ -119,9 +119,7 @@ class Ledger:
             for i in ids
         ]  # fmt: skip
         with self.store.session() as session:
-            new = session.execute(_insert_new(self.store, rows).returning(
-                DeliveryRow.id, DeliveryRow.subscriber_id
-            ))  # fmt: skip
+            new = session.connection().execute(_insert_new(self.store), rows)
             for delivery_id, subscriber_id in new:
                 result.claims[subscriber_id] = Claim(delivery_id, subscriber_id, day)
             rest = [i for i in ids if i not in result.claims]
@@ -290,13 +288,14 @@ class Ledger:
         return released
 
 
-def _insert_new(store: Store, rows: list[dict[str, Any]]) -> Any:
-    """INSERT … ON CONFLICT (subscriber_id, edition) DO NOTHING, in the backend's dialect."""
+def _insert_new(store: Store) -> Any:
+    """INSERT … ON CONFLICT (subscriber_id, edition) DO NOTHING RETURNING, in the backend's
+    dialect; run with a page of rows it is compiled once and sent in batches."""
     dialect = postgresql if store.engine.dialect.name == "postgresql" else sqlite
     return (
-        dialect.insert(DeliveryRow)
-        .values(rows)
+        dialect.insert(_TABLE)
         .on_conflict_do_nothing(index_elements=["subscriber_id", "edition"])
+        .returning(_TABLE.c.id, _TABLE.c.subscriber_id)
     )
 
 
