@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from digest.app.edition import EditionBuilder, preview_for_profile, select_edition
+from digest.app.edition import Candidates, EditionBuilder, preview_for_profile, select_edition
 from digest.match import Matcher, PaperIndex
 from digest.models import Paper, Profile, Subscriber, Topic
 from digest.settings import Settings
@@ -266,6 +266,8 @@ def test_the_capped_ranking_equals_ranking_everything_then_filtering() -> None:
         allowed = {p.id for p in candidates}
         expected = [m for m in matcher.match(topics) if m.paper.id in allowed]
         expected = expected[: profile.max_papers]
-        edition = select_edition(reader, now.date(), matcher, candidates, settings, now=now)
+        edition = select_edition(
+            reader, now.date(), matcher, Candidates.of(candidates), settings, now=now
+        )
         assert [m.paper.id for m in edition.papers] == [m.paper.id for m in expected]
         assert [m.score for m in edition.papers] == [m.score for m in expected]

@@ -21,6 +21,8 @@ month of papers, not a year's). The ledger is read once per page of readers, not
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from digest.errors import QueryError
@@ -34,48 +36,75 @@ from digest.store.papers import list_papers
 
 DEFAULT_LOOKBACK = timedelta(days=8)
 MAX_LOOKBACK = timedelta(days=31)
+# Distinct window starts kept per run: readers share a few (one per earlier run that served
+# them); the bound only matters for a run over readers served at thousands of instants.
+WINDOWS_KEPT = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """The papers an edition may carry, with what every reader of this window shares: their
+    ids, and those with upvotes ranked for "Trending today". Readers whose window starts at the
+    same instant (everyone on a first edition, everyone served by the same earlier run) share
+    one, so a page of readers costs one pass over the papers, not one per reader."""
+
+    papers: tuple[Paper, ...]
+    ids: frozenset[str]
+    by_upvotes: tuple[Paper, ...]
+
+    @classmethod
+    def of(cls, papers: Sequence[Paper]) -> Candidates:
+        ranked = sorted(
+            (p for p in papers if (p.upvotes or 0) > 0), key=lambda p: (-(p.upvotes or 0), p.id)
+        )
+        return cls(tuple(papers), frozenset(p.id for p in papers), tuple(ranked))
 
 
 def trending_papers(
-    candidates: Sequence[Paper], personal: Sequence[Match], count: int
+    candidates: Candidates, personal: Sequence[Match], count: int, sent: AbstractSet[str]
 ) -> tuple[Paper, ...]:
     """The `count` most upvoted candidates outside the personal list (ties: paper id)."""
     if count <= 0:
         return ()
     taken = {m.paper.id for m in personal}
-    ranked = sorted(
-        (p for p in candidates if p.id not in taken and (p.upvotes or 0) > 0),
-        key=lambda p: (-(p.upvotes or 0), p.id),
-    )
-    return tuple(ranked[:count])
+    found: list[Paper] = []
+    for paper in candidates.by_upvotes:
+        if paper.id not in taken and paper.id not in sent:
+            found.append(paper)
+            if len(found) == count:
+                break
+    return tuple(found)
 
 
 def select_edition(
     subscriber: Subscriber,
     edition_date: date,
     matcher: Matcher,
-    candidates: Sequence[Paper],
+    candidates: Candidates,
     settings: Settings,
     *,
     now: datetime,
+    sent: AbstractSet[str] = frozenset(),
 ) -> Edition:
-    """Match, filter, cap and add trending, over `candidates` (a subset of the matcher's index).
+    """Match, filter, cap and add trending, over `candidates` (a subset of the matcher's index)
+    less the papers already `sent` to this reader.
 
     A topic whose stored query no longer parses raises QueryError naming the topic."""
     profile = subscriber.profile
-    allowed = {p.id for p in candidates}
+    allowed = candidates.ids
     personal: list[Match] = []
     if profile.max_papers > 0:
         # Indexed papers outside the candidates (seen before the window, or already sent) can
         # take places at the top of the ranking: asking for the cap plus their number still
         # fills the cap from candidates, without ranking and explaining every match.
-        limit = profile.max_papers + max(0, matcher.index.size - len(allowed))
+        outside = max(0, matcher.index.size - len(allowed)) + len(sent)
+        limit = profile.max_papers + outside
         try:
             found = matcher.match(profile.topics, min_upvotes=profile.min_upvotes, limit=limit)
         except QueryError as exc:
             raise exc.within(_failing_topic(profile)) from None
         for match in found:
-            if match.paper.id in allowed:
+            if match.paper.id in allowed and match.paper.id not in sent:
                 personal.append(match)
                 if len(personal) >= profile.max_papers:
                     break
@@ -84,7 +113,7 @@ def select_edition(
         subscriber=subscriber,
         date=edition_date,
         papers=tuple(personal),
-        trending=trending_papers(candidates, personal, count),
+        trending=trending_papers(candidates, personal, count, sent),
         candidates_until=now,
     )
 
@@ -120,6 +149,7 @@ class EditionBuilder:
         with self.store.session() as session:
             self._papers: list[Paper] = list_papers(session, seen_after=since, seen_until=self.now)
         self._matcher = Matcher(PaperIndex.build(self._papers, now=self.now))
+        self._windows: dict[datetime, Candidates] = {}
 
     def window_start(self, subscriber: Subscriber, history: History) -> datetime:
         if history.previous_until is None:
@@ -139,15 +169,29 @@ class EditionBuilder:
         since = self.window_start(subscriber, history)
         if since < self._since:
             self._load(since)
-        sent = history.sent
-        candidates = [
-            p
-            for p in self._papers
-            if p.id not in sent and (p.first_seen is None or since < p.first_seen <= self.now)
-        ]
         return select_edition(
-            subscriber, edition_date, self._matcher, candidates, self.settings, now=self.now
+            subscriber,
+            edition_date,
+            self._matcher,
+            self._window(since),
+            self.settings,
+            now=self.now,
+            sent=history.sent,
         )
+
+    def _window(self, since: datetime) -> Candidates:
+        found = self._windows.get(since)
+        if found is None:
+            if len(self._windows) >= WINDOWS_KEPT:
+                self._windows.clear()
+            found = self._windows[since] = Candidates.of(
+                [
+                    p
+                    for p in self._papers
+                    if p.first_seen is None or since < p.first_seen <= self.now
+                ]
+            )
+        return found
 
 
 def preview_for_profile(
@@ -167,4 +211,6 @@ def preview_for_profile(
     subscriber = Subscriber(id=0, public_id="preview", status="active", profile=profile)
     if matcher is None:
         matcher = Matcher(PaperIndex.build(candidates, now=now))
-    return select_edition(subscriber, edition_date, matcher, candidates, settings, now=now)
+    return select_edition(
+        subscriber, edition_date, matcher, Candidates.of(candidates), settings, now=now
+    )
