@@ -65,13 +65,15 @@ class Complaint:
 
 @dataclass(frozen=True, slots=True)
 class UnsubscribeRequest:
-    sender: str
+    sender: str  # the From address: it may be forged, so only its owner is ever told
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CommandRequest:
     sender: str
     command: Command | None  # None: nothing recognisable, answered with help
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +100,11 @@ def decide(data: bytes, *, mail_from: str, recipient: str, addresses: InboundAdd
     sender = address(header(message, "From"))
     if sender is None:
         return Ignored("no usable From address")
+    message_id = header(message, "Message-ID") or None
     if role == "unsubscribe":
-        return UnsubscribeRequest(sender)
+        return UnsubscribeRequest(sender, message_id)
     command = read_command(header(message, "Subject"), first_text(message))
-    return CommandRequest(sender, command)
+    return CommandRequest(sender, command, message_id)
 
 
 def _bounce(message: Message, recipient: str, addresses: InboundAddresses) -> Decision:

@@ -10,6 +10,7 @@ reaches the threshold. A complaint unsubscribes and suppresses.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,7 +25,13 @@ from digest.store.schema import (
     SubscriberRow,
     SuppressionRow,
 )
-from digest.store.subscribers import email_key, set_status, suppress, to_subscriber
+from digest.store.subscribers import (
+    email_key,
+    get_row_by_public_id,
+    set_status,
+    suppress,
+    to_subscriber,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,19 +116,25 @@ def bounce_score(session: Session, subscriber_id: int) -> float:
     return row.score if row is not None else 0.0
 
 
-def subscriber_of_delivery(session: Session, delivery_id: int) -> Subscriber | None:
-    delivery = session.get(DeliveryRow, delivery_id)
-    if delivery is None:
-        return None
-    row = session.get(SubscriberRow, delivery.subscriber_id)
-    return to_subscriber(row) if row is not None else None
-
-
 def record_complaint(
-    session: Session, subscriber_id: int, reason: str, now: datetime
+    session: Session,
+    delivery_id: int | None,
+    public_ids: Sequence[str],
+    reason: str,
+    now: datetime,
 ) -> Subscriber | None:
-    """Unsubscribe and suppress (a bounced reader stays bounced); None when no such reader."""
-    row = session.get(SubscriberRow, subscriber_id)
+    """Unsubscribe and suppress the reader a complaint names, by its delivery or else by the
+    public id of a link we signed (a bounced reader stays bounced). None when it names nobody
+    we know."""
+    row: SubscriberRow | None = None
+    if delivery_id is not None:
+        delivery = session.get(DeliveryRow, delivery_id)
+        if delivery is not None:
+            row = session.get(SubscriberRow, delivery.subscriber_id)
+    for public_id in public_ids:
+        if row is not None:
+            break
+        row = get_row_by_public_id(session, public_id)
     if row is None:
         return None
     key = email_key(row.email)
