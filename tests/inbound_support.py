@@ -9,13 +9,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from digest.cli.inbound import READY_PREFIX
 from digest.inbound.verp import VerpCodec
@@ -125,18 +121,6 @@ def spawn_inbound(config: Path, *, timeout: float = 30.0) -> Inbound:
         raise AssertionError(f"digest inbound did not start: {err or line}")
     bound_host, _, bound_port = line.removeprefix(READY_PREFIX).strip().rpartition(":")
     return Inbound(process, bound_host, int(bound_port))
-
-
-@pytest.fixture
-def inbound_config(tmp_path: Path, db_url: str, store: Store, smtp_server: Any) -> Path:
-    return write_config(tmp_path / "config.toml", db_url, smtp_server.port)
-
-
-@pytest.fixture
-def inbound(inbound_config: Path) -> Iterator[Inbound]:
-    running = spawn_inbound(inbound_config)
-    yield running
-    assert running.stop() == 0, running.errors
 
 
 def delivery(store: Store, subscriber_id: int, edition: date, status: str = "sent") -> int:

@@ -7,6 +7,7 @@ smtplib, and reads the outcome from the SQLite file and from the SMTP server rep
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -26,8 +27,6 @@ from tests.inbound_support import (
     Inbound,
     delivery,
     dsn,
-    inbound,  # noqa: F401  (fixture)
-    inbound_config,  # noqa: F401  (fixture)
     personal,
     spawn_inbound,
     write_config,
@@ -35,6 +34,16 @@ from tests.inbound_support import (
 from tests.smtpd import SmtpServer
 
 EDITION = date(2026, 11, 29)
+
+
+@pytest.fixture
+def inbound(
+    tmp_path: Path, db_url: str, store: Store, smtp_server: SmtpServer
+) -> Iterator[Inbound]:
+    """`digest inbound` on the test's database, replying through `smtp_server`."""
+    running = spawn_inbound(write_config(tmp_path / "config.toml", db_url, smtp_server.port))
+    yield running
+    assert running.stop() == 0, running.errors
 
 
 def states(store: Store) -> dict[str, str]:

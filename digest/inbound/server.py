@@ -17,6 +17,7 @@ import logging
 from typing import Any, Protocol
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from digest.errors import ConfigError
 from digest.inbound.decide import Decision, Ignored, InboundAddresses, decide
@@ -80,9 +81,20 @@ class _Session:
         return "250 OK"
 
 
+class _Smtp(SMTP):
+    """SMTP allows 1,000 characters a line; the bounces real servers send quote whatever they
+    were sent, longer lines included (one in flufl.bounce's corpus has 1,400). Refusing them
+    would only make the MTA retry, then bounce the bounce: read them."""
+
+    line_length_limit = 65536
+
+
 class _Controller(Controller):
     """aiosmtpd 1.4 checks readiness by connecting to the configured port, which fails for
     port 0: learn the port the OS picked before that check runs."""
+
+    def factory(self) -> SMTP:
+        return _Smtp(self.handler, **self.SMTP_kwargs)
 
     def _trigger_server(self) -> None:
         if self.port == 0 and isinstance(self.server, asyncio.Server):
