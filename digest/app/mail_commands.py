@@ -199,7 +199,8 @@ class MailCommands:
         to_message: str | None,
         via: str | None = None,
     ) -> bool:
-        """Send a short answer unless this address had its share of replies this window."""
+        """Send a short answer unless this address had its share of replies this window;
+        False when it was held back or the mail server did not take it."""
         inbound = self.settings.inbound
         window = timedelta(minutes=inbound.reply_window_minutes)
         allowed = await asyncio.to_thread(self._claim_reply, recipient, now, window)
@@ -216,7 +217,13 @@ class MailCommands:
             now=now,
             in_reply_to=to_message,
         )
-        await self._send(self.settings, message)
+        try:
+            await self._send(self.settings, message)
+        except DeliveryError as exc:
+            # The change is made and the message accepted: asking the MTA to retry would only
+            # carry the command out twice. The reader can ask again.
+            log.warning("reply to %s not sent: %s", recipient, exc)
+            return False
         return True
 
     def _claim_reply(self, recipient: str, now: datetime, window: timedelta) -> bool:
