@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -143,6 +144,40 @@ class WebSettings(Section):
     max_body_bytes: int = Field(65536, ge=1024)
 
 
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class BouncesSettings(Section):
+    # VERP is on when set: each digest's envelope sender becomes bounces+<signed>@domain.
+    domain: str | None = None
+    # Mailman's bounce score: a day with soft bounces adds this much…
+    soft_score_per_day: float = Field(1.0, gt=0)
+    # …the reader is suppressed once the score reaches this…
+    soft_threshold: float = Field(5.0, gt=0)
+    # …and the score starts again from zero after this many days without a bounce.
+    soft_reset_days: int = Field(7, ge=1)
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        domain = value.strip().lower()
+        if not _DOMAIN.match(domain):
+            raise ValueError("expected a mail domain such as bounces.example.org")
+        return domain
+
+
+class InboundSettings(Section):
+    # Address that takes commands by mail (subscribe, unsubscribe, topics, add, remove, help).
+    command_address: str | None = None
+    # Largest message `digest inbound` accepts, in bytes (a bounce quotes the digest).
+    max_message_bytes: int = Field(1_048_576, ge=65536)
+    # At most this many replies to one address per reply window.
+    replies_per_address: int = Field(5, ge=1)
+    reply_window_minutes: int = Field(1440, ge=1)
+
+
 class CatalogEntry(Section):
     name: str
     query: str
@@ -179,6 +214,8 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     render: RenderSettings = RenderSettings()
     web: WebSettings = WebSettings()
+    bounces: BouncesSettings = BouncesSettings()
+    inbound: InboundSettings = InboundSettings()
     catalog: list[CatalogEntry] = Field(default_factory=lambda: list(DEFAULT_CATALOG))
 
     @classmethod

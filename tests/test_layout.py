@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 
 PACKAGE = ROOT / "digest"
 MAX_LINES = 400
-PURE_LAYERS = ("render", "match", "sources", "deliver")
+PURE_LAYERS = ("render", "match", "sources", "deliver", "inbound")
 SHELLS = ("cli", "web", "schedule")
 # Third-party libraries and the only places allowed to import them.
 CONFINED = {

@@ -38,6 +38,7 @@ from digest.deliver.headers import check_value, format_address
 from digest.deliver.message import OutgoingMessage, compose
 from digest.deliver.smtp import SendResult, SmtpPool, envelope_address
 from digest.errors import DeliveryError, QueryError, StoreError
+from digest.inbound.verp import VerpCodec
 from digest.models import Edition, Subscriber
 from digest.render import Renderer
 from digest.settings import Settings
@@ -199,7 +200,9 @@ class _Run:
             await self._produce(None, work)
             return
         self.ledger = Ledger(self.store, lease=self.lease)
-        pool: SmtpPool[_Job] = SmtpPool(self.settings, self.on_result, self.dkim)
+        pool: SmtpPool[_Job] = SmtpPool(
+            self.settings, self.on_result, self.dkim, envelope_sender=self._envelope_sender()
+        )
         chores = asyncio.create_task(self.heartbeat())
         try:
             async with pool:
@@ -217,6 +220,14 @@ class _Run:
                 self.flush()
             finally:
                 self.ledger.close()
+
+    def _envelope_sender(self) -> Callable[[_Job], str] | None:
+        """With `[bounces] domain`, each digest's bounce address names its delivery (VERP)."""
+        domain = self.settings.bounces.domain
+        if domain is None:
+            return None
+        codec = VerpCodec(self.settings.secret_keys, domain)
+        return lambda job: codec.address(job.claim.delivery_id)
 
     async def _produce(self, pool: SmtpPool[_Job] | None, work: Iterable[WorkPage]) -> None:
         builder: EditionBuilder | None = None

@@ -249,6 +249,8 @@ class SmtpPool(Generic[T]):
     settings: Settings
     on_result: Callable[[SendResult[T]], None]
     dkim: DkimSigner | None = None
+    # Each message's own envelope sender (VERP); None: `[sender] from_address` for all.
+    envelope_sender: Callable[[T], str] | None = None
     _queue: asyncio.Queue[T | None] = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
     _stopping: asyncio.Event = field(init=False, default_factory=asyncio.Event)
@@ -349,7 +351,10 @@ class SmtpPool(Generic[T]):
             else:
                 worker.had_session = True
                 self._unreachable = 0
-                verdict = (await transact(client, self._sender, [recipient], data))[recipient]
+                sender = (
+                    self._sender if self.envelope_sender is None else self.envelope_sender(item)
+                )
+                verdict = (await transact(client, sender, [recipient], data))[recipient]
             if verdict.reconnect:
                 worker.drop()
             if verdict.outcome is not None:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -161,3 +162,28 @@ class SuppressionRow(Base):
     email_key: Mapped[str] = mapped_column(String(320), primary_key=True)
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BounceScoreRow(Base):
+    """Mailman's bounce score for one reader's soft bounces: at most one step per bouncing
+    day, forgotten after a quiet spell (`[bounces]` settings)."""
+
+    __tablename__ = "bounce_scores"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    last_bounce_on: Mapped[date] = mapped_column(Date)
+    last_reason: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReplyWindowRow(Base):
+    """How many replies by mail one address got in its current window (the reply limit)."""
+
+    __tablename__ = "reply_windows"
+
+    email_key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    count: Mapped[int] = mapped_column(Integer, default=0)
