@@ -19,6 +19,7 @@ from typing import Protocol
 from digest.app.subscription import (
     SignupDecision,
     Step,
+    find_by_email,
     notice_not_sent,
     request_subscription,
     unsubscribe,
@@ -90,11 +91,10 @@ class MailCommands:
         return f"unsubscribe from {request.sender}: unsubscribed"
 
     def _unsubscribe(self, address: str, now: datetime) -> Subscriber | None:
-        with self.store.session() as session:
-            row = get_row_by_email(session, address)
-            if row is None or row.status not in ("pending", "active"):
-                return None
-            return unsubscribe(session, row.public_id, now=now)
+        known = find_by_email(self.store, address)
+        if known is None or known.status not in ("pending", "active"):
+            return None
+        return unsubscribe(self.store, known.public_id, now=now)
 
     # -- the command address -------------------------------------------------------------
 
@@ -150,12 +150,10 @@ class MailCommands:
 
     def _record_signup(self, profile: Profile, now: datetime) -> SignupDecision:
         window = timedelta(minutes=self.settings.web.confirmation_window_minutes)
-        with self.store.session() as session:
-            return request_subscription(session, profile, now=now, window=window)
+        return request_subscription(self.store, profile, now=now, window=window)
 
     def _reopen(self, decision: SignupDecision, claimed_at: datetime) -> None:
-        with self.store.session() as session:
-            notice_not_sent(session, decision, claimed_at=claimed_at)
+        notice_not_sent(self.store, decision, claimed_at=claimed_at)
 
     def _topics(self, address: str, command: Command, now: datetime) -> tuple[str, str]:
         """`topics`, `add`, `remove` for an active or pending subscriber: (outcome, reply)."""

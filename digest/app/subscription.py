@@ -1,6 +1,6 @@
 """The double opt-in workflow as explicit steps (after Mailman's subscription workflow):
-request → confirmation mail → confirm → welcome; and unsubscribe. Pure store logic: the web app
-decides nothing itself, it asks these functions and sends the notice they name.
+request → confirmation mail → confirm → welcome; and unsubscribe. The shells (web form, mail
+commands) decide nothing themselves: they call these functions and send the notice named.
 
 Rules that protect readers and the list's reputation:
 - A sign-up for a confirmed address never downgrades it to pending; the owner gets an "already
@@ -13,25 +13,13 @@ Rules that protect readers and the list's reputation:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
-
 from digest.models import Profile, Subscriber
-from digest.store.schema import SubscriberRow, SuppressionRow
-from digest.store.subscribers import (
-    create,
-    email_key,
-    get_row_by_email,
-    get_row_by_public_id,
-    is_suppressed,
-    set_status,
-    to_subscriber,
-    update_profile,
-)
+from digest.store import Store, signups
+from digest.store.subscribers import is_suppressed
 
 
 class Step(StrEnum):
@@ -46,77 +34,47 @@ class SignupDecision:
     subscriber: Subscriber | None
 
 
-# Statuses a sign-up may send a notice to (a bounced address is known not to receive mail).
-_NOTIFIABLE = ("pending", "active", "unsubscribed")
-
-
 def request_subscription(
-    session: Session, profile: Profile, *, now: datetime, window: timedelta
+    store: Store, profile: Profile, *, now: datetime, window: timedelta
 ) -> SignupDecision:
     """Record a sign-up and say which notice (if any) to send. The caller answers the same
     neutral "check your inbox" whatever this returns.
 
-    The first statement claims the confirmation window with one conditional UPDATE: it takes
-    the row lock (PostgreSQL) or the database write lock (SQLite) before anything is read, so of
-    several simultaneous sign-ups for one address exactly one sends a mail and changes the row;
-    the others, and any repeat within the window, change nothing at all."""
-    claimed = _claim_notice(session, email_key(profile.email), now=now, window=window)
-    if is_suppressed(session, profile.email):
-        return SignupDecision(Step.NOTHING, None)
-    row = get_row_by_email(session, profile.email)
-    if row is None:
-        row = create(session, profile, status="pending", origin="web", now=now)
-        row.confirmation_sent_at = now
-        session.flush()
-        return SignupDecision(Step.SEND_CONFIRMATION, to_subscriber(row))
-    if not claimed:
-        return SignupDecision(Step.NOTHING, to_subscriber(row))
-    if row.status == "active":
-        return SignupDecision(Step.SEND_ALREADY_SUBSCRIBED, to_subscriber(row))
-    # Pending or unsubscribed: unconfirmed settings belong to whoever confirms; the newest
-    # request wins, and an unsubscribed address starts over as pending.
-    update_profile(session, row, _keep_identity(row.name, profile), now)
-    if row.status == "unsubscribed":
-        set_status(session, row, "pending", now)
-    return SignupDecision(Step.SEND_CONFIRMATION, to_subscriber(row))
+    The window is claimed first, before anything is read: of several simultaneous sign-ups for
+    one address exactly one sends a mail and changes the row; the others, and any repeat within
+    the window, change nothing. Two sign-ups creating the same new address race on its unique
+    key; the loser runs again and finds the winner's row."""
+    try:
+        return _record(store, profile, now=now, window=window)
+    except signups.AddressRaced:
+        return _record(store, profile, now=now, window=window)
 
 
-def _keep_identity(name: str | None, profile: Profile) -> Profile:
-    return profile if profile.name is not None or name is None else replace(profile, name=name)
+def _record(store: Store, profile: Profile, *, now: datetime, window: timedelta) -> SignupDecision:
+    with store.session() as session:
+        claimed = signups.claim_notice(session, profile.email, now=now, window=window)
+        if is_suppressed(session, profile.email):
+            return SignupDecision(Step.NOTHING, None)
+        known = signups.find_by_email(session, profile.email)
+        if known is None:
+            return SignupDecision(
+                Step.SEND_CONFIRMATION, signups.create_pending(session, profile, now=now)
+            )
+        if not claimed:
+            return SignupDecision(Step.NOTHING, known)
+        if known.status == "active":
+            return SignupDecision(Step.SEND_ALREADY_SUBSCRIBED, known)
+        restarted = signups.restart_pending(session, known.id, profile, now=now)
+        return SignupDecision(Step.SEND_CONFIRMATION, restarted)
 
 
-def _claim_notice(session: Session, key: str, *, now: datetime, window: timedelta) -> bool:
-    claimed = session.execute(
-        update(SubscriberRow)
-        .where(
-            SubscriberRow.email_key == key,
-            SubscriberRow.status.in_(_NOTIFIABLE),
-            or_(
-                SubscriberRow.confirmation_sent_at.is_(None),
-                SubscriberRow.confirmation_sent_at <= now - window,
-            ),
-        )
-        .values(confirmation_sent_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(claimed.rowcount)  # type: ignore[attr-defined]
-
-
-def notice_not_sent(session: Session, decision: SignupDecision, *, claimed_at: datetime) -> None:
+def notice_not_sent(store: Store, decision: SignupDecision, *, claimed_at: datetime) -> None:
     """The mail server did not take the notice: reopen the window so the reader can retry at
-    once (unless a newer request has claimed it since). A claim only succeeds when no window
-    was running, so reopening means clearing."""
+    once (unless a newer request has claimed it since)."""
     if decision.subscriber is None:
         return
-    session.execute(
-        update(SubscriberRow)
-        .where(
-            SubscriberRow.id == decision.subscriber.id,
-            SubscriberRow.confirmation_sent_at == claimed_at,
-        )
-        .values(confirmation_sent_at=None)
-        .execution_options(synchronize_session=False)
-    )
+    with store.session() as session:
+        signups.reopen_notice(session, decision.subscriber.id, claimed_at=claimed_at)
 
 
 class ConfirmOutcome(StrEnum):
@@ -127,77 +85,46 @@ class ConfirmOutcome(StrEnum):
     MISSING = "missing"
 
 
-def find(session: Session, public_id: str) -> Subscriber | None:
-    row = get_row_by_public_id(session, public_id)
-    return to_subscriber(row) if row is not None else None
+def find(store: Store, public_id: str) -> Subscriber | None:
+    with store.session() as session:
+        return signups.find_by_public_id(session, public_id)
+
+
+def find_by_email(store: Store, address: str) -> Subscriber | None:
+    with store.session() as session:
+        return signups.find_by_email(session, address)
 
 
 def confirm(
-    session: Session, public_id: str, *, now: datetime
+    store: Store, public_id: str, *, now: datetime
 ) -> tuple[ConfirmOutcome, Subscriber | None]:
     """Activate a pending subscriber. An address that unsubscribed after the mail was sent stays
-    unsubscribed: an old confirmation link must not silently undo a later unsubscribe.
-
-    The activation is one conditional UPDATE issued first, so a double click (two POSTs at
-    once) activates once and only one of them is told ACTIVATED (one welcome mail)."""
-    suppressed = select(SuppressionRow.email_key).where(
-        SuppressionRow.email_key == SubscriberRow.email_key
-    )
-    activated = session.execute(
-        update(SubscriberRow)
-        .where(
-            SubscriberRow.public_id == public_id,
-            SubscriberRow.status == "pending",
-            ~suppressed.exists(),
-        )
-        .values(
-            status="active",
-            updated_at=now,
-            confirmed_at=func.coalesce(SubscriberRow.confirmed_at, now),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    row = get_row_by_public_id(session, public_id)
-    if row is None:
+    unsubscribed: an old confirmation link must not silently undo a later unsubscribe. A double
+    click (two POSTs at once) activates once and only one of them is told ACTIVATED (one
+    welcome mail)."""
+    with store.session() as session:
+        activated = signups.activate(session, public_id, now=now)
+        subscriber = signups.find_by_public_id(session, public_id)
+    if subscriber is None:
         return ConfirmOutcome.MISSING, None
-    if activated.rowcount:  # type: ignore[attr-defined]
-        return ConfirmOutcome.ACTIVATED, to_subscriber(row)
-    if row.status == "active":
-        return ConfirmOutcome.ALREADY_ACTIVE, to_subscriber(row)
-    if row.status == "unsubscribed":
-        return ConfirmOutcome.UNSUBSCRIBED, to_subscriber(row)
-    return ConfirmOutcome.REFUSED, to_subscriber(row)
+    if activated:
+        return ConfirmOutcome.ACTIVATED, subscriber
+    if subscriber.status == "active":
+        return ConfirmOutcome.ALREADY_ACTIVE, subscriber
+    if subscriber.status == "unsubscribed":
+        return ConfirmOutcome.UNSUBSCRIBED, subscriber
+    return ConfirmOutcome.REFUSED, subscriber
 
 
-def unsubscribe(session: Session, public_id: str, *, now: datetime) -> Subscriber | None:
+def unsubscribe(store: Store, public_id: str, *, now: datetime) -> Subscriber | None:
     """Idempotent: a second request changes nothing (the first unsubscribe time is kept), and a
     bounced address stays bounced. None when the subscriber no longer exists."""
-    session.execute(
-        update(SubscriberRow)
-        .where(
-            SubscriberRow.public_id == public_id, SubscriberRow.status.in_(("pending", "active"))
-        )
-        .values(status="unsubscribed", unsubscribed_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    row = get_row_by_public_id(session, public_id)
-    return to_subscriber(row) if row is not None else None
+    with store.session() as session:
+        signups.end_subscription(session, public_id, now=now)
+        return signups.find_by_public_id(session, public_id)
 
 
-def save_preferences(session: Session, public_id: str, profile: Profile, *, now: datetime) -> bool:
-    """Replace the reader's settings; the address, name and upvote floor are not on the form
-    and stay as they were. False when the subscriber no longer exists. Touching the row first
-    takes its lock, so two tabs saving at once replace the topics one after the other."""
-    touched = session.execute(
-        update(SubscriberRow)
-        .where(SubscriberRow.public_id == public_id)
-        .values(updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if not touched.rowcount:  # type: ignore[attr-defined]
-        return False
-    row = get_row_by_public_id(session, public_id)
-    assert row is not None
-    kept = replace(profile, email=row.email, name=row.name, min_upvotes=row.min_upvotes)
-    update_profile(session, row, kept, now)
-    return True
+def save_preferences(store: Store, public_id: str, profile: Profile, *, now: datetime) -> bool:
+    """Replace the reader's settings from the preferences form; False when they are gone."""
+    with store.session() as session:
+        return signups.replace_settings(session, public_id, profile, now=now)

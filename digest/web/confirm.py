@@ -27,13 +27,11 @@ log = logging.getLogger("digest.web")
 
 
 def _lookup(web: WebContext, public_id: str) -> Subscriber | None:
-    with web.store.session() as session:
-        return find(session, public_id)
+    return find(web.store, public_id)
 
 
 def _activate(web: WebContext, public_id: str) -> tuple[ConfirmOutcome, Subscriber | None]:
-    with web.store.session() as session:
-        return confirm(session, public_id, now=web.now())
+    return confirm(web.store, public_id, now=web.now())
 
 
 def _links(web: WebContext, subscriber: Subscriber) -> dict[str, str]:

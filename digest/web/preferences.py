@@ -37,13 +37,11 @@ log = logging.getLogger("digest.web")
 
 
 def _lookup(web: WebContext, public_id: str) -> Subscriber | None:
-    with web.store.session() as session:
-        return find(session, public_id)
+    return find(web.store, public_id)
 
 
 def _save(web: WebContext, public_id: str, profile: Profile) -> bool:
-    with web.store.session() as session:
-        return save_preferences(session, public_id, profile, now=web.now())
+    return save_preferences(web.store, public_id, profile, now=web.now())
 
 
 async def _subscriber(request: Request) -> tuple[WebContext, str, Subscriber]:

@@ -12,7 +12,6 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -82,15 +81,7 @@ async def subscribe(request: Request) -> Response:
 
 def _record(web: WebContext, profile: Profile, now: datetime) -> SignupDecision:
     window = timedelta(minutes=web.settings.web.confirmation_window_minutes)
-    for attempt in range(2):
-        try:
-            with web.store.session() as session:
-                return request_subscription(session, profile, now=now, window=window)
-        except IntegrityError:
-            # Two sign-ups for one new address raced; the second sees the first's row.
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+    return request_subscription(web.store, profile, now=now, window=window)
 
 
 async def _send_notice(web: WebContext, decision: SignupDecision, now: datetime) -> None:
@@ -123,8 +114,7 @@ async def _send_notice(web: WebContext, decision: SignupDecision, now: datetime)
 
 
 def _reopen_window(web: WebContext, decision: SignupDecision, claimed_at: datetime) -> None:
-    with web.store.session() as session:
-        notice_not_sent(session, decision, claimed_at=claimed_at)
+    notice_not_sent(web.store, decision, claimed_at=claimed_at)
 
 
 def check_inbox(request: Request) -> Response:

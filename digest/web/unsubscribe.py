@@ -29,13 +29,11 @@ ONE_CLICK_VALUE = "One-Click"
 
 
 def _lookup(web: WebContext, public_id: str) -> Subscriber | None:
-    with web.store.session() as session:
-        return find(session, public_id)
+    return find(web.store, public_id)
 
 
 def _leave(web: WebContext, public_id: str) -> Subscriber | None:
-    with web.store.session() as session:
-        return unsubscribe(session, public_id, now=web.now())
+    return unsubscribe(web.store, public_id, now=web.now())
 
 
 async def show(request: Request) -> Response:
