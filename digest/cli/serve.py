@@ -107,7 +107,12 @@ def due(app: AppContext, at_text: str, as_json: bool) -> None:
 )
 @click.option("--no-web", is_flag=True, help="Run the scheduler only.")
 @click.option("--no-scheduler", is_flag=True, help="Run the web app only.")
-@click.option("--once", is_flag=True, help="Run one delivery tick now, then exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Ingest if [schedule] ingest_cron fired since the last ingest, run one delivery tick, "
+    "then exit (for cron or a systemd timer).",
+)
 @pass_app
 def serve(
     app: AppContext, host: str, port: int, no_web: bool, no_scheduler: bool, once: bool
@@ -130,7 +135,7 @@ def serve(
     trigger = check_configuration(settings, store, delivery=not no_scheduler)
     scheduler = Scheduler(settings, store)
     if once:
-        report = asyncio.run(run_once(scheduler))
+        report = asyncio.run(run_once(scheduler, trigger))
         click.echo(report.describe(), err=True)
         return
     web_app = None if no_web else _web_app(settings, store)

@@ -18,6 +18,7 @@ log = logging.getLogger("digest.web")
 
 def bind(host: str, port: int) -> socket.socket:
     """Bind before anything starts, so a busy port is a clean error, not a half-started service."""
+    sock: socket.socket | None = None
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         family, kind, proto, _, address = infos[0]
@@ -25,6 +26,8 @@ def bind(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
     except OSError as exc:
+        if sock is not None:
+            sock.close()
         raise ConfigError(f"--host/--port: cannot listen on {host}:{port} ({exc})") from None
     sock.listen(128)
     sock.set_inheritable(True)
