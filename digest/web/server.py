@@ -12,6 +12,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from digest.errors import ConfigError
+from digest.web import accesslog
 
 log = logging.getLogger("digest.web")
 
@@ -44,7 +45,10 @@ class _Server(uvicorn.Server):
 
 async def serve_app(app: ASGIApp, sock: socket.socket, done: asyncio.Event) -> None:
     """Serve `app` on `sock` until `done` is set (then finish the requests in flight)."""
-    server = _Server(uvicorn.Config(app, log_level="info", lifespan="auto"))
+    accesslog.install()
+    # No log_config: uvicorn's records go to the process's own handlers (`--log-format`)
+    # instead of handlers of its own that would bypass the format and print to stdout.
+    server = _Server(uvicorn.Config(app, log_level="info", lifespan="auto", log_config=None))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     host, port = sock.getsockname()[:2]
     log.info("web app on http://%s:%s", host, port)
