@@ -125,8 +125,10 @@ def serve(
     once: bool,
     log_format: str,
 ) -> None:
-    """Run the scheduler (ingest on [schedule] ingest_cron, deliveries every minute) and the web
-    app in one process. SIGTERM or Ctrl-C stops after the messages in flight."""
+    """Run the scheduler and the web app in one process.
+
+    The scheduler ingests on [schedule] ingest_cron and delivers every minute. SIGTERM or Ctrl-C
+    stops after the messages in flight."""
     from digest.schedule.service import Scheduler, check_configuration, run_once
 
     report_warnings(False)  # the service logs everything in its own format

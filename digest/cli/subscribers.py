@@ -30,7 +30,7 @@ def subscriber_json(subscriber: Subscriber) -> dict[str, Any]:
 
 @cli.group()
 def subscribers() -> None:
-    """Import subscriber profiles from TOML and list subscribers."""
+    """Import, list, export, unsubscribe and remove subscribers."""
 
 
 @subscribers.command("import")
