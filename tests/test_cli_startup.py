@@ -86,3 +86,11 @@ def test_help_lists_every_command_as_its_own_help_would(
     names = [line.split()[0] for line in listed.splitlines() if line.strip()]
     assert names == sorted(COMMANDS)
     assert "  why           Why EMAIL did or did not get a digest.\n" in listed
+
+
+def test_a_bare_digest_shows_the_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert digest.cli.run([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("Usage: digest [OPTIONS] COMMAND [ARGS]...\n")
+    assert "\nCommands:\n" in captured.err

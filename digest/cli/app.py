@@ -138,6 +138,10 @@ def run(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A bare `digest` (or group): the help as it is meant to be read, not folded into a line.
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message(), err=True)
+        return 2
     except click.UsageError as exc:
         # One line, like every other user error; `--help` still shows the full usage.
         where = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""
