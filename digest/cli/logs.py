@@ -63,18 +63,30 @@ class _Stderr(logging.Handler):
 
 
 def configure(log_format: str = "text") -> None:
-    """Route every logger (the project's, uvicorn's, APScheduler's) to stderr in one format."""
+    """Route every logger (the project's, uvicorn's, APScheduler's) to stderr in one format,
+    for as long as the running command lasts: a command run in-process (a test, an embedding
+    program) leaves logging as it found it."""
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if isinstance(h, _Stderr)]:
-        root.removeHandler(handler)
+    for old in [h for h in root.handlers if isinstance(h, _Stderr)]:
+        root.removeHandler(old)
     handler = _Stderr()
     handler.setFormatter(
         JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     )
+    levels = {name: logging.getLogger(name or None).level for name in ("", *QUIET)}
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     for noisy in QUIET:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    def restore() -> None:
+        root.removeHandler(handler)
+        for name, level in levels.items():
+            logging.getLogger(name or None).setLevel(level)
+
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(restore)
 
 
 def event_line(message: str, log_format: str, *, logger: str) -> str:
