@@ -38,17 +38,22 @@ def _modules(command: click.Command) -> set[str]:
 
 def test_the_table_names_every_command_its_modules_and_summary() -> None:
     commands = _all_commands()
+    missing = sorted(set(commands) - set(COMMANDS))
+    assert missing == [], "add these commands to COMMANDS in digest/cli/commands.py"
     assert sorted(commands) == sorted(COMMANDS)
     for name, command in commands.items():
         entry = COMMANDS[name]
-        assert set(entry.modules) == _modules(command), name
+        assert set(entry.modules) == _modules(command), f"COMMANDS[{name!r}].modules"
         first = inspect.cleandoc(command.help or "").split("\n\n")[0]
-        assert entry.summary == " ".join(first.split()), name
+        summary = " ".join(first.split())
+        assert entry.summary == summary, f"COMMANDS[{name!r}].summary should be {summary!r}"
 
 
 def test_every_module_is_a_command_module_or_support() -> None:
     listed = {m for entry in COMMANDS.values() for m in entry.modules}
     modules = {m.name for m in pkgutil.iter_modules(digest.cli.__path__)}
+    unknown = sorted(modules - listed - SUPPORT)
+    assert unknown == [], "list them in COMMANDS, or in SUPPORT if they define no command"
     assert modules == listed | SUPPORT
 
 
