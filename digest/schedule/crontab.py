@@ -10,6 +10,7 @@ APScheduler ANDs them.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -95,3 +96,12 @@ def crontab_trigger(expression: str, timezone: str) -> CronTrigger:
         )
     except ValueError as exc:
         raise ConfigError(f"[schedule] ingest_cron: {expression!r}: {exc}") from None
+
+
+def fired_since(trigger: CronTrigger, since: datetime | None, now: datetime) -> bool:
+    """Whether `trigger` had a fire time after `since` and at or before `now` (always, when
+    `since` is None: a job never run is due)."""
+    if since is None:
+        return True
+    upcoming = trigger.get_next_fire_time(None, since + timedelta(microseconds=1))
+    return upcoming is not None and upcoming <= now

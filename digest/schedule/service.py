@@ -33,11 +33,12 @@ from apscheduler.triggers.cron import CronTrigger
 
 from digest.app.due import DuePage, WorkPage, due_pages, stored_schedule_problems
 from digest.app.ingest import ingest as ingest_sources
+from digest.app.ingest import last_ingest
 from digest.app.send import SendEvent, check_sender, send_editions
 from digest.app.tokens import Signer
 from digest.errors import DigestError
 from digest.render import Renderer
-from digest.schedule.crontab import crontab_trigger
+from digest.schedule.crontab import crontab_trigger, fired_since
 from digest.settings import Settings
 from digest.store import Store
 from digest.store.workers import Leadership
@@ -189,6 +190,14 @@ class Scheduler:
             return
         log.info("ingested %s", counts)
 
+    def ingest_due(self, trigger: CronTrigger) -> bool:
+        """Whether the ingest job would have run since the sources were last read (the ingest
+        history says when): what a one-shot run from cron must catch up on."""
+        sources = self.settings.ingest.sources
+        if not sources:
+            return False
+        return fired_since(trigger, last_ingest(self.store, sources), self.clock.now())
+
     # -- jobs -------------------------------------------------------------------------------
 
     async def _guarded(self, name: str, job: Callable[[], Awaitable[Any]]) -> None:
@@ -266,9 +275,13 @@ def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
             loop.remove_signal_handler(sig)
 
 
-async def run_once(scheduler: Scheduler) -> TickReport:
-    """`digest serve --once`: one delivery tick, stoppable by a signal, then return."""
+async def run_once(scheduler: Scheduler, ingest_trigger: CronTrigger | None = None) -> TickReport:
+    """`digest serve --once` (run from cron or a systemd timer): the ingest job when
+    `ingest_trigger` fired since the configured sources were last read, then one delivery
+    tick, so the fresh papers go out with it; stoppable by a signal, then return."""
     with stop_on_signals(scheduler.stop):
+        if ingest_trigger is not None and scheduler.ingest_due(ingest_trigger):
+            await scheduler.ingest()
         return await scheduler.tick()
 
 
