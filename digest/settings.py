@@ -36,6 +36,8 @@ class Section(BaseModel):
 
 class DatabaseSettings(Section):
     url: str = "sqlite:///digest.db"
+    # Seconds a command waits for another process's write lock before it gives up unchanged.
+    busy_timeout: float = Field(15.0, gt=0, le=3600)
 
 
 class SmtpSettings(Section):

@@ -28,7 +28,9 @@ class Runtime:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.settings.database.url)
+            self._store = open_store(
+                self.settings.database.url, busy_timeout=self.settings.database.busy_timeout
+            )
         return self._store
 
     def close(self) -> None:
