@@ -13,7 +13,6 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -25,8 +24,12 @@ from pydantic_settings import (
 )
 
 from digest.errors import ConfigError
+from digest.zones import parse_zone
 
 CONFIG_ENV = "DIGEST_CONFIG"
+ENV_PREFIX = "DIGEST_"
+# A signing key shorter than this can be guessed offline from one signed link.
+MIN_SECRET_LENGTH = 32
 DEFAULT_CONFIG = Path("config.toml")
 
 
@@ -57,6 +60,14 @@ class SmtpSettings(Section):
     claim_lease_seconds: float = Field(120.0, gt=0)
 
 
+def _one_line(value: str | None) -> str | None:
+    """A value that ends up in a header must not hold a line break or another control character:
+    refused here, so the error names this key rather than the address beside it."""
+    if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("control characters (CR, LF, NUL, …) are not allowed; expected one line")
+    return value
+
+
 class SenderSettings(Section):
     from_address: str = "digest@example.org"
     from_name: str = "Papers Digest"
@@ -67,6 +78,8 @@ class SenderSettings(Section):
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     dkim_private_key: SecretStr | None = None
+
+    _lines = field_validator("from_name")(_one_line)
 
 
 def _split_keys(value: Any) -> Any:
@@ -91,6 +104,19 @@ class SiteSettings(Section):
     lang: str = "en"
 
     _split = field_validator("secret_key", mode="before")(_split_keys)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for index, key in enumerate(keys, start=1):
+            length = len(key.get_secret_value().strip())
+            if length < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"key {index} has {length} characters; each key needs at least "
+                    f"{MIN_SECRET_LENGTH}. Generate one with: "
+                    'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+                )
+        return keys
 
     @field_validator("base_url")
     @classmethod
@@ -117,10 +143,7 @@ class ScheduleSettings(Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}; expected an IANA name") from exc
+        parse_zone(value)
         return value
 
     @field_validator("ingest_cron")
@@ -270,26 +293,57 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
             raise ConfigError(f"{path}: cannot read config file ({exc})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    environment = _setting_variables()
+    _check_sections(environment)
     _ACTIVE_TOML["path"] = path
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, path)) from None
+        raise ConfigError(_describe(exc, path, environment)) from None
     finally:
         _ACTIVE_TOML["path"] = None
 
 
-def _describe(exc: ValidationError, path: Path | None) -> str:
+def _setting_variables() -> dict[str, str]:
+    """`DIGEST_<SECTION>__<KEY>` variables, upper-cased name → the name as set. `DIGEST_CONFIG`
+    and other single-word `DIGEST_*` variables are not settings and are left alone."""
+    return {
+        name.upper(): name
+        for name in os.environ
+        if name.upper().startswith(ENV_PREFIX) and "__" in name[len(ENV_PREFIX) :]
+    }
+
+
+def _check_sections(environment: dict[str, str]) -> None:
+    """pydantic-settings silently drops a variable whose section does not exist, while an
+    unknown key in a known section is caught: make both errors, naming the variable."""
+    sections = {name.upper() for name in Settings.model_fields}
+    for upper, name in sorted(environment.items()):
+        section = upper[len(ENV_PREFIX) :].split("__", 1)[0]
+        if section not in sections:
+            raise ConfigError(
+                f"${name}: unknown settings section [{section.lower()}]; expected "
+                f"DIGEST_<SECTION>__<KEY> with a section of config.example.toml"
+            )
+
+
+def _describe(exc: ValidationError, path: Path | None, environment: dict[str, str]) -> str:
+    """One line naming the key, and where its value came from: the variable when the
+    environment set it (it overrides the file), else the file."""
     error = exc.errors()[0]
     loc = [str(part) for part in error["loc"]]
-    where = str(path) if path is not None else "settings"
     if len(loc) >= 2 and not loc[1].isdigit():
         key = f"[{loc[0]}] {'.'.join(loc[1:])}"
-        env = "DIGEST_" + "__".join(loc).upper()
     else:
         key = ".".join(loc) or "(root)"
-        env = "DIGEST_" + "__".join(loc).upper()
+    env = ENV_PREFIX + "__".join(loc[:2]).upper()
+    from_env = environment.get(env) or environment.get(ENV_PREFIX + loc[0].upper() if loc else "")
+    message = error["msg"].removeprefix("Value error, ")
+    if from_env is not None:
+        if error["type"] == "extra_forbidden":
+            return f"${from_env}: unknown setting {key}; see config.example.toml"
+        return f"${from_env}: {key}: {message}"
+    where = str(path) if path is not None else "settings"
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown setting {key} (or ${env}); see config.example.toml"
-    message = error["msg"].removeprefix("Value error, ")
     return f"{where}: {key} (or ${env}): {message}"
