@@ -7,6 +7,7 @@ documented in `config.example.toml`; a test keeps the two in step.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -167,6 +168,29 @@ class WebSettings(Section):
     rate_limit_per_minute: int = Field(10, ge=1)
     confirmation_window_minutes: int = Field(10, ge=0)
     max_body_bytes: int = Field(65536, ge=1024)
+    # Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For / -Proto are
+    # believed. Empty: nobody's, not even loopback's (any local client could set them).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network; expected e.g. 127.0.0.1 or "
+                    "10.0.0.0/8"
+                ) from None
+        return value
 
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")

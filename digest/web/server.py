@@ -7,6 +7,7 @@ import logging
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -39,9 +40,16 @@ class _Server(uvicorn.Server):
         yield
 
 
+def server_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration for the web app. Its proxy-header handling is off: it would trust
+    X-Forwarded-For from 127.0.0.1 by default. The app decides from `[web] trusted_proxies`
+    (digest.web.security.ForwardedMiddleware)."""
+    return uvicorn.Config(app, proxy_headers=False, **options)
+
+
 async def serve_app(app: ASGIApp, sock: socket.socket, done: asyncio.Event) -> None:
     """Serve `app` on `sock` until `done` is set (then finish the requests in flight)."""
-    server = _Server(uvicorn.Config(app, log_level="info", lifespan="auto"))
+    server = _Server(server_config(app, log_level="info", lifespan="auto"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     host, port = sock.getsockname()[:2]
     log.info("web app on http://%s:%s", host, port)
