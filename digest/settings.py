@@ -21,6 +21,7 @@ from pydantic_settings import (
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -324,6 +325,8 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path, environment)) from None
+    except SettingsError as exc:
+        raise ConfigError(_undecodable(exc, environment)) from None
     finally:
         _ACTIVE_TOML["path"] = None
 
@@ -349,6 +352,21 @@ def _check_sections(environment: dict[str, str]) -> None:
                 f"${name}: unknown settings section [{section.lower()}]; expected "
                 f"DIGEST_<SECTION>__<KEY> with a section of config.example.toml"
             )
+
+
+def _undecodable(exc: SettingsError, environment: dict[str, str]) -> str:
+    """pydantic-settings reads a list or table from the environment as JSON and raises its own
+    error, naming only the section, when that fails: name the variable instead."""
+    found = re.search(r'field "(\w+)"', str(exc))
+    section = found.group(1).upper() if found else ""
+    names = [
+        name
+        for upper, name in sorted(environment.items())
+        if upper.startswith(f"{ENV_PREFIX}{section}__")
+    ] or [f"{ENV_PREFIX}{section}"]
+    key = names[0][len(ENV_PREFIX) :].lower().replace("__", "] ", 1)
+    where = f"[{key}: " if "]" in key else ""
+    return f'${names[0]}: {where}expected a JSON value here, such as ["a", "b"] for a list'
 
 
 def _describe(exc: ValidationError, path: Path | None, environment: dict[str, str]) -> str:

@@ -190,3 +190,16 @@ def test_a_database_url_at_a_file_that_is_not_a_database_is_one_line(
     code, out, err = digest("papers")
     assert (code, out) == (2, "")
     assert err == (f"error: [database] url: 'sqlite:///{other}' is not an SQLite database file\n")
+
+
+def test_a_list_from_the_environment_that_is_not_json_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Found by tests/test_settings_properties.py: pydantic-settings' own error named no variable.
+    monkeypatch.setenv("DIGEST_INGEST__SOURCES", "00")
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings()
+    assert str(excinfo.value) == (
+        '$DIGEST_INGEST__SOURCES: [ingest] sources: expected a JSON value here, such as ["a", "b"] '
+        "for a list"
+    )
