@@ -313,7 +313,9 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     path = resolve_config_path(config)
     if path is not None:
         try:
-            tomllib.loads(path.read_text(encoding="utf-8"))
+            # Bytes, not read_text: universal newlines would turn a lone CR (invalid TOML) into
+            # LF here while pydantic-settings reads the raw bytes and fails on it.
+            tomllib.loads(path.read_bytes().decode("utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read config file ({exc})") from None
         except tomllib.TOMLDecodeError as exc:

@@ -203,3 +203,12 @@ def test_a_list_from_the_environment_that_is_not_json_names_the_variable(
         '$DIGEST_INGEST__SOURCES: [ingest] sources: expected a JSON value here, such as ["a", "b"] '
         "for a list"
     )
+
+
+def test_a_lone_carriage_return_is_invalid_toml_in_one_line(tmp_path: Path) -> None:
+    # Found by tests/test_settings_properties.py: the check read the file with universal
+    # newlines and passed it, then pydantic-settings' own read failed with a traceback.
+    config = tmp_path / "config.toml"
+    config.write_bytes(b"\r")
+    with pytest.raises(ConfigError, match=r"config\.toml: invalid TOML: "):
+        load_settings(config)

@@ -44,25 +44,29 @@ def _string(text: str) -> str:
 
 
 def key(name: str) -> str:
-    return (
-        name
-        if name.replace("_", "a").replace("-", "a").isalnum() and name.isascii()
-        else json.dumps(name)
-    )
+    bare = name.replace("_", "a").replace("-", "a")
+    return name if bare.isascii() and bare.isalnum() else _string(name)
 
 
 def document(data: Mapping[str, Any]) -> str:
-    """Top-level scalars first, then one [table] per mapping and [[name]] per list of mappings."""
-    lines = [f"{key(k)} = {value(v)}" for k, v in data.items() if not _is_table(v)]
+    """Scalars first, then one [table] per mapping and [[name]] per list of mappings, nested
+    tables under dotted headers ([[subscribers.topics]] belongs to the last [[subscribers]])."""
+    lines: list[str] = []
+    _write(data, [], lines)
+    return "\n".join(lines) + "\n"
+
+
+def _write(data: Mapping[str, Any], path: list[str], lines: list[str]) -> None:
+    lines.extend(f"{key(k)} = {value(v)}" for k, v in data.items() if not _is_table(v))
     for name, item in data.items():
+        header = ".".join(key(part) for part in [*path, name])
         if isinstance(item, Mapping):
-            lines.append(f"[{key(name)}]")
-            lines.extend(f"{key(k)} = {value(v)}" for k, v in item.items())
+            lines.append(f"[{header}]")
+            _write(item, [*path, name], lines)
         elif _is_table_list(item):
             for table in item:
-                lines.append(f"[[{key(name)}]]")
-                lines.extend(f"{key(k)} = {value(v)}" for k, v in table.items())
-    return "\n".join(lines) + "\n"
+                lines.append(f"[[{header}]]")
+                _write(table, [*path, name], lines)
 
 
 def _is_table_list(item: Any) -> bool:
