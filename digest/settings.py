@@ -95,6 +95,8 @@ def _split_keys(value: Any) -> Any:
                 return json.loads(stripped)
             except json.JSONDecodeError as exc:
                 raise ValueError("expected a JSON list of strings") from exc
+        if value and not stripped:
+            return [value]  # whitespace only is a (weak) key, refused below, not "unset"
         return [part.strip() for part in stripped.split(",") if part.strip()]
     return value
 

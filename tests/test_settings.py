@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Callable
@@ -136,6 +137,14 @@ def test_a_short_signing_key_says_how_to_make_a_good_one(monkeypatch: pytest.Mon
         "at least 32. Generate one with: "
         'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
     )
+
+
+@pytest.mark.parametrize("value", ["   ", "\t"])
+def test_a_whitespace_only_key_is_refused(value: str, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f"[site]\nsecret_key = {json.dumps(value)}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[site\] secret_key .*key 1 has 0 characters"):
+        load_settings(config)
 
 
 def test_a_key_of_32_characters_is_enough(monkeypatch: pytest.MonkeyPatch) -> None:
