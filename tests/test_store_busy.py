@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from digest.cli import run
-from digest.store import Store
+from digest.store import Store, open_store
 from tests.conftest import TEST_SECRET
 from tests.delivery_support import add_readers, ingest, paper
 from tests.smtpd import SmtpServer
+from tests.websupport import Site, subscribe_form
 
 BUSY = "error: database is busy: another digest process is writing; try again\n"
 PROFILE = """email = "busy@example.org"
@@ -104,3 +105,25 @@ def test_after_the_lock_is_gone_the_same_command_works(
     assert _counts(db_url) == before
     assert run(["--config", str(config), "ingest", "new.json"]) == 0
     assert _counts(db_url)[0] == before[0] + 1
+
+
+class TestTheWebApp:
+    """The same lock seen from the web app: 503 with Retry-After, the reader not stored."""
+
+    @pytest.fixture
+    def store(self, db_url: str) -> Iterator[Store]:
+        opened = open_store(db_url, busy_timeout=0.3)
+        yield opened
+        opened.dispose()
+
+    def test_a_sign_up_while_the_database_is_locked_is_503_and_stores_nothing(
+        self, site: Site, db_url: str, request: pytest.FixtureRequest
+    ) -> None:
+        client = site.client()
+        form = subscribe_form(client, email="late@example.org")
+        request.getfixturevalue("locked")
+        response = client.post("/subscribe", data=form)
+        assert response.status_code == 503
+        assert response.headers["retry-after"]
+        assert "Traceback" not in response.text
+        assert site.row("late@example.org") is None
