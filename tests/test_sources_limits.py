@@ -16,7 +16,7 @@ import pytest
 
 from digest.errors import SourceError
 from digest.sources import parse
-from digest.sources.limits import MAX_ABSTRACT, MAX_TITLE, sanitise
+from digest.sources.limits import MAX_ABSTRACT, MAX_LINE, MAX_TITLE, sanitise
 from tests.conftest import TEST_SECRET, Cli
 
 UNSAFE = "\x00\x01\x07\x1b\x7f\x9b\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -44,16 +44,26 @@ def papers(digest: Cli) -> list[dict[str, object]]:
     return result
 
 
-def test_a_page_with_a_huge_title_line_is_refused_with_its_line(
-    digest: Cli, tmp_path: Path
-) -> None:
+def test_a_page_with_a_huge_line_is_refused_with_its_line(digest: Cli, tmp_path: Path) -> None:
     page = tmp_path / "huge.txt"
-    page.write_text(text_page("word " * 2_000_000), encoding="utf-8")  # a 10 MB line
+    page.write_text(text_page("word " * 8_000_000), encoding="utf-8")  # a 40 MB line
     code, out, err = digest("ingest", str(page))
     assert (code, out) == (2, "")
     assert err == (
-        f"error: {page}:3: title: {len('word ' * 2_000_000) - 1} characters; a title has at "
-        f"most {MAX_TITLE} (is this a paper listing?)\n"
+        f"error: {page}:3: 40000000 characters on one line; a listing line has at most "
+        f"{MAX_LINE} (is this a paper listing?)\n"
+    )
+    assert papers(digest) == []
+
+
+def test_a_title_over_its_cap_is_refused_with_its_line(digest: Cli, tmp_path: Path) -> None:
+    page = tmp_path / "long-title.txt"
+    page.write_text(text_page("word " * 1_000), encoding="utf-8")
+    code, out, err = digest("ingest", str(page))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: {page}:3: title: 4999 characters; a title has at most {MAX_TITLE} "
+        "(is this a paper listing?)\n"
     )
     assert papers(digest) == []
 

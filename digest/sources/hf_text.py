@@ -24,7 +24,7 @@ from digest.errors import SourceError
 from digest.identity import normalise_whitespace, paper_id
 from digest.models import Paper
 from digest.sources.base import ParseContext, decode_text
-from digest.sources.limits import admit
+from digest.sources.limits import MAX_LINE, admit
 
 EXPECTED = (
     "the Daily Papers listing as text (title, abstract, then e.g. '• 5 authors', '·', 'Oct 17 12')"
@@ -203,10 +203,15 @@ class _Parser:
         return SourceError(f"{self.name}:{line}: {message}")
 
     def parse(self, text: str) -> list[Paper]:
-        lines = [
-            normalise_whitespace(line)
-            for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        ]
+        raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        for number, line in enumerate(raw, start=1):
+            if len(line) > MAX_LINE:  # refused before the costly normalising (README limits)
+                raise self.error(
+                    number,
+                    f"{len(line)} characters on one line; a listing line has at most "
+                    f"{MAX_LINE} (is this a paper listing?)",
+                )
+        lines = [normalise_whitespace(line) for line in raw]
         if not any(lines):
             raise SourceError(f"{self.name}: empty file; expected {EXPECTED}")
         start = self._read_header(lines)

@@ -19,6 +19,8 @@ Then every field is held to its cap (README "Source limits"):
     submitter      200        truncated, with a warning
     url            2,048      dropped (None), with a warning; also when not http(s) or not one
                               token: links in mail are built from validated ids, not copied
+    hf-text line   200,000    refused before parsing (a page with one giant line is not a
+                              listing, and normalising it would cost seconds and gigabytes)
 
 A refusal is a SourceError naming the file and the line or JSON path; a warning goes to the
 `digest.sources` logger (the CLI prints it as a `warning:` line).
@@ -44,6 +46,7 @@ MAX_AUTHOR_COUNT = 100_000
 MAX_ORGANIZATION = 200
 MAX_SUBMITTER = 200
 MAX_URL = 2_048
+MAX_LINE = 200_000
 
 log = logging.getLogger("digest.sources")
 
