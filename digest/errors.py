@@ -11,6 +11,7 @@ web app turns it into a page. Anything else escaping is a bug (exit 1).
     ├── ProfileError       a subscriber profile is invalid (carries file and line)
     ├── TemplateError      an email or page template fails to compile or render
     ├── StoreError         the database cannot be opened or migrated
+    │   └── StoreBusyError     another process holds the write lock past the wait (exit 1)
     ├── TokenError         a signed link is forged, tampered, expired or for another purpose
     └── DeliveryError      mail could not be handed to the SMTP server
         ├── TransientDeliveryError   worth retrying (connection, timeout, 4xx)
@@ -24,6 +25,10 @@ import copy
 
 class DigestError(Exception):
     """Base class: `str(error)` is the complete, single-line message for the user."""
+
+    # What a command exits with: 2 for a user error; a subclass that is not the user's fault
+    # (a database another process keeps locked) says 1.
+    exit_status = 2
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -76,6 +81,13 @@ class TemplateError(DigestError):
 
 class StoreError(DigestError):
     pass
+
+
+class StoreBusyError(StoreError):
+    """The database stayed locked by another writer for the whole bounded wait. Nothing was
+    written (the unit of work rolled back); running the command again later is the remedy."""
+
+    exit_status = 1
 
 
 class TokenError(DigestError):

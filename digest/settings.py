@@ -7,13 +7,13 @@ documented in `config.example.toml`; a test keeps the two in step.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -21,12 +21,17 @@ from pydantic_settings import (
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
 from digest.errors import ConfigError
+from digest.zones import parse_zone
 
 CONFIG_ENV = "DIGEST_CONFIG"
+ENV_PREFIX = "DIGEST_"
+# A signing key shorter than this can be guessed offline from one signed link.
+MIN_SECRET_LENGTH = 32
 DEFAULT_CONFIG = Path("config.toml")
 
 
@@ -36,6 +41,8 @@ class Section(BaseModel):
 
 class DatabaseSettings(Section):
     url: str = "sqlite:///digest.db"
+    # Seconds a command waits for another process's write lock before it gives up unchanged.
+    busy_timeout: float = Field(15.0, gt=0, le=3600)
 
 
 class SmtpSettings(Section):
@@ -55,6 +62,14 @@ class SmtpSettings(Section):
     claim_lease_seconds: float = Field(120.0, gt=0)
 
 
+def _one_line(value: str | None) -> str | None:
+    """A value that ends up in a header must not hold a line break or another control character:
+    refused here, so the error names this key rather than the address beside it."""
+    if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("control characters (CR, LF, NUL, …) are not allowed; expected one line")
+    return value
+
+
 class SenderSettings(Section):
     from_address: str = "digest@example.org"
     from_name: str = "Papers Digest"
@@ -65,6 +80,8 @@ class SenderSettings(Section):
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     dkim_private_key: SecretStr | None = None
+
+    _lines = field_validator("from_name")(_one_line)
 
 
 def _split_keys(value: Any) -> Any:
@@ -78,6 +95,8 @@ def _split_keys(value: Any) -> Any:
                 return json.loads(stripped)
             except json.JSONDecodeError as exc:
                 raise ValueError("expected a JSON list of strings") from exc
+        if value and not stripped:
+            return [value]  # whitespace only is a (weak) key, refused below, not "unset"
         return [part.strip() for part in stripped.split(",") if part.strip()]
     return value
 
@@ -89,6 +108,19 @@ class SiteSettings(Section):
     lang: str = "en"
 
     _split = field_validator("secret_key", mode="before")(_split_keys)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for index, key in enumerate(keys, start=1):
+            length = len(key.get_secret_value().strip())
+            if length < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"key {index} has {length} characters; each key needs at least "
+                    f"{MIN_SECRET_LENGTH}. Generate one with: "
+                    'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+                )
+        return keys
 
     @field_validator("base_url")
     @classmethod
@@ -115,10 +147,7 @@ class ScheduleSettings(Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}; expected an IANA name") from exc
+        parse_zone(value)
         return value
 
     @field_validator("ingest_cron")
@@ -142,6 +171,29 @@ class WebSettings(Section):
     rate_limit_per_minute: int = Field(10, ge=1)
     confirmation_window_minutes: int = Field(10, ge=0)
     max_body_bytes: int = Field(65536, ge=1024)
+    # Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For / -Proto are
+    # believed. Empty: nobody's, not even loopback's (any local client could set them).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network; expected e.g. 127.0.0.1 or "
+                    "10.0.0.0/8"
+                ) from None
+        return value
 
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -263,31 +315,81 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     path = resolve_config_path(config)
     if path is not None:
         try:
-            tomllib.loads(path.read_text(encoding="utf-8"))
+            # Bytes, not read_text: universal newlines would turn a lone CR (invalid TOML) into
+            # LF here while pydantic-settings reads the raw bytes and fails on it.
+            tomllib.loads(path.read_bytes().decode("utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read config file ({exc})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    environment = _setting_variables()
+    _check_sections(environment)
     _ACTIVE_TOML["path"] = path
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, path)) from None
+        raise ConfigError(_describe(exc, path, environment)) from None
+    except SettingsError as exc:
+        raise ConfigError(_undecodable(exc, environment)) from None
     finally:
         _ACTIVE_TOML["path"] = None
 
 
-def _describe(exc: ValidationError, path: Path | None) -> str:
+def _setting_variables() -> dict[str, str]:
+    """`DIGEST_<SECTION>__<KEY>` variables, upper-cased name → the name as set. `DIGEST_CONFIG`
+    and other single-word `DIGEST_*` variables are not settings and are left alone."""
+    return {
+        name.upper(): name
+        for name in os.environ
+        if name.upper().startswith(ENV_PREFIX) and "__" in name[len(ENV_PREFIX) :]
+    }
+
+
+def _check_sections(environment: dict[str, str]) -> None:
+    """pydantic-settings silently drops a variable whose section does not exist, while an
+    unknown key in a known section is caught: make both errors, naming the variable."""
+    sections = {name.upper() for name in Settings.model_fields}
+    for upper, name in sorted(environment.items()):
+        section = upper[len(ENV_PREFIX) :].split("__", 1)[0]
+        if section not in sections:
+            raise ConfigError(
+                f"${name}: unknown settings section [{section.lower()}]; expected "
+                f"DIGEST_<SECTION>__<KEY> with a section of config.example.toml"
+            )
+
+
+def _undecodable(exc: SettingsError, environment: dict[str, str]) -> str:
+    """pydantic-settings reads a list or table from the environment as JSON and raises its own
+    error, naming only the section, when that fails: name the variable instead."""
+    found = re.search(r'field "(\w+)"', str(exc))
+    section = found.group(1).upper() if found else ""
+    names = [
+        name
+        for upper, name in sorted(environment.items())
+        if upper.startswith(f"{ENV_PREFIX}{section}__")
+    ] or [f"{ENV_PREFIX}{section}"]
+    key = names[0][len(ENV_PREFIX) :].lower().replace("__", "] ", 1)
+    where = f"[{key}: " if "]" in key else ""
+    return f'${names[0]}: {where}expected a JSON value here, such as ["a", "b"] for a list'
+
+
+def _describe(exc: ValidationError, path: Path | None, environment: dict[str, str]) -> str:
+    """One line naming the key, and where its value came from: the variable when the
+    environment set it (it overrides the file), else the file."""
     error = exc.errors()[0]
     loc = [str(part) for part in error["loc"]]
-    where = str(path) if path is not None else "settings"
     if len(loc) >= 2 and not loc[1].isdigit():
         key = f"[{loc[0]}] {'.'.join(loc[1:])}"
-        env = "DIGEST_" + "__".join(loc).upper()
     else:
         key = ".".join(loc) or "(root)"
-        env = "DIGEST_" + "__".join(loc).upper()
+    env = ENV_PREFIX + "__".join(loc[:2]).upper()
+    from_env = environment.get(env) or environment.get(ENV_PREFIX + loc[0].upper() if loc else "")
+    message = error["msg"].removeprefix("Value error, ")
+    if from_env is not None:
+        if error["type"] == "extra_forbidden":
+            return f"${from_env}: unknown setting {key}; see config.example.toml"
+        return f"${from_env}: {key}: {message}"
+    where = str(path) if path is not None else "settings"
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown setting {key} (or ${env}); see config.example.toml"
-    message = error["msg"].removeprefix("Value error, ")
     return f"{where}: {key} (or ${env}): {message}"

@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,7 @@ import pytest
 
 from digest.app.ingest import ingest
 from digest.errors import SourceError
+from digest.sources.fetch import fetch
 from digest.store import Store
 from digest.store.papers import list_papers
 from tests.ingest_support import API_PAGE, NOW, TEXT_PAGE, stored
@@ -134,3 +135,63 @@ def test_console_script_reads_stdin_urls_and_reports_errors(
     assert len(lines) == 1 and "cannot connect" in lines[0] and "offline" in lines[0]
     assert offline.stdout == b""
     assert stored(db_url) == 2
+
+
+@pytest.fixture
+def trickling_server() -> Iterator[str]:
+    """A real HTTP server that announces a large body and then sends one byte at a time, each
+    well within a per-read timeout, for far longer than any fetch should take."""
+    stop = threading.Event()
+
+    class Trickle(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"[")
+            for _ in range(100_000):
+                if stop.wait(0.2):
+                    return
+                try:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                except OSError:
+                    return
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api.json"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_trickling_server_is_cut_off_at_the_total_deadline(
+    store: Store, trickling_server: str
+) -> None:
+    # Each byte arrives within 0.2 s, far inside the 1 s timeout: only a deadline on the whole
+    # transfer ends this download.
+    with pytest.raises(SourceError) as caught:
+        ingest(store, [trickling_server], now=NOW, timeout=1.0)
+    assert str(caught.value) == (
+        f"{trickling_server}: not downloaded within 1 s ([ingest] timeout, the whole transfer); "
+        "refused"
+    )
+    with store.session() as session:
+        assert list_papers(session) == []
+
+
+def test_a_body_over_the_size_cap_is_refused(store: Store, http_folder: tuple[str, Path]) -> None:
+    base, root = http_folder
+    (root / "big.json").write_bytes(b"[" + b" " * 4096 + b"]")
+    with pytest.raises(SourceError, match=r"big\.json: response larger than 1024 bytes; refused"):
+        fetch(f"{base}/big.json", max_bytes=1024)

@@ -95,6 +95,9 @@ def test_the_shipped_examples_are_valid() -> None:
         ('name = "x"\n', 1, 'missing key "email"'),
         ('email = "a@example.org"\n\ncolour = "blue"\n', 3, 'unknown key "colour"'),
         ('email = "a@example.org"\ntimezone = "Mars/Olympus"\n', 2, "timezone: unknown time zone"),
+        ('email = "a@example.org"\ntimezone = "Factory"\n', 2, "timezone: unknown time zone"),
+        ('email = "a@example.org"\ntimezone = "localtime"\n', 2, "timezone: unknown time zone"),
+        ('email = "üser@example.org"\n', 1, "email: 'üser@example.org' has a non-ASCII local"),
         ('email = "a@example.org"\ncadence = "hourly"\n', 2, "cadence: expected 'daily' or"),
         ('email = "a@example.org"\ncadence = "weekly:xyz"\n', 2, "cadence: expected"),
         ('email = "a@example.org"\nsend_time = "25:00"\n', 2, "send_time: expected HH:MM"),
@@ -247,3 +250,23 @@ def test_list_without_json_is_readable(digest: Cli, tmp_path: Path) -> None:
     code, out, _ = digest("subscribers", "list")
     assert code == 0
     assert "ada@example.org" in out and "Europe/Paris" in out and "Speculative decoding" in out
+
+
+def test_import_refuses_a_non_ascii_local_part_like_the_web_form(
+    digest: Cli, tmp_path: Path
+) -> None:
+    # The sender cannot deliver to it without SMTPUTF8: one policy refuses it where it enters.
+    path = write(tmp_path, "u.toml", 'email = "üser@example.org"\n')
+    code, _, err = digest("subscribers", "import", str(path))
+    assert code == 2
+    assert err.splitlines()[0] == (
+        f"error: {path}:1: email: 'üser@example.org' has a non-ASCII local part, which needs "
+        "SMTPUTF8; not supported"
+    )
+    assert listed(digest) == []
+
+
+def test_an_idn_domain_is_accepted(digest: Cli, tmp_path: Path) -> None:
+    path = write(tmp_path, "idn.toml", 'email = "ada@bücher.example"\n')
+    assert digest("subscribers", "import", str(path))[0] == 0
+    assert [s["email"] for s in listed(digest)] == ["ada@bücher.example"]

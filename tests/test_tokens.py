@@ -94,3 +94,42 @@ def test_signing_gives_exactly_the_itsdangerous_token(
             assert token == reference
             assert signer.verify(purpose, token, max_age=10**10) == public_id
     assert signer.sign(Purpose.MANAGE, "a" * 80).startswith(".")  # the compressed form
+
+
+def _signed_at(
+    monkeypatch: pytest.MonkeyPatch, when: float, signer: Signer, purpose: Purpose
+) -> str:
+    import types
+
+    import itsdangerous.timed
+
+    monkeypatch.setattr(itsdangerous.timed, "time", types.SimpleNamespace(time=lambda: when))
+    token = signer.sign(purpose, "reader-1")
+    monkeypatch.undo()
+    return token
+
+
+TEN_YEARS_AGO = time.time() - 10 * 365 * 24 * 3600
+
+
+def test_an_unsubscribe_link_never_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    signer = Signer(["key-one"])
+    token = _signed_at(monkeypatch, TEN_YEARS_AGO, signer, Purpose.UNSUBSCRIBE)
+    assert signer.verify(Purpose.UNSUBSCRIBE, token) == "reader-1"
+
+
+@pytest.mark.parametrize("purpose", [Purpose.CONFIRM, Purpose.MANAGE])
+def test_other_links_still_expire(monkeypatch: pytest.MonkeyPatch, purpose: Purpose) -> None:
+    signer = Signer(["key-one"])
+    token = _signed_at(monkeypatch, TEN_YEARS_AGO, signer, purpose)
+    with pytest.raises(TokenError) as excinfo:
+        signer.verify(purpose, token)
+    assert excinfo.value.expired
+
+
+def test_dropping_the_key_retires_an_old_unsubscribe_link(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = _signed_at(monkeypatch, TEN_YEARS_AGO, Signer(["old-key"]), Purpose.UNSUBSCRIBE)
+    assert Signer(["new-key", "old-key"]).verify(Purpose.UNSUBSCRIBE, token) == "reader-1"
+    with pytest.raises(TokenError) as excinfo:
+        Signer(["new-key"]).verify(Purpose.UNSUBSCRIBE, token)
+    assert not excinfo.value.expired

@@ -93,7 +93,8 @@ def test_static_assets_are_served_with_their_types(site: Site) -> None:
     assert client.get("/static/../app.py").status_code == 404
 
 
-def test_the_csrf_cookie_is_http_only_and_same_site_strict(site: Site) -> None:
+def test_the_csrf_cookie_is_http_only_and_same_site_strict(sites: Sites) -> None:
+    site = sites(web={"trusted_proxies": ["127.0.0.1"]})
     cookie = site.client().get("/").headers["set-cookie"]
     assert cookie.startswith("digest_csrf=")
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
@@ -101,6 +102,32 @@ def test_the_csrf_cookie_is_http_only_and_same_site_strict(site: Site) -> None:
     # Behind a TLS-terminating proxy (trusted X-Forwarded-Proto), the cookie becomes Secure.
     https = site.client(headers={"X-Forwarded-Proto": "https"}).get("/").headers["set-cookie"]
     assert "Secure" in https
+
+
+def test_forwarded_headers_are_ignored_unless_the_proxy_is_trusted(site: Site) -> None:
+    # No [web] trusted_proxies: even loopback's X-Forwarded-Proto is not believed.
+    cookie = site.client(headers={"X-Forwarded-Proto": "https"}).get("/").headers["set-cookie"]
+    assert "Secure" not in cookie
+
+
+def _sign_up_statuses(site: Site, attempts: int) -> list[int]:
+    """Sign-ups from one local client that claims a new X-Forwarded-For address each time."""
+    statuses = []
+    for n in range(attempts):
+        client = site.client(headers={"X-Forwarded-For": f"203.0.113.{n + 1}"})
+        form = subscribe_form(client, email=f"reader{n}@example.org")
+        statuses.append(client.post("/subscribe", data=form).status_code)
+    return statuses
+
+
+def test_rotating_x_forwarded_for_does_not_escape_the_sign_up_limit(sites: Sites) -> None:
+    site = sites(web={"rate_limit_per_minute": 3})
+    assert _sign_up_statuses(site, 5) == [200, 200, 200, 429, 429]
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(sites: Sites) -> None:
+    site = sites(web={"rate_limit_per_minute": 3, "trusted_proxies": ["127.0.0.0/8"]})
+    assert _sign_up_statuses(site, 5) == [200] * 5
 
 
 def test_user_input_is_escaped_when_the_form_comes_back(site: Site) -> None:

@@ -103,3 +103,25 @@ def test_a_manage_token_cannot_unsubscribe(site: Site) -> None:
     response = site.client().post(f"/unsubscribe/{site.token(Purpose.MANAGE, public_id)}")
     assert response.status_code == 400
     assert site.status("ada@example.org") == "active"
+
+
+def test_a_two_year_old_unsubscribe_link_still_works_over_http(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+    import types
+
+    import itsdangerous.timed
+
+    public_id = site.add("old@example.org", status="active")
+    then = time.time() - 2 * 365 * 24 * 3600
+    with monkeypatch.context() as patched:
+        patched.setattr(itsdangerous.timed, "time", types.SimpleNamespace(time=lambda: then))
+        token = site.token(Purpose.UNSUBSCRIBE, public_id)
+    response = site.client().post(
+        f"/unsubscribe/{token}",
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200
+    assert site.status("old@example.org") == "unsubscribed"

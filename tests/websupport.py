@@ -25,6 +25,7 @@ from digest.store.papers import upsert_papers
 from digest.store.schema import SubscriberRow
 from digest.store.subscribers import create, get_row_by_email, to_subscriber
 from digest.web import create_app
+from digest.web.server import server_config
 from tests.conftest import TEST_SECRET
 from tests.smtpd import Received, SmtpServer
 
@@ -209,7 +210,8 @@ def expired_token(purpose: Purpose, public_id: str, *, age_days: float) -> str:
 @contextmanager
 def serve(app: Starlette) -> Iterator[str]:
     """The app on a real socket (uvicorn, 127.0.0.1, port 0) in a thread; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    # The project's own server configuration (proxy headers decided by the app, not uvicorn).
+    config = server_config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

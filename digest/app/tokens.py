@@ -27,12 +27,14 @@ class Purpose(StrEnum):
     UNSUBSCRIBE = "unsubscribe"
 
 
-# Confirmation links die after 3 days; manage and unsubscribe links in mails must keep working
-# for as long as an old digest may sit in an inbox.
-MAX_AGE_SECONDS: dict[Purpose, int] = {
+# Confirmation links die after 3 days and manage links after 180. Unsubscribe links never
+# expire (None): RFC 8058 one-click must work for as long as a digest can sit in an inbox, and
+# such a link can only ever unsubscribe the one reader it names. Dropping a key from
+# `[site] secret_key` still retires every link signed with it.
+MAX_AGE_SECONDS: dict[Purpose, int | None] = {
     Purpose.CONFIRM: 3 * 24 * 3600,
     Purpose.MANAGE: 180 * 24 * 3600,
-    Purpose.UNSUBSCRIBE: 365 * 24 * 3600,
+    Purpose.UNSUBSCRIBE: None,
 }
 
 
@@ -78,7 +80,8 @@ class Signer:
         return self._signers[purpose].sign(payload).decode("ascii")
 
     def verify(self, purpose: Purpose, token: str, *, max_age: int | None = None) -> str:
-        """The subscriber's public id, or TokenError (expired=True when only the age is wrong)."""
+        """The subscriber's public id, or TokenError (expired=True when only the age is wrong).
+        `max_age` overrides the purpose's own limit (MAX_AGE_SECONDS; None there: no limit)."""
         age = MAX_AGE_SECONDS[purpose] if max_age is None else max_age
         try:
             value = self._serializer(purpose).loads(token, max_age=age)

@@ -125,7 +125,7 @@ def report_warnings(on: bool = True) -> None:
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Entry point: user errors exit 2 with one line; anything unexpected exits 1."""
+    """Entry point: user errors exit 2 with one line (a busy database 1); anything unexpected 1."""
     report_warnings()
     try:
         # Outside standalone mode click returns an `Exit`'s code instead of raising it.
@@ -134,7 +134,7 @@ def run(argv: list[str] | None = None) -> int:
             return code
     except DigestError as exc:
         click.echo(f"error: {exc}", err=True)
-        return 2
+        return exc.exit_status
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130

@@ -34,7 +34,9 @@ class Runtime:
         if self._store is None:
             from digest.store import open_store
 
-            self._store = open_store(self.settings.database.url)
+            self._store = open_store(
+                self.settings.database.url, busy_timeout=self.settings.database.busy_timeout
+            )
         return self._store
 
     def close(self) -> None:

@@ -11,11 +11,9 @@ from __future__ import annotations
 import binascii
 import re
 from email.utils import formataddr
-from functools import lru_cache
 
-from email_validator import EmailNotValidError, validate_email
-
-from digest.errors import DeliveryError
+from digest.addresses import check_address
+from digest.errors import DeliveryError, InvalidValue
 
 MAX_LINE = 998  # octets, RFC 5322 2.1.1
 FOLD_AT = 78  # preferred width
@@ -33,30 +31,16 @@ def check_value(field: str, value: str) -> None:
         raise DeliveryError(f"{field}: CR, LF or NUL in {value[:60]!r}; refusing to send")
 
 
-@lru_cache(maxsize=16_384)
-def _validated(address: str) -> str | None:
-    """Sender addresses repeat on every message, and a long-running scheduler sends to the same
-    readers edition after edition: validate each distinct address once per process (bounded).
-    Only valid results are kept; an invalid address raises again every time."""
-    valid = validate_email(address, check_deliverability=False)
-    return valid.ascii_email
-
-
 def validate_address(address: str, *, field: str) -> str:
     """The address in its ASCII form (IDN domains as punycode), or DeliveryError naming `field`.
 
-    A non-ASCII local part would need SMTPUTF8 end to end, which this sender does not promise.
+    The rule is digest.addresses (a non-ASCII local part would need SMTPUTF8 end to end).
     """
     check_value(field, address)
     try:
-        ascii_email = _validated(address)
-    except EmailNotValidError as exc:
-        raise DeliveryError(f"{field}: {address!r} is not a valid address ({exc})") from None
-    if ascii_email is None:
-        raise DeliveryError(
-            f"{field}: {address!r} has a non-ASCII local part, which needs SMTPUTF8; not supported"
-        )
-    return ascii_email
+        return check_address(address).ascii
+    except InvalidValue as exc:
+        raise DeliveryError(f"{field}: {exc}") from None
 
 
 def domain_of(address: str) -> str:

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import aiosmtplib
-from email_validator import EmailNotValidError, validate_email
 
+from digest.addresses import check_address
 from digest.deliver.dkim import DkimSigner
-from digest.errors import PermanentDeliveryError
+from digest.errors import InvalidValue, PermanentDeliveryError
 from digest.settings import Settings, SmtpSettings
 
 Outcome = Literal["sent", "bounced", "failed", "deferred"]
@@ -54,14 +54,9 @@ def envelope_address(address: str, *, role: str) -> str:
     if any(char in address for char in "\r\n\0"):
         raise PermanentDeliveryError(f"{role} address contains a line break or NUL: {address!r}")
     try:
-        valid = validate_email(address, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise PermanentDeliveryError(f"{role} address {address!r} is not valid: {exc}") from None
-    if valid.ascii_email is None:
-        raise PermanentDeliveryError(
-            f"{role} address {address!r} has a non-ASCII local part (needs SMTPUTF8)"
-        )
-    return valid.ascii_email
+        return check_address(address).ascii
+    except InvalidValue as exc:
+        raise PermanentDeliveryError(f"{role} address: {exc}") from None
 
 
 def connection_options(smtp: SmtpSettings) -> dict[str, Any]:

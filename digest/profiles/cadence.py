@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from digest.errors import InvalidValue
+from digest.zones import parse_zone
 
 
 def parse_local_time(value: str) -> time:
@@ -52,12 +53,8 @@ def parse_cadence(value: str) -> Cadence:
 
 
 def parse_timezone(value: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidValue(
-            f"unknown time zone {value!r}; expected an IANA name such as Europe/Paris"
-        ) from None
+    """A place's IANA zone; `Factory`, `localtime` and the like are refused (digest.zones)."""
+    return parse_zone(value)
 
 
 def local_slot(edition: date, send_time: time, zone: ZoneInfo) -> datetime:

@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
-
-from digest.errors import ProfileError, QueryError
+from digest.addresses import MAX_ADDRESS_LENGTH, check_address
+from digest.errors import InvalidValue, ProfileError, QueryError
 from digest.match import compile_query
 from digest.models import Profile, Topic
 from digest.profiles.cadence import parse_cadence, parse_local_time, parse_timezone
@@ -130,11 +129,11 @@ def _text(value: Any, path: PathKey, limit: int, label: str) -> str:
 
 
 def _email(value: Any, path: PathKey) -> str:
-    text = _text(value, path, 320, "email")
+    text = _text(value, path, MAX_ADDRESS_LENGTH, "email")
     try:
-        return validate_email(text, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise InvalidField(path, f"email: {text!r} is not a valid address ({exc})") from None
+        return check_address(text).normalized
+    except InvalidValue as exc:
+        raise InvalidField(path, f"email: {exc}") from None
 
 
 def _topics(value: Any, path: PathKey) -> tuple[Topic, ...]:

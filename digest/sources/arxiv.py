@@ -22,6 +22,7 @@ from digest.errors import SourceError
 from digest.identity import extract_arxiv_id, normalise_whitespace, paper_id
 from digest.models import Paper
 from digest.sources.base import ParseContext, decode_text, strip_bom
+from digest.sources.limits import admit
 
 EXPECTED = "an arXiv Atom API or RSS feed"
 
@@ -93,7 +94,7 @@ def _entry(entry: Any, name: str, position: int) -> Paper:
     abstract = _ANNOUNCE.sub("", str(entry.get("summary", "")).strip())
     url = f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else (link or None)
     authors = _authors(entry)
-    return Paper(
+    candidate = Paper(
         id=paper_id(arxiv_id, title),
         title=title,
         abstract=_plain(abstract),
@@ -103,6 +104,7 @@ def _entry(entry: Any, name: str, position: int) -> Paper:
         arxiv_id=arxiv_id,
         url=url,
     )
+    return admit(candidate, lambda field: f"{name}: entry {position}: {field}")
 
 
 class ArxivFormat:

@@ -3,9 +3,15 @@
 Every network failure becomes one SourceError line naming the URL (offline, DNS, timeout, HTTP
 status, oversized body). The transport is injectable so tests run against
 `httpx.MockTransport` and never touch the network.
+
+`timeout` is a deadline for the whole fetch (connect, headers and every byte of the body), not
+per read: httpx's timeout bounds each read, so a server trickling one byte a second would keep
+a per-read limit satisfied forever.
 """
 
 from __future__ import annotations
+
+import threading
 
 import httpx
 
@@ -27,7 +33,43 @@ def fetch(
     timeout: float = 20.0,
     max_bytes: int = MAX_BYTES,
 ) -> bytes:
-    """The response body of a GET, following redirects; raises SourceError on any failure."""
+    """The response body of a GET, following redirects, within `timeout` seconds in all;
+    raises SourceError on any failure.
+
+    The download runs in a daemon thread that the caller waits for at most `timeout`: a blocked
+    read cannot be interrupted portably, so at the deadline the caller gives up on it and the
+    thread stops at its next chunk (or its own per-read timeout), keeping nothing."""
+    cancelled = threading.Event()
+    outcome: list[bytes | BaseException] = []
+
+    def work() -> None:
+        try:
+            outcome.append(_download(url, transport, timeout, max_bytes, cancelled))
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            outcome.append(exc)
+
+    thread = threading.Thread(target=work, name=f"fetch {url}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive() or not outcome:
+        cancelled.set()
+        raise SourceError(
+            f"{url}: not downloaded within {timeout:g} s ([ingest] timeout, the whole transfer); "
+            "refused"
+        )
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def _download(
+    url: str,
+    transport: httpx.BaseTransport | None,
+    timeout: float,
+    max_bytes: int,
+    cancelled: threading.Event,
+) -> bytes:
     try:
         with (
             httpx.Client(
@@ -46,6 +88,8 @@ def fetch(
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
+                if cancelled.is_set():
+                    return b""
                 size += len(chunk)
                 if size > max_bytes:
                     raise SourceError(f"{url}: response larger than {max_bytes} bytes; refused")

@@ -17,6 +17,7 @@ from digest.errors import SourceError
 from digest.identity import extract_arxiv_id, normalise_whitespace, paper_id
 from digest.models import Paper
 from digest.sources.base import ParseContext, decode_text, strip_bom
+from digest.sources.limits import admit, check_source_id
 
 EXPECTED = 'the Daily Papers API JSON (an array of {"paper": {"id", "title", ...}})'
 
@@ -124,7 +125,9 @@ def _entry(shape: _Shape, item: Any, path: str) -> Paper:
         paper = shape.obj(entry["paper"], paper_path)
     else:
         paper_path, paper = path, entry
-    raw_id = shape.text(paper, "id", paper_path, required=True) or ""
+    raw_id = check_source_id(
+        shape.text(paper, "id", paper_path, required=True) or "", f"{shape.name}: {paper_path}.id"
+    )
     arxiv_id = extract_arxiv_id(raw_id)
     title = shape.text(paper, "title", paper_path, required=False) or shape.text(
         entry, "title", path, required=True
@@ -137,7 +140,8 @@ def _entry(shape: _Shape, item: Any, path: str) -> Paper:
     if comments is None:
         comments = shape.count(paper, "numComments", paper_path)
     authors = _authors(shape, paper, paper_path)
-    return Paper(
+    keys = {"abstract": "summary", "author_count": "authors", "submitter": "submittedBy"}
+    candidate = Paper(
         id=paper_id(arxiv_id, title),
         title=title,
         abstract=summary,
@@ -152,8 +156,10 @@ def _entry(shape: _Shape, item: Any, path: str) -> Paper:
             shape, (entry, "submittedBy", path), (paper, "submittedOnDailyBy", paper_path)
         ),
         arxiv_id=arxiv_id,
-        url=f"https://huggingface.co/papers/{raw_id}" if raw_id else None,
+        # Built from the extracted id, never the raw field: that is free text from the feed.
+        url=f"https://huggingface.co/papers/{arxiv_id}" if arxiv_id else None,
     )
+    return admit(candidate, lambda field: f"{shape.name}: {paper_path}.{keys.get(field, field)}")
 
 
 class HfJsonFormat:

@@ -16,6 +16,7 @@ names its line: silently mis-pairing titles and abstracts would store wrong pape
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -23,6 +24,7 @@ from digest.errors import SourceError
 from digest.identity import normalise_whitespace, paper_id
 from digest.models import Paper
 from digest.sources.base import ParseContext, decode_text
+from digest.sources.limits import MAX_LINE, admit
 
 EXPECTED = (
     "the Daily Papers listing as text (title, abstract, then e.g. '• 5 authors', '·', 'Oct 17 12')"
@@ -83,6 +85,7 @@ class _Meta:
     upvotes: int | None = None
     organization: str | None = None
     author_count: int | None = None
+    authors_line: int | None = None
 
 
 @dataclass(slots=True)
@@ -200,10 +203,15 @@ class _Parser:
         return SourceError(f"{self.name}:{line}: {message}")
 
     def parse(self, text: str) -> list[Paper]:
-        lines = [
-            normalise_whitespace(line)
-            for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        ]
+        raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        for number, line in enumerate(raw, start=1):
+            if len(line) > MAX_LINE:  # refused before the costly normalising (README limits)
+                raise self.error(
+                    number,
+                    f"{len(line)} characters on one line; a listing line has at most "
+                    f"{MAX_LINE} (is this a paper listing?)",
+                )
+        lines = [normalise_whitespace(line) for line in raw]
         if not any(lines):
             raise SourceError(f"{self.name}: empty file; expected {EXPECTED}")
         start = self._read_header(lines)
@@ -269,6 +277,7 @@ class _Parser:
                 if pending is not None:
                     count = _AUTHORS.fullmatch(pending[1])
                     meta.author_count = int(count["count"]) if count else None
+                    meta.authors_line = pending[0]
                     pending = None
                 elif len(segment.current) > 0 and len(segment.current[-1]) <= _ORG_MAX:
                     org_line = segment.current.pop()
@@ -325,19 +334,35 @@ class _Parser:
             raise self.error(
                 meta.line, "metadata block with no paper before it; expected a title and abstract"
             )
-        for position, (_line, title, abstract) in enumerate(found):
+        for position, (line, title, abstract) in enumerate(found):
             own = meta if meta is not None and position == len(found) - 1 else None
             self.papers.append(
-                Paper(
-                    id=paper_id(None, title),
-                    title=title,
-                    abstract=abstract,
-                    author_count=own.author_count if own else None,
-                    organization=own.organization if own else None,
-                    published=own.published if own else None,
-                    upvotes=own.upvotes if own else None,
+                admit(
+                    Paper(
+                        id=paper_id(None, title),
+                        title=title,
+                        abstract=abstract,
+                        author_count=own.author_count if own else None,
+                        organization=own.organization if own else None,
+                        published=own.published if own else None,
+                        upvotes=own.upvotes if own else None,
+                    ),
+                    self._locate(line, own),
                 )
             )
+
+    def _locate(self, line: int, meta: _Meta | None) -> Callable[[str], str]:
+        """Title and abstract are found from the paper's first line, the rest in its block."""
+
+        def where(field: str) -> str:
+            at = line
+            if meta is not None and field == "author_count":
+                at = meta.authors_line or meta.line
+            elif meta is not None and field == "organization":
+                at = meta.line - 1  # the organisation is the line just above '·'
+            return f"{self.name}:{at}: {field}"
+
+        return where
 
 
 FORMAT = HfTextFormat()

@@ -2,22 +2,73 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from digest.errors import StoreError
+from digest.errors import StoreBusyError, StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+BUSY_MESSAGE = "database is busy: another digest process is writing; try again"
+DEFAULT_BUSY_TIMEOUT = 15.0  # seconds; `[database] busy_timeout`
+# What SQLite (and the pysqlite driver) says when another connection holds the lock.
+_BUSY_WORDS = ("database is locked", "database is busy", "database table is locked")
+T = TypeVar("T")
+
+
+def _driver_message(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    return " ".join(str(orig if orig is not None else exc).split())
+
+
+def is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError) and any(
+        word in _driver_message(exc).lower() for word in _BUSY_WORDS
+    )
+
+
+def translate(exc: SQLAlchemyError, url: object) -> StoreError:
+    """The one place SQLAlchemy's errors become the store's: one line each, never a traceback.
+
+    A lock held past the wait is StoreBusyError (exit 1, try again later); a file that is not a
+    database names the setting; anything else that the database reported keeps its own words.
+    """
+    message = _driver_message(exc)
+    if is_busy(exc):
+        return StoreBusyError(BUSY_MESSAGE)
+    if isinstance(exc, DatabaseError) and "file is not a database" in message:
+        return StoreError(f"[database] url: {_shown(url)} is not an SQLite database file")
+    return StoreError(f"database error on {_shown(url)}: {message}")
+
+
+def _shown(url: object) -> str:
+    return repr(str(url))
+
+
+def retry_busy(work: Callable[[], T], *, bound: float, url: object) -> T:
+    """`work()`, run again with doubling pauses while the database is busy, for at most `bound`
+    seconds in all; then StoreBusyError. Only for work that holds no state between tries
+    (opening, migrating): a unit of work's own statements wait in SQLite's busy handler."""
+    deadline = time.monotonic() + bound
+    pause = 0.05
+    while True:
+        try:
+            return work()
+        except SQLAlchemyError as exc:
+            if not is_busy(exc) or time.monotonic() + pause > deadline:
+                raise translate(exc, url) from None
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
 
 
 def _alembic_config() -> Config:
@@ -30,22 +81,27 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets a reader (web app) and a writer (sender) work at once; busy_timeout makes a
-    # second process wait for the write lock instead of failing at once.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
+    def apply(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # busy_timeout is the bounded retry for a unit of work: SQLite's busy handler sleeps
+        # with growing pauses (1 ms up to 100 ms) until the lock frees or the time is up. It is
+        # set first so that switching to WAL waits too.
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        # WAL lets a reader (web app) and a writer (sender) work at once.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return apply
 
 
-def create_engine_for(url: str) -> Engine:
+def create_engine_for(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 15})
-            event.listen(engine, "connect", _sqlite_pragmas)
+            engine = create_engine(url, connect_args={"timeout": busy_timeout})
+            event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
         else:
             engine = create_engine(url, pool_pre_ping=True)
     except (ArgumentError, ImportError) as exc:
@@ -53,22 +109,25 @@ def create_engine_for(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision; a no-op (one cheap query) when already there."""
+def migrate(engine: Engine, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    """Bring the schema to the newest revision; a no-op (one cheap query) when already there.
+
+    Opening and migrating hold nothing between tries, so a busy database is retried here with
+    backoff (bounded by `busy_timeout`) before it becomes the one-line StoreBusyError."""
     head = head_revision()
-    try:
+
+    def current_revision() -> str | None:
         with engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
-        if current == head:
-            return
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def upgrade() -> None:
         with engine.begin() as connection:
             config = _alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
-    except OperationalError as exc:
-        raise StoreError(f"[database] url: cannot open {engine.url!r}: {exc.orig}") from None
-    except SQLAlchemyError as exc:
-        raise StoreError(f"database migration failed on {engine.url!r}: {exc}") from None
+
+    if retry_busy(current_revision, bound=busy_timeout, url=engine.url) != head:
+        retry_busy(upgrade, bound=busy_timeout, url=engine.url)
 
 
 class Store:
@@ -88,7 +147,7 @@ class Store:
             with self._sessions() as session, session.begin():
                 yield session
         except OperationalError as exc:
-            raise StoreError(f"database error on {self.engine.url!r}: {exc.orig}") from None
+            raise translate(exc, self.engine.url) from None
 
     def ping(self) -> None:
         """One round trip; StoreError when the database does not answer (the health check)."""
@@ -99,11 +158,13 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Store:
+    """The store at `url`, migrated. `busy_timeout` bounds every wait for another writer's lock:
+    past it a command stops with BUSY_MESSAGE and has changed nothing."""
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         path = Path(url.removeprefix("sqlite:///"))
         if path.parent and not path.parent.exists():
             raise StoreError(f"[database] url: folder {path.parent} does not exist")
-    engine = create_engine_for(url)
-    migrate(engine)
+    engine = create_engine_for(url, busy_timeout=busy_timeout)
+    migrate(engine, busy_timeout=busy_timeout)
     return Store(engine)

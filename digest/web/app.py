@@ -29,7 +29,11 @@ from digest.web.errors import EXCEPTION_HANDLERS
 from digest.web.notices import Notices
 from digest.web.pages import STATIC_DIR, Pages, template_environment
 from digest.web.ratelimit import SlidingWindowLimiter
-from digest.web.security import CsrfCookieMiddleware, SecurityHeadersMiddleware
+from digest.web.security import (
+    CsrfCookieMiddleware,
+    ForwardedMiddleware,
+    SecurityHeadersMiddleware,
+)
 
 
 async def _to_landing(_request: object) -> Response:
@@ -71,6 +75,7 @@ def create_app(settings: Settings, store: Store, *, clock: Clock | None = None) 
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(ForwardedMiddleware, trusted_proxies=settings.web.trusted_proxies),
             Middleware(SecurityHeadersMiddleware),
             Middleware(CsrfCookieMiddleware),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.web.max_body_bytes),

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
-from digest.errors import DeliveryError, DigestError, TokenError
+from digest.errors import DeliveryError, DigestError, StoreBusyError, TokenError
 from digest.web.accesslog import redact_path
 from digest.web.context import web_context
 from digest.web.ratelimit import retry_after_header
@@ -109,6 +109,18 @@ async def handle_delivery_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def handle_store_busy(request: Request, exc: Exception) -> Response:
+    """Another process held the database's write lock past `[database] busy_timeout`: the
+    request changed nothing and is worth repeating, which is what 503 + Retry-After say."""
+    log.warning("request refused: %s", exc)
+    return error_page(
+        request,
+        503,
+        "The site is busy just now. Nothing was changed: please try again in a minute.",
+        headers={"Retry-After": str(RETRY_SHORTLY_SECONDS)},
+    )
+
+
 async def handle_digest_error(request: Request, exc: Exception) -> Response:
     return error_page(request, 400, str(exc))
 
@@ -132,6 +144,7 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Exception], Any]] = {
     TokenError: handle_token_error,
     DeliveryError: handle_delivery_error,
+    StoreBusyError: handle_store_busy,
     DigestError: handle_digest_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,

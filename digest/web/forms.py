@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from starlette.datastructures import ImmutableMultiDict
 
-from digest.errors import DigestError, QueryError
+from digest.addresses import check_address
+from digest.errors import DigestError, InvalidValue, QueryError
 from digest.match import compile_query
 from digest.models import Profile, Topic
 from digest.profiles import MAX_QUERY, MAX_TOPIC_NAME, profile_from_mapping
@@ -132,14 +132,13 @@ def check_email(raw: str) -> tuple[str | None, str | None]:
         return None, "Enter your email address."
     if not _single_line(raw) or len(raw) > MAX_EMAIL_LENGTH:
         return None, "Enter a single email address, such as ada@example.org."
+    # The policy is digest.addresses; only the wording shown beside the field is the form's.
     try:
-        result = validate_email(raw, check_deliverability=False)
-    except EmailNotValidError as exc:
+        return check_address(raw).normalized, None
+    except InvalidValue as exc:
+        if "non-ASCII local part" in str(exc):
+            return None, "Addresses with non-ASCII characters before the @ are not supported."
         return None, f"This does not look like an email address: {exc}"
-    if result.ascii_email is None:
-        # Delivery needs SMTPUTF8 for these, which the sender does not promise.
-        return None, "Addresses with non-ASCII characters before the @ are not supported."
-    return result.normalized, None
 
 
 def check_query(query: str) -> tuple[str | None, int | None]:

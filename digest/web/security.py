@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
@@ -153,5 +154,57 @@ def _same_origin(request: Request, base_url: str) -> bool:
 
 
 def client_address(request: Request) -> str:
-    """The peer address (uvicorn resolves X-Forwarded-For from trusted proxies)."""
+    """The peer address (ForwardedMiddleware resolves X-Forwarded-For from trusted proxies)."""
     return request.client.host if request.client is not None else "unknown"
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _trusted(host: str, networks: Sequence[Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(host.strip())
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+class ForwardedMiddleware:
+    """Believes `X-Forwarded-For` and `X-Forwarded-Proto` only from `[web] trusted_proxies`.
+
+    uvicorn's own proxy handling trusts 127.0.0.1 by default, so any local client could rotate
+    X-Forwarded-For past the per-client sign-up limit; the server runs with it off and this
+    decides instead. The client is the right-most forwarded address that is not itself a
+    trusted proxy (the left-most entries are whatever the client chose to send)."""
+
+    def __init__(self, app: ASGIApp, trusted_proxies: Sequence[str]) -> None:
+        self.app = app
+        self.networks = [ipaddress.ip_network(item, strict=False) for item in trusted_proxies]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if (
+            scope["type"] in ("http", "websocket")
+            and self.networks
+            and client is not None
+            and _trusted(client[0], self.networks)
+        ):
+            scope = dict(scope)
+            forwarded: list[str] = []
+            proto = ""
+            for name, value in scope["headers"]:
+                if name.lower() == b"x-forwarded-for":
+                    forwarded.extend(value.decode("latin-1").split(","))
+                elif name.lower() == b"x-forwarded-proto":
+                    proto = value.decode("latin-1").split(",")[0].strip().lower()
+            hops = [hop.strip() for hop in forwarded if hop.strip()]
+            for hop in reversed(hops):
+                if not _trusted(hop, self.networks):
+                    scope["client"] = (hop, 0)
+                    break
+            else:
+                if hops:
+                    scope["client"] = (hops[0], 0)
+            if proto in ("http", "https"):
+                scope["scheme"] = proto if scope["type"] == "http" else proto.replace("http", "ws")
+        await self.app(scope, receive, send)

@@ -7,6 +7,7 @@ import logging
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -43,12 +44,19 @@ class _Server(uvicorn.Server):
         yield
 
 
+def server_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration for the web app. Its proxy-header handling is off: it would trust
+    X-Forwarded-For from 127.0.0.1 by default. The app decides from `[web] trusted_proxies`
+    (digest.web.security.ForwardedMiddleware)."""
+    return uvicorn.Config(app, proxy_headers=False, **options)
+
+
 async def serve_app(app: ASGIApp, sock: socket.socket, done: asyncio.Event) -> None:
     """Serve `app` on `sock` until `done` is set (then finish the requests in flight)."""
     accesslog.install()
     # No log_config: uvicorn's records go to the process's own handlers (`--log-format`)
     # instead of handlers of its own that would bypass the format and print to stdout.
-    server = _Server(uvicorn.Config(app, log_level="info", lifespan="auto", log_config=None))
+    server = _Server(server_config(app, log_level="info", lifespan="auto", log_config=None))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     host, port = sock.getsockname()[:2]
     log.info("web app on http://%s:%s", host, port)
