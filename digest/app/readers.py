@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from digest.app.subscription import unsubscribe
+from digest.app.subscription import find_by_email, unsubscribe
 from digest.errors import ConfigError
 from digest.models import Subscriber
 from digest.store import Store
@@ -38,14 +38,11 @@ class Unsubscribed:
 
 def unsubscribe_reader(store: Store, email: str, *, now: datetime) -> Unsubscribed:
     """As the reader's own link does: idempotent, and a bounced address stays bounced."""
-    with store.session() as session:
-        row = readers.get_row_by_email(session, email)
-        if row is None:
-            raise _unknown(email)
-        was = row.status
-        unsubscribe(session, row.public_id, now=now)
-        session.refresh(row)  # the update above bypassed the loaded row
-        return Unsubscribed(readers.to_subscriber(row), was)
+    known = find_by_email(store, email)
+    if known is None:
+        raise _unknown(email)
+    after = unsubscribe(store, known.public_id, now=now)
+    return Unsubscribed(after or known, known.status)
 
 
 def remove_reader(store: Store, email: str, *, now: datetime) -> bool:
