@@ -16,7 +16,16 @@ from digest.app.live_preview import PreviewSource
 from digest.app.tokens import Signer
 from digest.settings import Settings
 from digest.store import Store
-from digest.web import confirm, health, preferences, subscribe, unsubscribe
+from digest.web import (
+    admin,
+    admin_lists,
+    confirm,
+    health,
+    metrics,
+    preferences,
+    subscribe,
+    unsubscribe,
+)
 from digest.web.bodylimit import BodyLimitMiddleware
 from digest.web.context import (
     EMAIL_ATTEMPTS_PER_HOUR,
@@ -66,6 +75,9 @@ def create_app(settings: Settings, store: Store, *, clock: Clock | None = None) 
         *preferences.ROUTES,
         *unsubscribe.ROUTES,
         *health.ROUTES,
+        *admin.ROUTES,
+        *admin_lists.ROUTES,
+        *metrics.ROUTES,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(

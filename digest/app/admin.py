@@ -1,0 +1,142 @@
+"""The operator's view of the list: who is on it, what each edition did, who is suppressed, and
+the figures /metrics exposes. Each function is one unit of work on the store; the web shell
+only parses the request and renders what these return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from digest.app.subscription import unsubscribe
+from digest.models import Subscriber
+from digest.store import Store
+from digest.store import admin as queries
+from digest.store.admin import (
+    DELIVERY_STATUSES,
+    STATUSES,
+    EditionLine,
+    ReaderDetail,
+    ReaderLine,
+    SuppressionLine,
+)
+
+__all__ = [
+    "DELIVERY_STATUSES",
+    "PAGE_SIZE",
+    "STATUSES",
+    "EditionLine",
+    "MetricsSnapshot",
+    "ReaderDetail",
+    "ReaderLine",
+    "ReaderPage",
+    "SuppressionLine",
+    "editions",
+    "lift",
+    "metrics_snapshot",
+    "reader",
+    "readers",
+    "remove",
+    "suppressions",
+    "unsubscribe_reader",
+]
+
+# Rows per admin page: a screenful, and a bounded query whatever the size of the list.
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderPage:
+    lines: list[ReaderLine]
+    counts: dict[str, int]
+    next_before: int | None  # the cursor of the next (older) page, None on the last one
+
+
+def readers(
+    store: Store,
+    *,
+    search: str = "",
+    status: str | None = None,
+    before_id: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> ReaderPage:
+    if status is not None and status not in STATUSES:
+        status = None
+    with store.session() as session:
+        # One row more than shown tells whether an older page exists.
+        lines = queries.reader_page(
+            session, search=search, status=status, before_id=before_id, limit=limit + 1
+        )
+        counts = queries.status_counts(session)
+    more = len(lines) > limit
+    lines = lines[:limit]
+    return ReaderPage(lines, counts, lines[-1].id if more and lines else None)
+
+
+def reader(store: Store, public_id: str) -> ReaderDetail | None:
+    with store.session() as session:
+        return queries.reader_detail(session, public_id)
+
+
+def unsubscribe_reader(store: Store, public_id: str, *, now: datetime) -> Subscriber | None:
+    """The operator unsubscribes a reader exactly as the reader's own link would."""
+    with store.session() as session:
+        return unsubscribe(session, public_id, now=now)
+
+
+def remove(store: Store, public_id: str, *, now: datetime) -> str | None:
+    """Erase a reader (a data request); the erased address, or None if there was none."""
+    with store.session() as session:
+        return queries.remove_reader(session, public_id, now)
+
+
+def editions(store: Store, *, before: date | None = None, limit: int = 30) -> list[EditionLine]:
+    with store.session() as session:
+        return queries.edition_page(session, before=before, limit=limit)
+
+
+def suppressions(
+    store: Store, *, after: str | None = None, search: str = "", limit: int = PAGE_SIZE
+) -> tuple[list[SuppressionLine], str | None]:
+    """A page of suppressed addresses and the cursor of the next page (None on the last)."""
+    with store.session() as session:
+        lines = queries.suppression_page(session, after=after, search=search, limit=limit + 1)
+    more = len(lines) > limit
+    lines = lines[:limit]
+    return lines, (lines[-1].email_key if more and lines else None)
+
+
+def lift(store: Store, address: str, *, now: datetime) -> bool:
+    with store.session() as session:
+        return queries.lift_suppression(session, address, now)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFigures:
+    source: str
+    parsed: int
+    new: int
+    last_run: datetime
+    last_success: datetime | None
+    failed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """Everything /metrics reports, read in one unit of work at scrape time."""
+
+    subscribers: dict[str, int]
+    deliveries: dict[str, int]
+    suppressions: int
+    last_send: datetime | None
+    sources: list[SourceFigures] = field(default_factory=list)
+
+
+def metrics_snapshot(store: Store) -> MetricsSnapshot:
+    with store.session() as session:
+        return MetricsSnapshot(
+            subscribers=queries.status_counts(session),
+            deliveries=queries.delivery_counts(session),
+            suppressions=queries.suppression_count(session),
+            last_send=queries.last_sent_at(session),
+        )
