@@ -187,3 +187,19 @@ class ReplyWindowRow(Base):
     email_key: Mapped[str] = mapped_column(String(320), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IngestRunRow(Base):
+    """One source read by one ingest, kept whether it worked or not: the ingest history that
+    `digest stats`, the admin pages and the alerts read ("did this morning's pull work?")."""
+
+    __tablename__ = "ingest_runs"
+    __table_args__ = (Index("ix_ingest_runs_source_started", "source", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(1000))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    parsed: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
