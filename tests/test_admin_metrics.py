@@ -41,3 +41,28 @@ def test_an_empty_list_reports_zeros_and_never(sites: Sites) -> None:
     found = samples(admin_client(site).get("/metrics").text)
     assert found[("digest_subscribers", (("status", "active"),))] == 0
     assert found[("digest_last_send_success_timestamp_seconds", ())] == 0
+
+
+def test_metrics_report_each_sources_last_ingest(sites: Sites, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from digest.app.ingest import ingest
+    from digest.errors import SourceError
+    from tests.conftest import ROOT
+
+    site = sites(admin={"password": ADMIN_PASSWORD})
+    sample = str(ROOT / "digest" / "samples" / "daily-papers-sample.txt")
+    counts = ingest(site.store, [sample], now=site.clock())
+    missing = str(tmp_path / "missing.txt")
+    with pytest.raises(SourceError):
+        ingest(site.store, [missing], now=site.clock())
+    found = samples(admin_client(site).get("/metrics").text)
+    assert (
+        found[("digest_ingest_papers", (("kind", "parsed"), ("source", sample)))] == counts.parsed
+    )
+    assert found[("digest_ingest_papers", (("kind", "new"), ("source", sample)))] == counts.new
+    assert found[("digest_last_ingest_failed", (("source", sample),))] == 0
+    assert found[("digest_last_ingest_failed", (("source", missing),))] == 1
+    assert found[("digest_last_ingest_success_timestamp_seconds", (("source", missing),))] == 0
+    ok = found[("digest_last_ingest_success_timestamp_seconds", (("source", sample),))]
+    assert ok >= site.clock().timestamp()

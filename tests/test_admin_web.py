@@ -11,7 +11,7 @@ import pytest
 from tests.adminsupport import ADMIN_PASSWORD, AUTH, admin_client, populate
 from tests.websupport import Sites, csrf_token
 
-PAGES = ["/admin", "/admin/editions", "/admin/suppressions", "/metrics"]
+PAGES = ["/admin", "/admin/editions", "/admin/suppressions", "/admin/ingest", "/metrics"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -189,3 +189,21 @@ def test_a_suppression_can_be_lifted(sites: Sites) -> None:
         data={"csrf_token": csrf_token(page.text), "email": "gone@example.org"},
     )
     assert "That address was not suppressed." in again.text
+
+
+def test_ingest_history_shows_each_source_and_its_error(sites: Sites, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from digest.app.ingest import ingest
+    from digest.errors import SourceError
+    from tests.conftest import ROOT
+
+    site = sites(admin={"password": ADMIN_PASSWORD})
+    sample = str(ROOT / "digest" / "samples" / "daily-papers-sample.txt")
+    ingest(site.store, [sample], now=site.clock())
+    missing = str(tmp_path / "missing <b>feed</b>.txt")
+    with pytest.raises(SourceError):
+        ingest(site.store, [missing], now=site.clock())
+    page = admin_client(site).get("/admin/ingest").text
+    assert "daily-papers-sample.txt" in page
+    assert "missing &lt;b&gt;feed&lt;/b&gt;.txt" in page and "<b>feed" not in page
+    one = admin_client(site).get("/admin/ingest", params={"source": sample}).text
+    assert "Runs of" in one and one.count("<td>" + sample + "</td>") == 1

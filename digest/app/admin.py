@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from digest.app.subscription import unsubscribe
 from digest.models import Subscriber
-from digest.store import Store
+from digest.store import Store, ingest_runs
 from digest.store import admin as queries
 from digest.store.admin import (
     DELIVERY_STATUSES,
@@ -20,18 +20,21 @@ from digest.store.admin import (
     ReaderLine,
     SuppressionLine,
 )
+from digest.store.ingest_runs import IngestRun
 
 __all__ = [
     "DELIVERY_STATUSES",
     "PAGE_SIZE",
     "STATUSES",
     "EditionLine",
+    "IngestRun",
     "MetricsSnapshot",
     "ReaderDetail",
     "ReaderLine",
     "ReaderPage",
     "SuppressionLine",
     "editions",
+    "ingest_history",
     "lift",
     "metrics_snapshot",
     "reader",
@@ -134,9 +137,36 @@ class MetricsSnapshot:
 
 def metrics_snapshot(store: Store) -> MetricsSnapshot:
     with store.session() as session:
+        successes = queries.last_ingest_success(session)
+        sources = [
+            SourceFigures(
+                source=run.source,
+                parsed=run.parsed,
+                new=run.new,
+                last_run=run.finished_at,
+                last_success=successes.get(run.source),
+                failed=not run.ok,
+            )
+            for run in ingest_runs.latest_per_source(session)
+        ]
         return MetricsSnapshot(
             subscribers=queries.status_counts(session),
             deliveries=queries.delivery_counts(session),
             suppressions=queries.suppression_count(session),
             last_send=queries.last_sent_at(session),
+            sources=sources,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOverview:
+    latest: list[IngestRun]  # the newest run of every source
+    runs: list[IngestRun]  # the most recent runs, of one source or of all
+
+
+def ingest_history(store: Store, *, source: str | None = None, limit: int = 50) -> IngestOverview:
+    with store.session() as session:
+        return IngestOverview(
+            latest=ingest_runs.latest_per_source(session),
+            runs=ingest_runs.history(session, source=source, limit=limit),
         )

@@ -15,6 +15,7 @@ from digest.store.schema import (
     BounceScoreRow,
     DeliveryPaperRow,
     DeliveryRow,
+    IngestRunRow,
     SubscriberRow,
     SuppressionRow,
 )
@@ -218,11 +219,7 @@ def delivery_counts(session: Session) -> dict[str, int]:
 
 def last_sent_at(session: Session) -> datetime | None:
     value = session.scalar(select(func.max(DeliveryRow.sent_at)))
-    if value is None:
-        return None
-    # An aggregate bypasses the column type: the stored value is naive UTC.
-    assert isinstance(value, datetime)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return None if value is None else _aware(value)
 
 
 def suppression_page(
@@ -277,3 +274,19 @@ def remove_reader(session: Session, public_id: str, now: datetime) -> str | None
 
 def suppression_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(SuppressionRow)) or 0)
+
+
+def last_ingest_success(session: Session) -> dict[str, datetime]:
+    """Per source, when its newest error-free ingest finished."""
+    query = (
+        select(IngestRunRow.source, func.max(IngestRunRow.finished_at))
+        .where(IngestRunRow.error.is_(None))
+        .group_by(IngestRunRow.source)
+    )
+    return {str(source): _aware(value) for source, value in session.execute(query)}
+
+
+def _aware(value: object) -> datetime:
+    # An aggregate bypasses the column type: the stored value is naive UTC.
+    assert isinstance(value, datetime)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

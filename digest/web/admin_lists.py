@@ -77,7 +77,15 @@ async def lift(request: Request) -> Response:
     return RedirectResponse(f"/admin/suppressions?done={done}", status_code=303)
 
 
+async def ingest(request: Request) -> Response:
+    web = require_admin(request)
+    source = request.query_params.get("source") or None
+    overview = await run_in_threadpool(admin.ingest_history, web.store, source=source)
+    return page(web, request, "ingest.html", {"overview": overview, "source": source})
+
+
 ROUTES = [
+    Route("/admin/ingest", ingest, methods=["GET"], name="admin_ingest"),
     Route("/admin/editions", editions, methods=["GET"], name="admin_editions"),
     Route("/admin/suppressions", suppressions, methods=["GET"], name="admin_suppressions"),
     Route("/admin/suppressions/lift", lift, methods=["POST"]),
