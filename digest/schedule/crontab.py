@@ -10,6 +10,7 @@ APScheduler ANDs them.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -95,3 +96,17 @@ def crontab_trigger(expression: str, timezone: str) -> CronTrigger:
         )
     except ValueError as exc:
         raise ConfigError(f"[schedule] ingest_cron: {expression!r}: {exc}") from None
+
+
+def last_fire_time(trigger: CronTrigger, now: datetime) -> datetime | None:
+    """The latest time at or before `now` the trigger fired, looking back at most eight days
+    (a weekly cron's last run is within seven); None when it did not fire in that span."""
+    for lookback in (timedelta(days=1), timedelta(days=8)):
+        fired: datetime | None = None
+        next_time = trigger.get_next_fire_time(None, now - lookback)
+        while next_time is not None and next_time <= now:
+            fired = next_time
+            next_time = trigger.get_next_fire_time(fired, fired + timedelta(seconds=1))
+        if fired is not None:
+            return fired
+    return None

@@ -38,9 +38,9 @@ from digest.app.send import SendEvent, check_sender, send_editions
 from digest.app.tokens import Signer
 from digest.errors import DigestError
 from digest.render import Renderer
-from digest.schedule.crontab import crontab_trigger
+from digest.schedule.crontab import crontab_trigger, last_fire_time
 from digest.settings import Settings
-from digest.store import Store
+from digest.store import Store, ingest_runs
 from digest.store.workers import Leadership
 
 log = logging.getLogger("digest.schedule")
@@ -208,6 +208,27 @@ class Scheduler:
         found = ingest_alerts(runs, failure=failure, sources=sources)
         await self.alerter.raise_alerts(found, now=now)
 
+    async def ingest_if_due(self, trigger: CronTrigger) -> bool:
+        """Ingest when `[schedule] ingest_cron` fired since some source's last ingest: what the
+        in-process job would have done, for `serve --once` under a systemd timer or cron."""
+        sources = self.settings.ingest.sources
+        if not sources:
+            return False
+        now = self.clock.now()
+        fired = last_fire_time(trigger, now)
+        if fired is None:
+            return False
+        latest = await asyncio.to_thread(self._last_ingests)
+        names = {"<stdin>" if spec == "-" else spec for spec in sources}
+        if all(name in latest and latest[name] >= fired for name in names):
+            return False
+        await self.ingest()
+        return True
+
+    def _last_ingests(self) -> dict[str, datetime]:
+        with self.store.session() as session:
+            return {run.source: run.started_at for run in ingest_runs.latest_per_source(session)}
+
     # -- jobs -------------------------------------------------------------------------------
 
     async def _guarded(self, name: str, job: Callable[[], Awaitable[Any]]) -> None:
@@ -286,8 +307,11 @@ def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
 
 
 async def run_once(scheduler: Scheduler) -> TickReport:
-    """`digest serve --once`: one delivery tick, stoppable by a signal, then return."""
+    """`digest serve --once`: the ingest if it is due, one delivery tick (stoppable by a
+    signal), then return."""
+    schedule = scheduler.settings.schedule
     with stop_on_signals(scheduler.stop):
+        await scheduler.ingest_if_due(crontab_trigger(schedule.ingest_cron, schedule.timezone))
         return await scheduler.tick()
 
 
