@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from digest.app.send import SendSummary
 from digest.deliver.alerts import compose_alert
 from digest.deliver.transactional import send_now
 from digest.errors import DigestError
@@ -88,17 +89,18 @@ def runs_since(store: Store, started: datetime, sources: Sequence[str]) -> list[
     return [run for run in latest if run.source in wanted and run.started_at >= started]
 
 
-def send_alert(*, attempted: int, accepted: int, deferred: int, failed: int) -> Alert | None:
-    """A send that had deliveries to make and got none of them accepted."""
-    if attempted == 0 or accepted > 0:
+def send_alert(summary: SendSummary) -> Alert | None:
+    """A send that had digests to hand over and got none accepted (`nothing_accepted`, the
+    same rule that makes `digest send` exit 75)."""
+    if not summary.nothing_accepted:
         return None
     return Alert(
         "send-nothing-accepted",
         "no digest was accepted by the mail server",
-        f"A send had {attempted} digest(s) to deliver and the mail server accepted none "
-        f"({deferred} deferred, {failed} failed or bounced). Deferred digests are retried by "
-        "the next run; check [smtp] settings and the server (see /admin for each reader's "
-        "last SMTP answer).",
+        f"A send had digests to deliver and the mail server accepted none ({summary.deferred} "
+        f"deferred, {summary.failed} failed, {summary.bounced} bounced). Deferred digests are "
+        "retried by the next run; check [smtp] settings and the server (see /admin for each "
+        "reader's last SMTP answer).",
     )
 
 

@@ -194,6 +194,40 @@ class EditionBuilder:
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """How an edition came to hold what it holds, counted for `digest why`: the candidates of
+    its window, those matching the reader's topics, and what the edition rules then dropped."""
+
+    edition: Edition
+    candidates: int
+    matched: int  # candidates matching the topics, whatever their upvotes
+    below_upvotes: int  # of those, dropped by the reader's min_upvotes
+    already_sent: int  # of those, carried by an earlier edition
+
+
+def explain(
+    builder: EditionBuilder, subscriber: Subscriber, day: date, history: History
+) -> Selection:
+    """The edition `builder` makes for this reader, with the counts behind it: the same window,
+    matcher and filters as `build`, asked once more without the upvote filter and the cap."""
+    edition = builder.build(subscriber, day, history)
+    window = builder._window(builder.window_start(subscriber, history))
+    profile = subscriber.profile
+    try:
+        every = builder._matcher.match(profile.topics)
+        kept = {
+            m.paper.id
+            for m in builder._matcher.match(profile.topics, min_upvotes=profile.min_upvotes)
+        }
+    except QueryError as exc:
+        raise exc.within(_failing_topic(profile)) from None
+    matched = [m.paper.id for m in every if m.paper.id in window.ids]
+    sent = [i for i in matched if i in history.sent]
+    below = [i for i in matched if i not in history.sent and i not in kept]
+    return Selection(edition, len(window.papers), len(matched), len(below), len(sent))
+
+
 def preview_for_profile(
     profile: Profile,
     papers: Sequence[Paper],

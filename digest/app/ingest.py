@@ -156,3 +156,15 @@ def ingest(
         _record_failure(store, reads, str(exc))
         raise
     return UpsertCounts(parsed=parsed, new=new, updated=updated)
+
+
+def last_ingest(store: Store, sources: Sequence[str]) -> datetime | None:
+    """When every one of `sources` was last read (the oldest of their latest runs, failed ones
+    included: a failure waits for the next scheduled time like a success); None when one of
+    them was never read. `digest serve --once` compares this with the ingest schedule."""
+    with store.session() as session:
+        latest = {run.source: run.started_at for run in ingest_runs.latest_per_source(session)}
+    names = [_name(spec) for spec in sources]
+    if not names or any(name not in latest for name in names):
+        return None
+    return min(latest[name] for name in names)

@@ -67,6 +67,13 @@ class SendSummary:
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
+    @property
+    def nothing_accepted(self) -> bool:
+        """There were messages to hand over and the server took none: it is down (or refuses
+        every connection). Cron, monitors and alerts must see this as a failure; a partial
+        success is not one."""
+        return self.sent == 0 and self.deferred > 0
+
 
 @dataclass(frozen=True, slots=True)
 class SendEvent:

@@ -77,7 +77,10 @@ def run(argv: list[str] | None = None) -> int:
     """Entry point: user errors exit 2 with one line; anything unexpected exits 1."""
     report_warnings()
     try:
-        cli.main(args=argv, prog_name="digest", standalone_mode=False)
+        # Outside standalone mode click returns an `Exit`'s code instead of raising it.
+        code = cli.main(args=argv, prog_name="digest", standalone_mode=False)
+        if isinstance(code, int) and code:
+            return code
     except DigestError as exc:
         click.echo(f"error: {exc}", err=True)
         return 2

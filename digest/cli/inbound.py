@@ -13,7 +13,9 @@ import click
 from digest.app.bounces import InboundMail, inbound_addresses
 from digest.app.subscription import SignupDecision, Step
 from digest.app.tokens import Purpose, Signer, digest_links
-from digest.cli.app import AppContext, cli, pass_app
+from digest.cli.app import AppContext, cli, pass_app, report_warnings
+from digest.cli.logs import configure as configure_logging
+from digest.cli.logs import event_line, log_format_option
 from digest.inbound.server import InboundServer
 from digest.settings import Settings
 from digest.web.notices import Notice, Notices
@@ -22,9 +24,16 @@ from digest.web.pages import template_environment
 READY_PREFIX = "inbound listening on "
 
 
-def _echo(line: str) -> None:
-    click.echo(line)
-    sys.stdout.flush()  # one line per message, even through a pipe
+class _Lines:
+    """One line per message on stdout (flushed: one line per message even through a pipe), in
+    the `--log-format` chosen."""
+
+    def __init__(self, log_format: str = "text") -> None:
+        self.log_format = log_format
+
+    def __call__(self, line: str) -> None:
+        click.echo(event_line(line, self.log_format, logger="digest.inbound"))
+        sys.stdout.flush()
 
 
 class SignupNotices:
@@ -61,17 +70,22 @@ class SignupNotices:
     show_default=True,
     help="Port to listen on (0 picks a free one and prints it).",
 )
+@log_format_option
 @pass_app
-def inbound_command(app: AppContext, host: str, port: int) -> None:
+def inbound_command(app: AppContext, host: str, port: int, log_format: str) -> None:
     """Receive mail that comes back: bounces, complaints, unsubscribe mail, commands by mail.
 
     Point the MTA's transport for the [bounces] domain, [sender] unsubscribe_mailto and
     [inbound] command_address at it (see README). One line per message; runs until Ctrl-C or
     SIGTERM.
     """
+    echo = _Lines(log_format)
+    if log_format == "json":
+        report_warnings(False)
+        configure_logging(log_format)
     settings = app.settings
     addresses = inbound_addresses(settings)
-    handler = InboundMail(app.store, settings, SignupNotices(settings), report=_echo)
+    handler = InboundMail(app.store, settings, SignupNotices(settings), report=echo)
     server = InboundServer(
         addresses,
         handler,
@@ -87,10 +101,10 @@ def inbound_command(app: AppContext, host: str, port: int) -> None:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with server:
-            _echo(f"{READY_PREFIX}{server.host}:{server.port}")
+            echo(f"{READY_PREFIX}{server.host}:{server.port}")
             while not done.wait(0.5):
                 pass
-        _echo("inbound stopped")
+        echo("inbound stopped")
     finally:
         for sig, handler_ in previous.items():
             signal.signal(sig, handler_)

@@ -20,6 +20,9 @@ from digest.errors import ConfigError
 
 OUTCOMES = ("sent", "skipped", "deferred", "failed", "bounced")
 INTERRUPTED = 130
+TEMPFAIL = 75  # EX_TEMPFAIL (sysexits.h): try again later
+# What a dry run says instead of each outcome: it did none of them.
+WOULD = {"sent": "would send", "skipped": "would skip"}
 
 
 def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -35,8 +38,9 @@ class LogLines:
     """Not a terminal: one plain line per reader that was acted on (problems on stderr when
     stdout is reserved for JSON)."""
 
-    def __init__(self, *, quiet: bool) -> None:
+    def __init__(self, *, quiet: bool, dry_run: bool = False) -> None:
         self.quiet = quiet
+        self.dry_run = dry_run
 
     def __call__(self, event: SendEvent) -> None:
         if event.kind in ("start", "unchanged", "held", "resumed"):
@@ -46,16 +50,18 @@ class LogLines:
             return
         edition = f" edition {event.edition.isoformat()}" if event.edition else ""
         detail = f": {event.error}" if event.error else ""
-        click.echo(f"{event.kind} {event.email}{edition}{detail}", err=self.quiet)
+        kind = WOULD.get(event.kind, event.kind) if self.dry_run else event.kind
+        click.echo(f"{kind} {event.email}{edition}{detail}", err=self.quiet)
 
 
 class ProgressBar:
     """A terminal: a rich progress bar over the readers, then a summary table."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, dry_run: bool = False) -> None:
         self.console = console
+        self.dry_run = dry_run
         self.bar = Progress(
-            TextColumn("[bold]sending"),
+            TextColumn("[bold]dry run" if dry_run else "[bold]sending"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[counts]}"),
@@ -83,7 +89,8 @@ class ProgressBar:
             self.counts[event.kind] += 1
         if event.kind in ("deferred", "failed", "bounced"):
             self.bar.console.print(f"[yellow]{event.kind}[/] {event.email}: {event.error}")
-        counts = "  ".join(f"{k} {v}" for k, v in self.counts.items() if v)
+        words = WOULD if self.dry_run else {}
+        counts = "  ".join(f"{words.get(k, k)} {v}" for k, v in self.counts.items() if v)
         self.bar.advance(self.task)
         self.bar.update(self.task, counts=counts)
 
@@ -92,7 +99,7 @@ class ProgressBar:
         table.add_column("outcome")
         table.add_column("readers", justify="right")
         for name, count in summary.as_dict().items():
-            table.add_row(name, str(count))
+            table.add_row(WOULD.get(name, name) if dry_run else name, str(count))
         self.console.print(table)
 
 
@@ -176,19 +183,34 @@ def send_command(app: AppContext, edition_date: date | None, dry_run: bool, as_j
     held = Held()
     if sys.stdout.isatty() and not as_json:
         console = Console()
-        with ProgressBar(console) as bar:
+        with ProgressBar(console, dry_run=dry_run) as bar:
             summary, stopped = asyncio.run(_send(app, held.watching(bar), **options))
         bar.summary(summary, dry_run=dry_run)
     else:
-        display = held.watching(LogLines(quiet=as_json))
+        display = held.watching(LogLines(quiet=as_json, dry_run=dry_run))
         summary, stopped = asyncio.run(_send(app, display, **options))
         if as_json:
             print_json(summary.as_dict())
         else:
-            done = ", ".join(f"{name} {count}" for name, count in summary.as_dict().items())
-            click.echo(f"{'dry run (nothing sent): ' if dry_run else ''}{done}")
+            click.echo(_summary_line(summary, dry_run=dry_run))
     for line in held.describe(app.settings.smtp.claim_lease_seconds):
         click.echo(line, err=True)
     if stopped:
         click.echo("stopped before the end; run `digest send` again to finish", err=True)
         sys.exit(INTERRUPTED)
+    if not dry_run and summary.nothing_accepted:
+        smtp = app.settings.smtp
+        click.echo(
+            f"error: no message was accepted ({summary.deferred} deferred): is the SMTP server "
+            f"at {smtp.host}:{smtp.port} up? `digest send` again retries them",
+            err=True,
+        )
+        raise click.exceptions.Exit(TEMPFAIL)
+
+
+def _summary_line(summary: SendSummary, *, dry_run: bool) -> str:
+    counts = summary.as_dict()
+    if not dry_run:
+        return ", ".join(f"{name} {count}" for name, count in counts.items())
+    done = ", ".join(f"{WOULD.get(name, name)} {count}" for name, count in counts.items())
+    return f"dry run, nothing sent: {done}"

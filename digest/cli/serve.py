@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +12,8 @@ import click
 
 from digest.app.due import Due, due_pages
 from digest.cli.app import AppContext, cli, pass_app, report_warnings
+from digest.cli.logs import configure as configure_logging
+from digest.cli.logs import log_format_option
 from digest.errors import ConfigError
 
 
@@ -107,20 +108,29 @@ def due(app: AppContext, at_text: str, as_json: bool) -> None:
 )
 @click.option("--no-web", is_flag=True, help="Run the scheduler only.")
 @click.option("--no-scheduler", is_flag=True, help="Run the web app only.")
-@click.option("--once", is_flag=True, help="Run one delivery tick now, then exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Ingest if [schedule] ingest_cron fired since the last ingest, run one delivery tick, "
+    "then exit (for cron or a systemd timer).",
+)
+@log_format_option
 @pass_app
 def serve(
-    app: AppContext, host: str, port: int, no_web: bool, no_scheduler: bool, once: bool
+    app: AppContext,
+    host: str,
+    port: int,
+    no_web: bool,
+    no_scheduler: bool,
+    once: bool,
+    log_format: str,
 ) -> None:
     """Run the scheduler (ingest on [schedule] ingest_cron, deliveries every minute) and the web
     app in one process. SIGTERM or Ctrl-C stops after the messages in flight."""
     from digest.schedule.service import Scheduler, check_configuration, run_once
 
     report_warnings(False)  # the service logs everything in its own format
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    # Migrations and APScheduler's per-run chatter ("Running job …" every minute) are noise here.
-    for noisy in ("alembic", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(log_format)
     if once and no_scheduler:
         raise ConfigError("--once runs a delivery tick: it cannot be combined with --no-scheduler")
     if no_web and no_scheduler:
@@ -130,7 +140,7 @@ def serve(
     trigger = check_configuration(settings, store, delivery=not no_scheduler)
     scheduler = Scheduler(settings, store)
     if once:
-        report = asyncio.run(run_once(scheduler))
+        report = asyncio.run(run_once(scheduler, trigger))
         click.echo(report.describe(), err=True)
         return
     web_app = None if no_web else _web_app(settings, store)

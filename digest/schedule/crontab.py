@@ -98,15 +98,10 @@ def crontab_trigger(expression: str, timezone: str) -> CronTrigger:
         raise ConfigError(f"[schedule] ingest_cron: {expression!r}: {exc}") from None
 
 
-def last_fire_time(trigger: CronTrigger, now: datetime) -> datetime | None:
-    """The latest time at or before `now` the trigger fired, looking back at most eight days
-    (a weekly cron's last run is within seven); None when it did not fire in that span."""
-    for lookback in (timedelta(days=1), timedelta(days=8)):
-        fired: datetime | None = None
-        next_time = trigger.get_next_fire_time(None, now - lookback)
-        while next_time is not None and next_time <= now:
-            fired = next_time
-            next_time = trigger.get_next_fire_time(fired, fired + timedelta(seconds=1))
-        if fired is not None:
-            return fired
-    return None
+def fired_since(trigger: CronTrigger, since: datetime | None, now: datetime) -> bool:
+    """Whether `trigger` had a fire time after `since` and at or before `now` (always, when
+    `since` is None: a job never run is due)."""
+    if since is None:
+        return True
+    upcoming = trigger.get_next_fire_time(None, since + timedelta(microseconds=1))
+    return upcoming is not None and upcoming <= now

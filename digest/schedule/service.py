@@ -34,13 +34,14 @@ from apscheduler.triggers.cron import CronTrigger
 from digest.app.alerts import Alerter, ingest_alerts, runs_since, send_alert
 from digest.app.due import DuePage, WorkPage, due_pages, stored_schedule_problems
 from digest.app.ingest import ingest as ingest_sources
+from digest.app.ingest import last_ingest
 from digest.app.send import SendEvent, check_sender, send_editions
 from digest.app.tokens import Signer
 from digest.errors import DigestError
 from digest.render import Renderer
-from digest.schedule.crontab import crontab_trigger, last_fire_time
+from digest.schedule.crontab import crontab_trigger, fired_since
 from digest.settings import Settings
-from digest.store import Store, ingest_runs
+from digest.store import Store
 from digest.store.workers import Leadership
 
 log = logging.getLogger("digest.schedule")
@@ -172,13 +173,7 @@ class Scheduler:
         report.stopped = self.stop.is_set()
         if report.due or any(report.counts.values()):
             log.info("%s", report.describe())
-        counts = report.counts
-        alert = send_alert(
-            attempted=counts["sent"] + counts["deferred"] + counts["failed"] + counts["bounced"],
-            accepted=counts["sent"],
-            deferred=counts["deferred"],
-            failed=counts["failed"] + counts["bounced"],
-        )
+        alert = send_alert(summary)
         if alert is not None:
             await self.alerter.raise_alerts([alert], now=at)
         return report
@@ -208,26 +203,13 @@ class Scheduler:
         found = ingest_alerts(runs, failure=failure, sources=sources)
         await self.alerter.raise_alerts(found, now=now)
 
-    async def ingest_if_due(self, trigger: CronTrigger) -> bool:
-        """Ingest when `[schedule] ingest_cron` fired since some source's last ingest: what the
-        in-process job would have done, for `serve --once` under a systemd timer or cron."""
+    def ingest_due(self, trigger: CronTrigger) -> bool:
+        """Whether the ingest job would have run since the sources were last read (the ingest
+        history says when): what a one-shot run from cron must catch up on."""
         sources = self.settings.ingest.sources
         if not sources:
             return False
-        now = self.clock.now()
-        fired = last_fire_time(trigger, now)
-        if fired is None:
-            return False
-        latest = await asyncio.to_thread(self._last_ingests)
-        names = {"<stdin>" if spec == "-" else spec for spec in sources}
-        if all(name in latest and latest[name] >= fired for name in names):
-            return False
-        await self.ingest()
-        return True
-
-    def _last_ingests(self) -> dict[str, datetime]:
-        with self.store.session() as session:
-            return {run.source: run.started_at for run in ingest_runs.latest_per_source(session)}
+        return fired_since(trigger, last_ingest(self.store, sources), self.clock.now())
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -306,12 +288,13 @@ def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
             loop.remove_signal_handler(sig)
 
 
-async def run_once(scheduler: Scheduler) -> TickReport:
-    """`digest serve --once`: the ingest if it is due, one delivery tick (stoppable by a
-    signal), then return."""
-    schedule = scheduler.settings.schedule
+async def run_once(scheduler: Scheduler, ingest_trigger: CronTrigger | None = None) -> TickReport:
+    """`digest serve --once` (run from cron or a systemd timer): the ingest job when
+    `ingest_trigger` fired since the configured sources were last read, then one delivery
+    tick, so the fresh papers go out with it; stoppable by a signal, then return."""
     with stop_on_signals(scheduler.stop):
-        await scheduler.ingest_if_due(crontab_trigger(schedule.ingest_cron, schedule.timezone))
+        if ingest_trigger is not None and scheduler.ingest_due(ingest_trigger):
+            await scheduler.ingest()
         return await scheduler.tick()
 
 

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal, cast
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from digest.models import Profile, Subscriber, Topic
-from digest.store.schema import SubscriberRow, SuppressionRow, TopicRow
+from digest.store.schema import ReplyWindowRow, SubscriberRow, SuppressionRow, TopicRow
 
 Status = Literal["pending", "active", "unsubscribed", "bounced"]
 
@@ -181,3 +181,24 @@ def schedule_page(
         query = query.where(mailable())
     rows = session.execute(query.order_by(SubscriberRow.id).limit(limit))
     return [(int(i), e, c, t, z) for i, e, c, t, z in rows]
+
+
+def remove(session: Session, address: str, now: datetime) -> bool | None:
+    """Erase a reader and everything kept about them (topics, ledger rows, ratings, bounce
+    score: the foreign keys cascade; the reply window by address). A suppression entry is kept
+    only when they bounced or complained, so a data request cannot reopen a bad address; a
+    bounced reader without one gets one. Returns whether a suppression remains, None when the
+    address is unknown."""
+    row = get_row_by_email(session, address)
+    if row is None:
+        return None
+    key = row.email_key
+    if row.status == "bounced" and session.get(SuppressionRow, key) is None:
+        session.add(
+            SuppressionRow(email_key=key, reason="bounced (kept on removal)", created_at=now)
+        )
+    session.execute(delete(ReplyWindowRow).where(ReplyWindowRow.email_key == key))
+    session.execute(delete(SubscriberRow).where(SubscriberRow.id == row.id))
+    session.expunge(row)
+    session.flush()
+    return session.get(SuppressionRow, key) is not None

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from digest.errors import DeliveryError, DigestError, TokenError
+from digest.web.accesslog import redact_path
 from digest.web.context import web_context
 from digest.web.ratelimit import retry_after_header
 
@@ -121,7 +122,8 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    path = redact_path(request.url.path)
+    log.error("unexpected error on %s %s", request.method, path, exc_info=exc)
     try:
         return error_page(request, 500)
     except Exception:

@@ -161,16 +161,25 @@ def serve_previews(
 ) -> None:
     import uvicorn
 
-    state = PreviewState(settings, store, subscriber=subscriber, edition_date=edition_date)
-    stop = threading.Event()
-    watcher = threading.Thread(target=state.watch, args=(stop,), daemon=True)
-    watcher.start()
-    print(f"previews on http://127.0.0.1:{port}/ (watching {len(state.files)} template files)")
+    from digest.web.server import bind
+
+    # Bound first, as `digest serve` does: a busy port is one line and exit 2, before any
+    # rendering, not uvicorn's own message and exit 3.
+    sock = bind("127.0.0.1", port)
     try:
-        uvicorn.run(create_preview_app(state), host="127.0.0.1", port=port, log_level="warning")
+        state = PreviewState(settings, store, subscriber=subscriber, edition_date=edition_date)
+        stop = threading.Event()
+        watcher = threading.Thread(target=state.watch, args=(stop,), daemon=True)
+        watcher.start()
+        print(f"previews on http://127.0.0.1:{port}/ (watching {len(state.files)} template files)")
+        try:
+            config = uvicorn.Config(create_preview_app(state), log_level="warning")
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            stop.set()
+            watcher.join(timeout=2)
     finally:
-        stop.set()
-        watcher.join(timeout=2)
+        sock.close()
 
 
 def viewer_page(previews: list[Preview], chosen: str, error: str | None, version: int) -> str:

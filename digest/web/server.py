@@ -12,12 +12,14 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from digest.errors import ConfigError
+from digest.web import accesslog
 
 log = logging.getLogger("digest.web")
 
 
 def bind(host: str, port: int) -> socket.socket:
     """Bind before anything starts, so a busy port is a clean error, not a half-started service."""
+    sock: socket.socket | None = None
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         family, kind, proto, _, address = infos[0]
@@ -25,6 +27,8 @@ def bind(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
     except OSError as exc:
+        if sock is not None:
+            sock.close()
         raise ConfigError(f"--host/--port: cannot listen on {host}:{port} ({exc})") from None
     sock.listen(128)
     sock.set_inheritable(True)
@@ -41,7 +45,10 @@ class _Server(uvicorn.Server):
 
 async def serve_app(app: ASGIApp, sock: socket.socket, done: asyncio.Event) -> None:
     """Serve `app` on `sock` until `done` is set (then finish the requests in flight)."""
-    server = _Server(uvicorn.Config(app, log_level="info", lifespan="auto"))
+    accesslog.install()
+    # No log_config: uvicorn's records go to the process's own handlers (`--log-format`)
+    # instead of handlers of its own that would bypass the format and print to stdout.
+    server = _Server(uvicorn.Config(app, log_level="info", lifespan="auto", log_config=None))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     host, port = sock.getsockname()[:2]
     log.info("web app on http://%s:%s", host, port)
