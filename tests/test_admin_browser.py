@@ -88,8 +88,10 @@ def test_the_operator_manages_the_list_in_chromium(sites: Sites) -> None:
             page.get_by_role("link", name="Suppressions").click()
             expect(page.locator("#suppressions")).to_contain_text("gone@example.org")
             page.get_by_role("button", name="Lift the suppression of gone@example.org").click()
-            expect(page.get_by_role("status")).to_have_text("The suppression is lifted.")
-            assert site.status("gone@example.org") == "unsubscribed"
+            expect(page.get_by_role("status")).to_have_text(
+                "The suppression is lifted and the reader is active again."
+            )
+            assert site.status("gone@example.org") == "active"
             shot(page, "06-lifted")
 
             page.get_by_role("link", name="Ingest").click()

@@ -181,9 +181,9 @@ def test_a_suppression_can_be_lifted(sites: Sites) -> None:
         "/admin/suppressions/lift",
         data={"csrf_token": csrf_token(page.text), "email": "Gone@Example.org"},
     )
-    assert "The suppression is lifted." in lifted.text
+    assert "The suppression is lifted and the reader is active again." in lifted.text
     assert "gone@example.org" not in lifted.text.split("</h1>", 1)[1].split("<table", 1)[0]
-    assert site.status("gone@example.org") == "unsubscribed"
+    assert site.status("gone@example.org") == "active"
     again = client.post(
         "/admin/suppressions/lift",
         data={"csrf_token": csrf_token(page.text), "email": "gone@example.org"},

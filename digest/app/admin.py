@@ -10,8 +10,9 @@ from datetime import date, datetime
 
 from digest.app.subscription import unsubscribe
 from digest.models import Subscriber
-from digest.store import Store, ingest_runs
+from digest.store import Store, ingest_runs, subscribers
 from digest.store import admin as queries
+from digest.store import suppressions as suppressions_store
 from digest.store.admin import (
     DELIVERY_STATUSES,
     STATUSES,
@@ -21,6 +22,7 @@ from digest.store.admin import (
     SuppressionLine,
 )
 from digest.store.ingest_runs import IngestRun
+from digest.store.suppressions import Lifted
 
 __all__ = [
     "DELIVERY_STATUSES",
@@ -88,9 +90,13 @@ def unsubscribe_reader(store: Store, public_id: str, *, now: datetime) -> Subscr
 
 
 def remove(store: Store, public_id: str, *, now: datetime) -> str | None:
-    """Erase a reader (a data request); the erased address, or None if there was none."""
+    """Erase a reader (a data request) by the same rule as `digest subscribers remove`; the
+    erased address, or None if there was none."""
     with store.session() as session:
-        return queries.remove_reader(session, public_id, now)
+        address = queries.email_of(session, public_id)
+        if address is None or subscribers.remove(session, address, now) is None:
+            return None
+        return address
 
 
 def editions(store: Store, *, before: date | None = None, limit: int = 30) -> list[EditionLine]:
@@ -109,9 +115,10 @@ def suppressions(
     return lines, (lines[-1].email_key if more and lines else None)
 
 
-def lift(store: Store, address: str, *, now: datetime) -> bool:
+def lift(store: Store, address: str, *, now: datetime) -> Lifted | None:
+    """As `digest suppressions lift`: a reader held only by the bounce is active again."""
     with store.session() as session:
-        return queries.lift_suppression(session, address, now)
+        return suppressions_store.lift(session, address, now)
 
 
 @dataclass(frozen=True, slots=True)

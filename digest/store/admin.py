@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from digest.store.schema import (
@@ -19,7 +19,7 @@ from digest.store.schema import (
     SubscriberRow,
     SuppressionRow,
 )
-from digest.store.subscribers import email_key, get_row_by_public_id
+from digest.store.subscribers import get_row_by_public_id
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced")
 DELIVERY_STATUSES = ("sent", "deferred", "failed", "bounced", "skipped", "queued")
@@ -237,39 +237,9 @@ def suppression_page(
     ]
 
 
-def lift_suppression(session: Session, address: str, now: datetime) -> bool:
-    """Forget a suppression. A reader it had marked bounced becomes unsubscribed, not active:
-    mailing them again takes their own confirmation. False when there was none."""
-    key = email_key(address)
-    removed = session.execute(delete(SuppressionRow).where(SuppressionRow.email_key == key))
-    if not removed.rowcount:  # type: ignore[attr-defined]
-        return False
-    row = session.scalar(select(SubscriberRow).where(SubscriberRow.email_key == key))
-    if row is not None:
-        session.execute(delete(BounceScoreRow).where(BounceScoreRow.subscriber_id == row.id))
-        if row.status == "bounced":
-            row.status = "unsubscribed"
-            row.updated_at = now
-    return True
-
-
-def remove_reader(session: Session, public_id: str, now: datetime) -> str | None:
-    """Erase a reader and everything stored about them (topics, ledger, scores). A suppression
-    stays only when they bounced or complained, so the address is never mailed again. Returns
-    the erased address, or None when there was no such reader."""
+def email_of(session: Session, public_id: str) -> str | None:
     row = get_row_by_public_id(session, public_id)
-    if row is None:
-        return None
-    address = row.email
-    if row.status == "bounced" and session.get(SuppressionRow, row.email_key) is None:
-        session.add(SuppressionRow(email_key=row.email_key, reason="bounced", created_at=now))
-    delivery_ids = select(DeliveryRow.id).where(DeliveryRow.subscriber_id == row.id)
-    session.execute(delete(DeliveryPaperRow).where(DeliveryPaperRow.delivery_id.in_(delivery_ids)))
-    session.execute(delete(DeliveryRow).where(DeliveryRow.subscriber_id == row.id))
-    session.execute(delete(BounceScoreRow).where(BounceScoreRow.subscriber_id == row.id))
-    session.delete(row)
-    session.flush()
-    return address
+    return row.email if row is not None else None
 
 
 def suppression_count(session: Session) -> int:

@@ -30,6 +30,7 @@ DONE = {
     "unsubscribed": "The reader is unsubscribed.",
     "removed": "The reader and their history are erased.",
     "lifted": "The suppression is lifted.",
+    "reactivated": "The suppression is lifted and the reader is active again.",
     "not-lifted": "That address was not suppressed.",
 }
 

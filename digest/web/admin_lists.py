@@ -68,12 +68,14 @@ async def lift(request: Request) -> Response:
     if not web.csrf_ok(request, fields):
         return expired_form(request)
     address = (fields.get("email") or [""])[0].strip()
-    lifted = bool(address) and await run_in_threadpool(
-        admin.lift, web.store, address, now=web.now()
+    lifted = (
+        await run_in_threadpool(admin.lift, web.store, address, now=web.now()) if address else None
     )
-    if lifted:
+    if lifted is not None:
         log.info("admin: lifted a suppression")
-    done = "lifted" if lifted else "not-lifted"
+    done = "not-lifted"
+    if lifted is not None:
+        done = "reactivated" if lifted.reactivated else "lifted"
     return RedirectResponse(f"/admin/suppressions?done={done}", status_code=303)
 
 
