@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from digest.app.subscription import unsubscribe
+from digest.app.why import why
+from digest.errors import DigestError
 from digest.models import Subscriber
+from digest.settings import Settings
 from digest.store import Store, ingest_runs, subscribers
 from digest.store import admin as queries
 from digest.store import suppressions as suppressions_store
@@ -40,6 +43,7 @@ __all__ = [
     "lift",
     "metrics_snapshot",
     "reader",
+    "reader_why",
     "readers",
     "remove",
     "suppressions",
@@ -81,6 +85,15 @@ def readers(
 def reader(store: Store, public_id: str) -> ReaderDetail | None:
     with store.session() as session:
         return queries.reader_detail(session, public_id)
+
+
+def reader_why(store: Store, settings: Settings, address: str, *, now: datetime) -> list[str]:
+    """`digest why` for this reader, as the sentences it prints: the reader's page answers
+    "the job ran, no mail arrived" without a shell on the server."""
+    try:
+        return why(store, settings, address, now=now).reasons
+    except DigestError as exc:
+        return [f"cannot explain this reader's current edition: {exc}"]
 
 
 def unsubscribe_reader(store: Store, public_id: str, *, now: datetime) -> Subscriber | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from digest.store.schema import (
     BounceScoreRow,
@@ -113,7 +113,12 @@ def reader_page(
 ) -> list[ReaderLine]:
     """Newest readers first, `limit` at a time, after the cursor `before_id`. `search` matches
     part of the address or the name, case-insensitively."""
-    query = select(SubscriberRow, _suppressed()).order_by(SubscriberRow.id.desc()).limit(limit)
+    query = (
+        select(SubscriberRow, _suppressed())
+        .options(lazyload(SubscriberRow.topics))  # a list page shows no topics: one query
+        .order_by(SubscriberRow.id.desc())
+        .limit(limit)
+    )
     if status is not None:
         query = query.where(SubscriberRow.status == status)
     if before_id is not None:

@@ -74,7 +74,10 @@ async def reader(request: Request) -> Response:
     detail = await run_in_threadpool(admin.reader, web.store, request.path_params["public_id"])
     if detail is None:
         raise HTTPException(404)
-    return page(web, request, "reader.html", {"detail": detail})
+    reasons = await run_in_threadpool(
+        admin.reader_why, web.store, web.settings, detail.reader.email, now=web.now()
+    )
+    return page(web, request, "reader.html", {"detail": detail, "why": reasons})
 
 
 async def _checked(request: Request) -> tuple[WebContext, dict[str, list[str]] | None]:
