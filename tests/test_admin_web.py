@@ -210,3 +210,17 @@ def test_ingest_history_shows_each_source_and_its_error(sites: Sites, tmp_path) 
     assert "missing &lt;b&gt;feed&lt;/b&gt;.txt" in page and "<b>feed" not in page
     one = admin_client(site).get("/admin/ingest", params={"source": sample}).text
     assert "Runs of" in one and one.count("<td>" + sample + "</td>") == 1
+
+
+def test_guessing_the_password_is_stopped(sites: Sites) -> None:
+    site = sites(admin={"password": ADMIN_PASSWORD})
+    guesser = admin_client(site, auth=("admin", "not-the-password"))
+    answers = [guesser.get("/admin").status_code for _ in range(11)]
+    assert answers == [401] * 10 + [429]
+    # Even the right password waits out the minute, else guessing would simply go on…
+    right = admin_client(site)
+    blocked = right.get("/admin")
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+    # …and after it, the operator is in.
+    site.clock.advance(seconds=61)
+    assert right.get("/admin").status_code == 200

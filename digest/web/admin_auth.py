@@ -18,6 +18,7 @@ from starlette.requests import Request
 
 from digest.settings import AdminSettings
 from digest.web.context import WebContext, web_context
+from digest.web.ratelimit import retry_after_header
 from digest.web.security import client_address
 
 log = logging.getLogger("digest.web")
@@ -57,8 +58,14 @@ def require_admin(request: Request) -> WebContext:
     settings = web.settings.admin
     if settings.password is None:
         raise HTTPException(404)
+    client = client_address(request)
+    wait = web.admin_failures.blocked(client)
+    if wait is not None:
+        # Too many wrong passwords: even the right one waits, or guessing would go on.
+        raise HTTPException(429, headers={"Retry-After": retry_after_header(wait)})
     if not allowed(settings, request.headers.get("authorization", "")):
         if "authorization" in request.headers:
-            log.warning("admin: wrong credentials from %s", client_address(request))
+            log.warning("admin: wrong credentials from %s", client)
+            web.admin_failures.hit(client)
         raise HTTPException(401, headers={"WWW-Authenticate": REALM})
     return web

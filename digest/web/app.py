@@ -28,6 +28,7 @@ from digest.web import (
 )
 from digest.web.bodylimit import BodyLimitMiddleware
 from digest.web.context import (
+    ADMIN_FAILURES_PER_MINUTE,
     EMAIL_ATTEMPTS_PER_HOUR,
     PREVIEWS_PER_MINUTE,
     Clock,
@@ -67,6 +68,9 @@ def create_app(settings: Settings, store: Store, *, clock: Clock | None = None) 
             PREVIEWS_PER_MINUTE, 60.0, lambda: now().timestamp()
         ),
         preview=PreviewSource(settings, store),
+        admin_failures=SlidingWindowLimiter(
+            ADMIN_FAILURES_PER_MINUTE, 60.0, lambda: now().timestamp()
+        ),
     )
     routes: list[BaseRoute] = [
         *subscribe.ROUTES,
