@@ -147,3 +147,16 @@ def test_preview_serve_on_a_busy_port_is_one_line_and_exit_2(
     assert captured.out == ""
     assert captured.err.count("\n") == 1
     assert captured.err.startswith("error: ") and f"127.0.0.1:{busy_port}" in captured.err
+
+
+def test_serve_once_exits_75_when_no_due_digest_got_through(
+    store: Store, write_config: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ingest(store, [paper(n) for n in range(3)], at=datetime.now(UTC) - timedelta(hours=1))
+    # Due now whatever the time of day: a send time a minute ago, in UTC.
+    due_at = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%H:%M")
+    add_readers(store, 1, send_time=due_at, timezone="UTC")
+    config = write_config(_closed_port())
+    code = run(["--config", str(config), "serve", "--once", "--no-web"])
+    assert code == NOT_ACCEPTED
+    assert "1 due; sent 0, skipped 0, deferred 1" in capsys.readouterr().err

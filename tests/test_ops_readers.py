@@ -211,3 +211,12 @@ def test_backup_on_postgresql_says_to_use_pg_dump(tmp_path: Path, capsys: Any) -
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and "pg_dump" in captured.err
+
+
+def test_the_human_list_has_names_dates_and_counts(operator: Operator) -> None:
+    operator.ok("subscribers", "unsubscribe", "reader2@example.org")
+    out = operator.ok("subscribers", "list").splitlines()
+    today = datetime.now(UTC).date().isoformat()
+    assert out[0].startswith("reader0@example.org ")
+    assert out[1].startswith("    Reader 0; joined ") and out[1].endswith(f"; last sent {today}")
+    assert out[-1] == "3 subscribers: pending 0, active 2, unsubscribed 1, bounced 0"

@@ -1,21 +1,70 @@
 """The `digest` command group and what every command shares: settings, store, error handling.
 
 Commands live one group per module in this package (`ingest.py`, `match.py`, …) and register
-themselves on `cli`; `digest.cli.main` imports them all. A command never holds business logic.
+themselves on `cli`. The group imports a command's module only when that command runs
+(`commands.COMMANDS` says which), so `digest --version` and `--help` start fast. A command never
+holds business logic.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import pkgutil
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from digest import __version__
+from digest.cli.commands import COMMANDS, SUPPORT
 from digest.cli.runtime import Runtime
 from digest.errors import DigestError
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use. Help lists them from the table in
+    `digest.cli.commands`; a module the table does not know is found by scanning the package."""
+
+    def _import(self, modules: tuple[str, ...]) -> None:
+        for module in modules:
+            importlib.import_module(f"digest.cli.{module}")
+
+    def _import_unlisted(self) -> None:
+        known = SUPPORT | {module for entry in COMMANDS.values() for module in entry.modules}
+        package = importlib.import_module("digest.cli")
+        self._import(
+            tuple(m.name for m in pkgutil.iter_modules(package.__path__) if m.name not in known)
+        )
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is not None:
+            self._import(entry.modules)
+        if cmd_name not in self.commands:
+            self._import_unlisted()
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Like click's, from the table for commands not imported yet."""
+        self._import_unlisted()
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            # A stand-in carrying the summary shortens it exactly as the command itself would.
+            shown = self.commands.get(name) or click.Command(name, help=COMMANDS[name].summary)
+            if not shown.hidden:
+                rows.append((name, shown.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 class AppContext(Runtime):
@@ -25,7 +74,7 @@ class AppContext(Runtime):
 pass_app = click.make_pass_decorator(AppContext)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -33,7 +82,9 @@ pass_app = click.make_pass_decorator(AppContext)
     default=None,
     help="Settings file (default: $DIGEST_CONFIG, else ./config.toml if present).",
 )
-@click.version_option(package_name="papers-digest")
+# The version as the package states it: asking importlib.metadata would cost more than the
+# rest of `digest --version` (tests/test_cli_startup.py checks that the two agree).
+@click.version_option(version=__version__, prog_name="digest")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:
     """papers-digest: trending research papers in your inbox."""
@@ -87,6 +138,10 @@ def run(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A bare `digest` (or group): the help as it is meant to be read, not folded into a line.
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message(), err=True)
+        return 2
     except click.UsageError as exc:
         # One line, like every other user error; `--help` still shows the full usage.
         where = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""

@@ -166,7 +166,9 @@ def lift_command(app: AppContext, email: str) -> None:
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 @pass_app
 def backup_command(app: AppContext, path: Path) -> None:
-    """Write a consistent copy of the SQLite database to PATH (a new file), safe while the
-    sender and the web app are using it. For PostgreSQL, use pg_dump."""
+    """Write a consistent copy of the SQLite database to PATH, safe while it is in use.
+
+    PATH must be a new file; the sender and the web app may keep running. For PostgreSQL, use
+    pg_dump."""
     size = readers.backup(app.settings.database.url, path)
     click.echo(f"backed up {app.settings.database.url} to {path} ({size} bytes)")

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from digest.settings import Settings, load_settings
-from digest.store import Store, open_store
+if TYPE_CHECKING:  # imported when first used: pydantic and SQLAlchemy are slow to import
+    from digest.settings import Settings
+    from digest.store import Store
 
 
 @dataclass
@@ -22,12 +24,16 @@ class Runtime:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from digest.settings import load_settings
+
             self._settings = load_settings(self.config_path)
         return self._settings
 
     @property
     def store(self) -> Store:
         if self._store is None:
+            from digest.store import open_store
+
             self._store = open_store(self.settings.database.url)
         return self._store
 

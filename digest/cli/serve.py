@@ -112,7 +112,7 @@ def due(app: AppContext, at_text: str, as_json: bool) -> None:
     "--once",
     is_flag=True,
     help="Ingest if [schedule] ingest_cron fired since the last ingest, run one delivery tick, "
-    "then exit (for cron or a systemd timer).",
+    "then exit (for cron or a systemd timer); exit 75 when no digest due got through.",
 )
 @log_format_option
 @pass_app
@@ -125,8 +125,12 @@ def serve(
     once: bool,
     log_format: str,
 ) -> None:
-    """Run the scheduler (ingest on [schedule] ingest_cron, deliveries every minute) and the web
-    app in one process. SIGTERM or Ctrl-C stops after the messages in flight."""
+    """Run the scheduler and the web app in one process.
+
+    The scheduler ingests on [schedule] ingest_cron and delivers every minute. SIGTERM or Ctrl-C
+    stops after the messages in flight."""
+    from digest.app.send import SendSummary
+    from digest.cli.send import TEMPFAIL
     from digest.schedule.service import Scheduler, check_configuration, run_once
 
     report_warnings(False)  # the service logs everything in its own format
@@ -142,6 +146,9 @@ def serve(
     if once:
         report = asyncio.run(run_once(scheduler, trigger))
         click.echo(report.describe(), err=True)
+        # As `digest send`: a timer or cron line must see a tick nobody's digest got through.
+        if SendSummary(**report.counts).nothing_accepted:
+            raise click.exceptions.Exit(TEMPFAIL)
         return
     web_app = None if no_web else _web_app(settings, store)
     asyncio.run(_serve(scheduler, None if no_scheduler else trigger, web_app, host, port))

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from digest.app.readers import export_readers
+from digest.app.stats import gather
 from digest.cli.app import AppContext, cli, pass_app, print_json
 from digest.errors import ProfileError
 from digest.models import Subscriber
@@ -30,7 +32,7 @@ def subscriber_json(subscriber: Subscriber) -> dict[str, Any]:
 
 @cli.group()
 def subscribers() -> None:
-    """Import subscriber profiles from TOML and list subscribers."""
+    """Import, list, export, unsubscribe and remove subscribers."""
 
 
 @subscribers.command("import")
@@ -67,18 +69,28 @@ def import_(app: AppContext, path: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of subscribers.")
 @pass_app
 def list_(app: AppContext, as_json: bool) -> None:
-    """List subscribers with their status, schedule and topics."""
-    with app.store.session() as session:
-        found = list_subscribers(session)
+    """List subscribers with their status, schedule, topics, name and dates, then the counts."""
     if as_json:
+        with app.store.session() as session:
+            found = list_subscribers(session)
         print_json([subscriber_json(s) for s in found])
         return
-    if not found:
+    # A page of readers at a time, with their name, join date and last digest, then the counts.
+    shown = 0
+    for item in export_readers(app.store):
+        shown += 1
+        s, p = item.subscriber, item.subscriber.profile
+        topics = "; ".join(t.name for t in p.topics) or "(trending only)"
+        sent = [d.edition for d in item.deliveries if d.status == "sent"]
+        last = f"last sent {sent[-1].isoformat()}" if sent else "never sent"
+        click.echo(
+            f"{p.email:<32} {s.status:<12} {p.cadence:<10} {p.send_time} {p.timezone:<20} "
+            f"{topics}\n    {p.name or '(no name)'}; joined {item.created_at.date().isoformat()}; "
+            f"{last}"
+        )
+    if not shown:
         click.echo("No subscribers yet; run `digest subscribers import subscribers/` first.")
         return
-    for s in found:
-        p = s.profile
-        topics = "; ".join(t.name for t in p.topics) or "(trending only)"
-        click.echo(
-            f"{p.email:<32} {s.status:<12} {p.cadence:<10} {p.send_time} {p.timezone:<20} {topics}"
-        )
+    counts = gather(app.store, editions=0).subscribers
+    total = ", ".join(f"{status} {n}" for status, n in counts.items())
+    click.echo(f"{shown} subscribers: {total}")

@@ -83,8 +83,10 @@ def why_json(answer: Why) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_app
 def why_command(app: AppContext, email: str, edition_date: date | None, as_json: bool) -> None:
-    """Why EMAIL did or did not get a digest: status, suppression, schedule, the edition due,
-    its ledger state and SMTP answer, how many papers matched and what was filtered out."""
+    """Why EMAIL did or did not get a digest.
+
+    Status, suppression, schedule, the edition due, its ledger state and SMTP answer, how many
+    papers matched and what was filtered out."""
     answer = why(app.store, app.settings, email, now=datetime.now(UTC), edition_date=edition_date)
     if as_json:
         print_json(why_json(answer))

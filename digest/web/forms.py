@@ -7,10 +7,8 @@ Nothing that fails these checks reaches the store or a mail header.
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -22,6 +20,7 @@ from digest.models import Profile, Topic
 from digest.profiles import MAX_QUERY, MAX_TOPIC_NAME, profile_from_mapping
 from digest.profiles.cadence import WEEKDAYS, parse_cadence, parse_local_time, parse_timezone
 from digest.settings import CatalogEntry
+from digest.web.timezones import TimezoneList, timezone_list
 
 # A web form offers fewer topics than an operator's profile file may hold (50): twenty is a lot
 # of reading, and it bounds the work one preview request can ask for.
@@ -40,11 +39,10 @@ CADENCE_CHOICES: tuple[tuple[str, str], ...] = (
 )
 
 
-@cache
-def timezone_choices() -> tuple[str, ...]:
-    """IANA zones offered in the time-zone list (UTC first); any valid name is accepted."""
-    zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z and "Etc/" not in z)
-    return ("UTC", *zones)
+def timezone_choices() -> TimezoneList:
+    """Canonical IANA zones offered in the time-zone list, UTC first, grouped by region; any
+    valid name is accepted."""
+    return timezone_list()
 
 
 @dataclass(frozen=True, slots=True)

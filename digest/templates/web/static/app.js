@@ -14,6 +14,12 @@
     for (var i = 0; i < select.options.length; i++) {
       if (select.options[i].value === zone) { select.value = zone; return; }
     }
+    // Not in the list: an older name the browser still uses (Asia/Calcutta, Europe/Kiev).
+    // The server accepts any IANA name, so offer it as it is, first, selected.
+    if (!/^[A-Za-z0-9_+\-]+(\/[A-Za-z0-9_+\-]+)*$/.test(zone)) return;
+    var option = new Option(zone, zone, true, true);
+    select.insertBefore(option, select.firstChild);
+    select.value = zone;
   }
 
   function addTopicButton(form, onChange) {
