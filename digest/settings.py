@@ -230,6 +230,28 @@ class InboundSettings(Section):
     reply_window_minutes: int = Field(1440, ge=1)
 
 
+class AdminSettings(Section):
+    # /admin and /metrics exist only when a password is set (HTTP Basic); else they answer 404.
+    username: str = "admin"
+    password: SecretStr | None = None
+
+    @field_validator("password")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 12:
+            raise ValueError(
+                "expected at least 12 characters (python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(24))' makes one)"
+            )
+        return value
+
+
+class AlertsSettings(Section):
+    # The operator's address: failed or empty ingests and sends nobody accepted are mailed here
+    # (at most once per condition per day). Unset: they are only logged, as errors.
+    email: str | None = None
+
+
 class CatalogEntry(Section):
     name: str
     query: str
@@ -268,6 +290,8 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     bounces: BouncesSettings = BouncesSettings()
     inbound: InboundSettings = InboundSettings()
+    admin: AdminSettings = AdminSettings()
+    alerts: AlertsSettings = AlertsSettings()
     catalog: list[CatalogEntry] = Field(default_factory=lambda: list(DEFAULT_CATALOG))
 
     @classmethod

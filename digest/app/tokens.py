@@ -45,8 +45,9 @@ class Signer:
     def __init__(self, secret_keys: list[str]) -> None:
         if not secret_keys or not all(secret_keys):
             raise ConfigError(
-                "[site] secret_key is not set (or $DIGEST_SITE__SECRET_KEY); "
-                "expected one or more long random strings, newest first"
+                "[site] secret_key is not set (or $DIGEST_SITE__SECRET_KEY); expected one or "
+                "more long random strings, newest first; make one with: python3 -c "
+                "'import secrets; print(secrets.token_urlsafe(32))'"
             )
         # itsdangerous signs with the last key and verifies with all of them.
         self._keys = list(reversed(secret_keys))

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from digest.app.alerts import Alerter, ingest_alerts, runs_since, send_alert
 from digest.app.due import DuePage, WorkPage, due_pages, stored_schedule_problems
 from digest.app.ingest import ingest as ingest_sources
 from digest.app.ingest import last_ingest
@@ -125,6 +126,7 @@ class Scheduler:
         self.stop = asyncio.Event()
         self._running: set[asyncio.Task[Any]] = set()
         self.leadership = Leadership(store)
+        self.alerter = Alerter(settings, store)
         self._standing_by = False
 
     def leads(self) -> bool:
@@ -171,6 +173,9 @@ class Scheduler:
         report.stopped = self.stop.is_set()
         if report.due or any(report.counts.values()):
             log.info("%s", report.describe())
+        alert = send_alert(summary)
+        if alert is not None:
+            await self.alerter.raise_alerts([alert], now=at)
         return report
 
     # -- ingestion --------------------------------------------------------------------------
@@ -180,15 +185,23 @@ class Scheduler:
         if not sources:
             return
         now = self.clock.now()
+        failure: str | None = None
         try:
             counts = await asyncio.to_thread(
                 ingest_sources, self.store, sources, now=now, timeout=self.settings.ingest.timeout
             )
+            log.info("ingested %s", counts)
         except DigestError as exc:
             # A source that is down must not stop deliveries; the next run tries again.
             log.error("ingest failed: %s", exc)
-            return
-        log.info("ingested %s", counts)
+            failure = str(exc)
+        try:
+            runs = await asyncio.to_thread(runs_since, self.store, now, sources)
+        except DigestError as exc:
+            log.error("could not read the ingest history: %s", exc)
+            runs = []
+        found = ingest_alerts(runs, failure=failure, sources=sources)
+        await self.alerter.raise_alerts(found, now=now)
 
     def ingest_due(self, trigger: CronTrigger) -> bool:
         """Whether the ingest job would have run since the sources were last read (the ingest

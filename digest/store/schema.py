@@ -203,3 +203,14 @@ class IngestRunRow(Base):
     parsed: Mapped[int] = mapped_column(Integer, default=0)
     new: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class AlertSentRow(Base):
+    """An alert mailed to the operator: at most one per condition per day (the key is the lock)."""
+
+    __tablename__ = "alerts_sent"
+
+    condition: Mapped[str] = mapped_column(String(200), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -16,9 +16,19 @@ from digest.app.live_preview import PreviewSource
 from digest.app.tokens import Signer
 from digest.settings import Settings
 from digest.store import Store
-from digest.web import confirm, health, preferences, subscribe, unsubscribe
+from digest.web import (
+    admin,
+    admin_lists,
+    confirm,
+    health,
+    metrics,
+    preferences,
+    subscribe,
+    unsubscribe,
+)
 from digest.web.bodylimit import BodyLimitMiddleware
 from digest.web.context import (
+    ADMIN_FAILURES_PER_MINUTE,
     EMAIL_ATTEMPTS_PER_HOUR,
     PREVIEWS_PER_MINUTE,
     Clock,
@@ -62,6 +72,9 @@ def create_app(settings: Settings, store: Store, *, clock: Clock | None = None) 
             PREVIEWS_PER_MINUTE, 60.0, lambda: now().timestamp()
         ),
         preview=PreviewSource(settings, store),
+        admin_failures=SlidingWindowLimiter(
+            ADMIN_FAILURES_PER_MINUTE, 60.0, lambda: now().timestamp()
+        ),
     )
     routes: list[BaseRoute] = [
         *subscribe.ROUTES,
@@ -70,6 +83,9 @@ def create_app(settings: Settings, store: Store, *, clock: Clock | None = None) 
         *preferences.ROUTES,
         *unsubscribe.ROUTES,
         *health.ROUTES,
+        *admin.ROUTES,
+        *admin_lists.ROUTES,
+        *metrics.ROUTES,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(

@@ -25,6 +25,9 @@ EMAIL_ATTEMPTS_PER_HOUR = 5
 # Live previews per client per minute: typing (debounced) asks for a few a second at most; the
 # cap keeps one token holder from turning the matcher into a CPU sink.
 PREVIEWS_PER_MINUTE = 120
+# Wrong admin passwords per client per minute before every attempt from it is refused (429) for
+# the rest of the minute: plenty for typos, far too few to guess a 12-character password.
+ADMIN_FAILURES_PER_MINUTE = 10
 
 
 def system_clock() -> datetime:
@@ -43,6 +46,7 @@ class WebContext:
     per_email: SlidingWindowLimiter
     per_client_preview: SlidingWindowLimiter
     preview: PreviewSource
+    admin_failures: SlidingWindowLimiter
 
     def csrf_ok(self, request: Request, fields: Mapping[str, Sequence[str]]) -> bool:
         return csrf_valid(request, fields, self.settings.secret_keys, self.settings.site.base_url)

@@ -23,6 +23,7 @@ RETRY_SHORTLY_SECONDS = 60
 
 TITLES: dict[int, tuple[str, str]] = {
     400: ("This request cannot be used", "Something in the request was not valid."),
+    401: ("Sign in required", "This page is for the list's operator."),
     403: ("This form has expired", "Reload the page and submit the form again."),
     404: ("Page not found", "There is nothing at this address."),
     405: ("Not allowed", "This page cannot be used that way."),

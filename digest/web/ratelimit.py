@@ -44,6 +44,16 @@ class SlidingWindowLimiter:
             hits.append(now)
             return None
 
+    def blocked(self, key: str) -> float | None:
+        """Without recording a hit: the seconds until `key` may hit again, None when it may now."""
+        now = self._clock()
+        with self._lock:
+            hits = self._hits.get(key)
+            if hits is None:
+                return None
+            self._expire(hits, now)
+            return max(hits[0] + self.window - now, 0.0) if len(hits) >= self.limit else None
+
     def _expire(self, hits: deque[float], now: float) -> None:
         while hits and hits[0] <= now - self.window:
             hits.popleft()
