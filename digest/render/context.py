@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
@@ -53,7 +54,7 @@ class Card:
 
     title: str
     title_html: Markup
-    url: str | None
+    url: str  # always a working link (see make_card)
     arxiv_url: str | None
     authors: str
     organization: str | None
@@ -85,6 +86,12 @@ def absolute_url(url: str | None) -> str | None:
     if url and url.strip().lower().startswith(_URL_SCHEMES) and not any(c in url for c in "\r\n"):
         return url.strip()
     return None
+
+
+def paper_page_url(base_url: str, paper_id: str) -> str:
+    """The site's own page for a paper (`GET /papers/{id}`): the link of last resort, so that a
+    paper with no URL of its own (a text capture of the listing) can still be opened."""
+    return f"{base_url.rstrip('/')}/papers/{quote(paper_id, safe='/')}"
 
 
 def author_line(paper: Paper) -> str:
@@ -174,15 +181,18 @@ def _meta(
     return " · ".join(parts)
 
 
-def make_card(paper: Paper, match: Match | None = None) -> Card:
-    """One paper's card; the reasons come from `match` (its score plays no part)."""
+def make_card(paper: Paper, match: Match | None = None, *, base_url: str) -> Card:
+    """One paper's card; the reasons come from `match` (its score plays no part). Every card
+    has a link: the paper's own, else its arXiv page, else the site's page for it."""
     if match is None:
-        return _card(paper, (), ())
-    return _card(paper, match.topics, match.matched)
+        return _card(paper, (), (), base_url)
+    return _card(paper, match.topics, match.matched, base_url)
 
 
 @lru_cache(maxsize=16384)
-def _card(paper: Paper, topics: tuple[str, ...], matched: tuple[MatchReason, ...]) -> Card:
+def _card(
+    paper: Paper, topics: tuple[str, ...], matched: tuple[MatchReason, ...], base_url: str
+) -> Card:
     """Cached: in a run, the same paper reaches many readers for the same reasons."""
     title = normalise_whitespace(paper.title)
     abstract = trim_abstract(paper.abstract)
@@ -193,7 +203,7 @@ def _card(paper: Paper, topics: tuple[str, ...], matched: tuple[MatchReason, ...
     return Card(
         title=title,
         title_html=highlight(title, _terms_for(matched, "title")),
-        url=absolute_url(paper.url) or arxiv_url,
+        url=absolute_url(paper.url) or arxiv_url or paper_page_url(base_url, paper.id),
         arxiv_url=arxiv_url,
         authors=authors,
         organization=organization,
@@ -256,8 +266,9 @@ def _subject(template: str, list_name: str, day: date, title: str | None) -> str
 def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> dict[str, Any]:
     """Everything both templates may use; templates are rendered with StrictUndefined."""
     profile = edition.subscriber.profile
-    cards = [make_card(m.paper, m) for m in edition.papers]
-    trending = [make_card(p) for p in edition.trending]
+    base_url = settings.site.base_url
+    cards = [make_card(m.paper, m, base_url=base_url) for m in edition.papers]
+    trending = [make_card(p, base_url=base_url) for p in edition.trending]
     subject_line = subject(edition, settings)
     return {
         "lang": settings.site.lang,
