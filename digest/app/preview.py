@@ -113,7 +113,7 @@ def render_previews(
             except QueryError as exc:
                 log.warning("subscriber %s: %s: not previewed", reader.email, exc)
                 continue
-            links = digest_links(settings, signer, reader.public_id)
+            links = digest_links(settings, signer, reader.public_id, edition=day)
             message, rendered = compose_rendered(
                 edition, settings, links, renderer=renderer, now=now
             )

@@ -12,11 +12,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from digest.app.archive import Archive
 from digest.app.live_preview import PreviewSource
 from digest.app.tokens import Signer
 from digest.settings import Settings
 from digest.store import Store
-from digest.web import confirm, health, papers, preferences, subscribe, unsubscribe
+from digest.web import confirm, editions, health, papers, preferences, subscribe, unsubscribe
 from digest.web.bodylimit import BodyLimitMiddleware
 from digest.web.context import (
     EMAIL_ATTEMPTS_PER_HOUR,
@@ -67,6 +68,7 @@ def create_app(settings: Settings, store: Store, *, clock: Clock | None = None) 
         *unsubscribe.ROUTES,
         *health.ROUTES,
         *papers.ROUTES,
+        *editions.ROUTES,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(
@@ -79,4 +81,5 @@ def create_app(settings: Settings, store: Store, *, clock: Clock | None = None) 
         exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.web = context
+    app.state.archive = Archive(settings, store, signer)
     return app
