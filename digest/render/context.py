@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -197,24 +197,33 @@ def _meta(
     return " · ".join(parts)
 
 
-def make_card(
-    paper: Paper, match: Match | None = None, *, base_url: str, repeat: bool = False
-) -> Card:
+def make_card(paper: Paper, match: Match | None = None, *, base_url: str) -> Card:
     """One paper's card; the reasons come from `match` (its score plays no part). Every card
-    has a link: the paper's own, else its arXiv page, else the site's page for it. `repeat`:
-    an earlier card of the digest gave the same reasons, so this one leaves them out."""
+    has a link: the paper's own, else its arXiv page, else the site's page for it."""
     if match is None:
-        return _card(paper, (), (), base_url, False)
-    return _card(paper, match.topics, match.matched, base_url, repeat)
+        return _card(paper, (), (), base_url)
+    return _card(paper, match.topics, match.matched, base_url)
+
+
+_QUIET: dict[int, tuple[Card, Card]] = {}  # id(card) -> (card, the card without its reasons)
+
+
+def without_reasons(card: Card) -> Card:
+    """The card with its "Matched" line left out, the same object for the same card (so the
+    renderer's fragment cache finds it)."""
+    found = _QUIET.get(id(card))
+    if found is not None and found[0] is card:
+        return found[1]
+    quiet = replace(card, matched="", matched_block="")
+    if len(_QUIET) >= 16384:
+        _QUIET.clear()
+    _QUIET[id(card)] = (card, quiet)
+    return quiet
 
 
 @lru_cache(maxsize=16384)
 def _card(
-    paper: Paper,
-    topics: tuple[str, ...],
-    matched: tuple[MatchReason, ...],
-    base_url: str,
-    repeat: bool,
+    paper: Paper, topics: tuple[str, ...], matched: tuple[MatchReason, ...], base_url: str
 ) -> Card:
     """Cached: in a run, the same paper reaches many readers for the same reasons."""
     title = normalise_whitespace(paper.title)
@@ -224,7 +233,8 @@ def _card(
     organization = normalise_whitespace(paper.organization) if paper.organization else None
     published = format_date(paper.published) if paper.published else None
     meta = _meta(authors, organization, paper.upvotes, published)
-    reasons = "" if repeat else _matched_line(matched)
+    anchor = "paper-" + _ANCHOR_UNSAFE.sub("-", paper.id)
+    reasons = _matched_line(matched)
     return Card(
         title=title,
         title_html=highlight(title, _terms_for(matched, "title")),
@@ -241,7 +251,7 @@ def _card(
         topics=topics,
         matched=reasons,
         meta=meta,
-        anchor="paper-" + _ANCHOR_UNSAFE.sub("-", paper.id),
+        anchor=anchor,
         title_block=wrap(title, TEXT_WIDTH, "    ", "    ").lstrip(" "),
         meta_block=wrap(meta, TEXT_WIDTH, "   ") if meta else "",
         topics_block=wrap("Topics: " + ", ".join(topics), TEXT_WIDTH, "   ") if topics else "",
@@ -252,11 +262,12 @@ def _card(
 def _cards(edition: Edition, base_url: str) -> list[Card]:
     """The personal cards; a card whose topics and reasons repeat an earlier card's leaves
     the "Matched" line out (a one-topic reader would read the same line on every paper)."""
-    seen: set[tuple[tuple[str, ...], tuple[MatchReason, ...]]] = set()
+    seen: set[tuple[tuple[str, ...], str]] = set()
     cards = []
     for m in edition.papers:
-        key = (m.topics, m.matched)
-        cards.append(make_card(m.paper, m, base_url=base_url, repeat=key in seen))
+        card = _card(m.paper, m.topics, m.matched, base_url)
+        key = (card.topics, card.matched)
+        cards.append(without_reasons(card) if key in seen else card)
         seen.add(key)
     return cards
 
@@ -302,6 +313,15 @@ def _subject(template: str, list_name: str, day: date, title: str | None, more: 
     return normalise_whitespace(_CONTROL.sub("", text))
 
 
+@lru_cache(maxsize=1024)
+def _footer_reason(list_name: str, topics: tuple[str, ...]) -> tuple[str, str]:
+    """Why the reader gets the mail, as a line and wrapped; the same for all who share topics."""
+    reason = f"You get this digest from {list_name} because you follow " + (
+        f"these topics: {', '.join(topics)}." if topics else "no topics yet."
+    )
+    return reason, wrap(reason)
+
+
 def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> dict[str, Any]:
     """Everything both templates may use; templates are rendered with StrictUndefined."""
     profile = edition.subscriber.profile
@@ -310,9 +330,8 @@ def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> d
     trending = [make_card(p, base_url=base_url) for p in edition.trending]
     reader_name = normalise_whitespace(profile.name) if profile.name else ""
     topics = [normalise_whitespace(t.name) for t in profile.topics]
-    reason = f"You get this digest from {settings.digest.list_name} because you follow " + (
-        f"these topics: {', '.join(topics)}." if topics else "no topics yet."
-    )
+    reason, reason_block = _footer_reason(settings.digest.list_name, tuple(topics))
+    toc = len(cards) >= TOC_FROM
     opening = intro(edition, reader_name)
     return {
         "lang": settings.site.lang,
@@ -327,12 +346,12 @@ def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> d
         "intro_block": wrap(opening),
         "papers": cards,
         "paper_count": len(cards),
-        "toc": len(cards) >= TOC_FROM,
+        "toc": toc,
         "more_count": 0,  # papers left out of the HTML part to keep it unclipped (Renderer)
         "trending": trending,
         "topics": topics,
         "reason": reason,
-        "reason_block": wrap(reason),
+        "reason_block": reason_block,
         "is_empty": not cards,
         "browser_url": links.browser or "",
         "base_url": settings.site.base_url,

@@ -42,7 +42,9 @@ _RENDER_ERRORS = (
 )
 
 
-_FRAGMENT_CACHE_LIMIT = 5_000  # distinct cards kept; a run rarely has more
+# Rendered fragments kept: a card is a fragment of its own and an entry of the table of
+# contents, and a run rarely has more than ten thousand distinct cards (a few KB each at most).
+_FRAGMENT_CACHE_LIMIT = 20_000
 # Gmail clips an HTML part past about 102 KB, and the clipped part is the footer (unsubscribe,
 # postal address): papers beyond this size are left to the browser view.
 HTML_LIMIT = 95_000  # bytes

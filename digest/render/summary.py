@@ -36,19 +36,24 @@ def _plural(count: int, word: str) -> str:
 
 
 def preheader(edition: Edition) -> str:
-    """Counts per topic, most first: "7 papers: 4 on Inference, 3 on Agents · 3 trending"."""
-    papers = edition.papers
-    if not papers:
+    """Counts per topic, most first: "7 new papers: 4 on Inference, 3 on Agents · 3 trending"."""
+    if not edition.papers:
         return empty_reason(edition)
-    per_topic = Counter(topic for m in papers for topic in m.topics[:1])
-    parts = [f"{n} on {normalise_whitespace(name)}" for name, n in per_topic.most_common()]
-    line = _plural(len(papers), "new paper")
-    if parts and not (len(parts) == 1 and per_topic.most_common(1)[0][1] == len(papers)):
-        line += ": " + ", ".join(parts)
-    elif parts:
-        line += f" on {normalise_whitespace(per_topic.most_common(1)[0][0])}"
-    if edition.trending:
-        line += f" · {len(edition.trending)} trending"
+    firsts = tuple(m.topics[0] if m.topics else "" for m in edition.papers)
+    return _preheader(firsts, len(edition.trending))
+
+
+@lru_cache(maxsize=4096)
+def _preheader(firsts: tuple[str, ...], trending: int) -> str:
+    """Cached: readers with the same topics mostly get the same counts."""
+    per_topic = Counter(name for name in firsts if name).most_common()
+    line = _plural(len(firsts), "new paper")
+    if len(per_topic) == 1 and per_topic[0][1] == len(firsts):
+        line += f" on {normalise_whitespace(per_topic[0][0])}"
+    elif per_topic:
+        line += ": " + ", ".join(f"{n} on {normalise_whitespace(name)}" for name, n in per_topic)
+    if trending:
+        line += f" · {trending} trending"
     return shorten(line, PREHEADER_LIMIT)
 
 
@@ -97,13 +102,25 @@ def subject_line(template: str, fields: tuple[tuple[str, str], ...], title: str)
     return text
 
 
-@lru_cache(maxsize=8192)
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str = "") -> str:
     """`text` wrapped for the plain-text part: `first` before the first line, `indent` before
     the others. A URL or other unbreakable word longer than the width stays whole on its line.
-    Cached: the same title, abstract and footer go to many readers."""
+    A line that fits is returned at once (a reader's greeting is new text every time)."""
+    lead = first or indent
+    if len(lead) + len(text) <= width and "\n" not in text and "  " not in text:
+        return lead + text if text else first.rstrip()
+    return _wrap(text, width, indent, first)
+
+
+@lru_cache(maxsize=8192)
+def _wrap(text: str, width: int, indent: str, first: str) -> str:
+    """Cached: the same title, abstract and footer go to many readers."""
+    text = normalise_whitespace(text)
+    lead = first or indent
+    if len(lead) + len(text) <= width:
+        return lead + text if text else first.rstrip()
     lines = textwrap.wrap(
-        normalise_whitespace(text),
+        text,
         width,
         initial_indent=first or indent,
         subsequent_indent=indent,
