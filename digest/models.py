@@ -97,6 +97,10 @@ class Edition:
     trending: tuple[Paper, ...] = ()
     # Papers first seen up to this instant were considered; the next edition starts after it.
     candidates_until: datetime | None = None
+    # Why an edition is empty (told to the reader): how many new papers there were to choose
+    # from (None: not known), and how many matched but fell below the reader's min_upvotes.
+    candidate_count: int | None = None
+    below_min_upvotes: int = 0
 
     @property
     def is_empty(self) -> bool:

@@ -136,7 +136,7 @@ class DigestSettings(Section):
     min_upvotes: int = Field(0, ge=0)
     trending_count: int = Field(3, ge=0, le=20)
     send_empty: bool = False
-    subject: str = "{list_name} · {date}: {top_title}"
+    subject: str = "{top_title}{more}"
 
 
 class ScheduleSettings(Section):

@@ -11,13 +11,14 @@ from pathlib import Path
 import dkim
 import pytest
 
+from digest.app.preview import write_previews
 from digest.deliver.dkim import DkimSigner
 from digest.deliver.message import OutgoingMessage
 from digest.deliver.transactional import send_now
 from digest.errors import ConfigError
 from digest.store import Store
 from tests.conftest import require
-from tests.delivery_support import add_readers, ingest, paper, send, smtp_settings
+from tests.delivery_support import NOW, add_readers, ingest, paper, send, smtp_settings
 from tests.smtpd import SmtpServer
 
 
@@ -71,6 +72,25 @@ def test_digests_are_signed_and_verify_byte_for_byte(
             assert header in signed.lower()
         tampered = received.data.replace(b"\r\nSubject: ", b"\r\nSubject: FREE ", 1)
         assert not dkim.verify(tampered, dnsfunc=dns_for(record))
+
+
+def test_a_preview_eml_is_the_message_as_it_would_be_signed(
+    store: Store,
+    make_settings,
+    tmp_path: Path,
+    key_pair,  # type: ignore[no-untyped-def]
+) -> None:
+    key, record = key_pair
+    ingest(store, [paper(n) for n in range(3)])
+    add_readers(store, 1)
+    settings = make_settings(sender=dkim_settings(key))
+    out = tmp_path / "previews"
+    write_previews(store, settings, out, now=NOW)
+    [eml] = out.glob("*.eml")
+    data = eml.read_bytes()
+    assert data.startswith(b"DKIM-Signature: ")
+    assert dkim.verify(data, dnsfunc=dns_for(record))
+    assert "signs it (DKIM)" in (out / "index.html").read_text(encoding="utf-8")
 
 
 def test_one_off_mails_are_signed_too(make_settings, smtp_server: SmtpServer, key_pair) -> None:  # type: ignore[no-untyped-def]

@@ -87,7 +87,7 @@ def test_every_header_a_list_mail_needs_is_there(sent, store: Store) -> None:  #
         assert message["From"] == "Papers Digest <digest@example.org>"
         assert parseaddr(str(message["To"])) == (f"Reader {number}", recipient)
         assert message["Reply-To"] == "editors@example.org"
-        assert str(message["Subject"]).startswith("Papers Digest · 29 Nov 2026: Speculative")
+        assert str(message["Subject"]).startswith("Speculative decoding with draft models, part ")
         assert re.search(r" [+-]\d{4}$", str(message["Date"]))
         assert parsedate_to_datetime(str(message["Date"])).utcoffset() is not None
         assert message["Message-ID"] == ledger_ids[recipient]

@@ -153,7 +153,7 @@ def test_a_preview_is_exactly_the_message_send_would_build(
     day = NOW.date()
     builder = EditionBuilder(store, settings, now=NOW)
     edition = builder.build(reader, day, builder.histories([(reader, day)])[reader.id])
-    links = digest_links(settings, Signer(settings.secret_keys), reader.public_id)
+    links = digest_links(settings, Signer(settings.secret_keys), reader.public_id, edition=day)
     sent = compose(edition, settings, links, renderer=Renderer(settings), now=NOW)
     assert (tmp_path / "p" / "bo-example-org.eml").read_bytes() == sent.data
 
@@ -175,7 +175,7 @@ def test_cli_writes_previews_and_an_index(
     index = (out / "index.html").read_text(encoding="utf-8")
     for slug in ("ada-example-org", "ada-example-net", "bo-example-org"):
         assert f'href="{slug}.eml"' in index
-    assert "Papers Digest · 20 Nov 2026: " in index
+    assert "<td>2026-11-20</td><td>Speculative decoding " in index
     assert "gone@example.org" not in index
     message = parse((out / "bo-example-org.eml").read_bytes())
     assert message["Message-ID"].startswith("<2026-11-20.")

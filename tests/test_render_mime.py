@@ -182,7 +182,7 @@ def test_compose_sets_every_list_header(settings_: Settings) -> None:
     assert message["From"].addresses[0].addr_spec == "digest@lab.example.org"
     assert str(message["To"]) == "Ada <ada@example.org>"
     assert str(message["Reply-To"]) == "editors@lab.example.org"
-    assert message["Subject"].startswith("Papers Digest · 29 Nov 2026: Speculative decoding")
+    assert message["Subject"].startswith("Speculative decoding")
     assert message["Date"] == "Sun, 29 Nov 2026 07:30:00 +0000"
     assert message["Message-ID"] == out.message_id
     assert out.message_id.startswith("<2026-11-29.") and out.message_id.endswith(

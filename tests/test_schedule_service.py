@@ -12,16 +12,18 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from digest.schedule.service import Scheduler, check_configuration
 from digest.settings import Settings
 from digest.store import Store
 from digest.store.papers import fingerprint
-from digest.store.schema import DeliveryRow
+from digest.store.schema import DeliveryRow, SubscriberRow
 from tests.schedule_support import (
     JOINED,
     SAMPLE,
@@ -199,7 +201,16 @@ def test_the_tick_sends_through_the_pipeline_at_each_local_slot_across_dst(
             clock.at += timedelta(minutes=15)
 
     asyncio.run(run_days())
-    sent = sorted((m.rcpt_tos[0], m.message["Date"]) for m in smtp_server.messages)
+    # Date says when each mail was handed to the server (the real time); the tick that built
+    # each edition is the ledger's candidates_until.
+    with store.session() as session:
+        built = session.execute(
+            select(SubscriberRow.email, DeliveryRow.candidates_until).join(
+                DeliveryRow, DeliveryRow.subscriber_id == SubscriberRow.id
+            )
+        ).all()
+    assert len(smtp_server.messages) == len(built)
+    sent = sorted((email, format_datetime(until.astimezone(UTC))) for email, until in built)
     assert sent == sorted(
         [
             ("paris@example.org", "Sat, 28 Mar 2026 07:00:00 +0000"),  # CET

@@ -109,12 +109,33 @@ def select_edition(
                 if len(personal) >= profile.max_papers:
                     break
     count = settings.digest.trending_count if profile.trending else 0
+    fresh = len(allowed.difference(sent)) if sent else len(allowed)
+    below = 0
+    if not personal and fresh and profile.min_upvotes > 0 and profile.max_papers > 0:
+        below = _below_min_upvotes(matcher, profile, allowed, sent)
     return Edition(
         subscriber=subscriber,
         date=edition_date,
         papers=tuple(personal),
         trending=trending_papers(candidates, personal, count, sent),
         candidates_until=now,
+        candidate_count=fresh,
+        below_min_upvotes=below,
+    )
+
+
+def _below_min_upvotes(
+    matcher: Matcher, profile: Profile, allowed: AbstractSet[str], sent: AbstractSet[str]
+) -> int:
+    """How many new papers matched but had fewer upvotes than the reader asks for: asked only
+    for an empty edition, so that it can say why it is empty."""
+    found = matcher.match(profile.topics, min_upvotes=0, limit=None)
+    return sum(
+        1
+        for m in found
+        if m.paper.id in allowed
+        and m.paper.id not in sent
+        and (m.paper.upvotes or 0) < profile.min_upvotes
     )
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from digest.app.due import WorkPage, hand_send_pages
 from digest.app.edition import EditionBuilder
 from digest.app.tokens import Signer, digest_links
+from digest.deliver.dkim import DkimSigner
 from digest.deliver.message import compose_rendered
 from digest.errors import ConfigError, InvalidValue, ProfileError, QueryError
 from digest.models import Edition
@@ -98,6 +99,8 @@ def render_previews(
     whose stored profile no longer validates is skipped with a warning naming the field."""
     renderer = renderer or Renderer(settings)
     signer = Signer(settings.secret_keys)
+    # The .eml is the message as it would be signed: with DKIM on, send signs each message.
+    dkim = DkimSigner.from_settings(settings.sender)
     taken: set[str] = set()
     builder = EditionBuilder(store, settings, now=now)
     for page in _work(store, now=now, subscriber=subscriber, edition_date=edition_date):
@@ -110,7 +113,7 @@ def render_previews(
             except QueryError as exc:
                 log.warning("subscriber %s: %s: not previewed", reader.email, exc)
                 continue
-            links = digest_links(settings, signer, reader.public_id)
+            links = digest_links(settings, signer, reader.public_id, edition=day)
             message, rendered = compose_rendered(
                 edition, settings, links, renderer=renderer, now=now
             )
@@ -121,7 +124,7 @@ def render_previews(
                 subject=rendered.subject,
                 html=rendered.html,
                 text=rendered.text,
-                eml=message.data,
+                eml=dkim.sign(message.data) if dkim is not None else message.data,
             )
 
 
@@ -179,6 +182,9 @@ def index_page(previews: list[Preview], settings: Settings, now: datetime) -> st
         for p in previews
     )
     title = f"{e(settings.digest.list_name)} previews"
+    dkim_on = settings.sender.dkim_selector is not None
+    signed = ", each .eml signed with DKIM as it would be" if dkim_on else ""
+    resigned = " and signs it (DKIM) then" if dkim_on else ""
     return f"""<!doctype html>
 <html lang="{e(settings.site.lang)}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -190,7 +196,9 @@ tr:nth-child(even) {{ background: #f2f4f7; }} .n {{ text-align: right; }}
 </style></head><body>
 <h1>{title}</h1>
 <p>{len(previews)} digest(s) rendered {e(now.isoformat(timespec="seconds"))}, exactly as
-<code>digest send</code> would send them now. Nothing was sent or recorded.</p>
+<code>digest send</code> would send them now{signed}. Nothing was sent or recorded.
+<code>digest send</code> writes <code>Date</code> at the moment it hands each message to the
+mail server{resigned}.</p>
 <table><thead><tr><th>Subscriber</th><th>Edition</th><th>Subject</th><th>Papers</th>
 <th>Trending</th><th>Files</th></tr></thead>
 <tbody>

@@ -148,6 +148,8 @@ class _Run:
         self._progress = progress
         self._pending: list[tuple[Result, str]] = []  # results not yet written, with the address
         self._flush_soon = False
+        # Whether any edition built had new papers to choose from (None: none built yet).
+        self.had_candidates: bool | None = None
 
     def report(self, event: SendEvent) -> None:
         if event.kind in OUTCOMES:
@@ -203,6 +205,16 @@ class _Run:
 
     async def run(self, work: Iterable[WorkPage], total: int | None) -> None:
         self.report(SendEvent("start", total=total))
+        try:
+            await self._run(work)
+        finally:
+            if self.had_candidates is False:
+                log.warning(
+                    "the sources returned no new papers for any edition of this run: every "
+                    "digest is empty (is `digest ingest` running, and do its sources answer?)"
+                )
+
+    async def _run(self, work: Iterable[WorkPage]) -> None:
         if self.dry_run:
             await self._produce(None, work)
             return
@@ -256,6 +268,7 @@ class _Run:
                     self._fail(claim, subscriber, day, str(exc))
                     continue
                 built.append((subscriber, edition, claim))
+                self.had_candidates = bool(self.had_candidates) or bool(edition.candidate_count)
             await self._send_page(pool, built)
 
     def _claim(
@@ -305,7 +318,9 @@ class _Run:
                 messages.append((subscriber, edition, claim, None))
                 continue
             try:
-                links = digest_links(self.settings, self.signer, subscriber.public_id)
+                links = digest_links(
+                    self.settings, self.signer, subscriber.public_id, edition=edition.date
+                )
                 composed = compose(
                     edition, self.settings, links, renderer=self.renderer, now=self.now
                 )

@@ -8,6 +8,7 @@ may be configured, newest first: links signed with an older key keep working unt
 from __future__ import annotations
 
 import hmac
+from datetime import date
 from enum import StrEnum
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -25,6 +26,7 @@ class Purpose(StrEnum):
     CONFIRM = "confirm"
     MANAGE = "manage"
     UNSUBSCRIBE = "unsubscribe"
+    EDITION = "edition"
 
 
 # Confirmation links die after 3 days and manage links after 180. Unsubscribe links never
@@ -35,6 +37,7 @@ MAX_AGE_SECONDS: dict[Purpose, int | None] = {
     Purpose.CONFIRM: 3 * 24 * 3600,
     Purpose.MANAGE: 180 * 24 * 3600,
     Purpose.UNSUBSCRIBE: None,
+    Purpose.EDITION: 365 * 24 * 3600,
 }
 
 
@@ -138,10 +141,28 @@ class _LinkSigner:
         return value + self._sep + self._signature(value)
 
 
-def digest_links(settings: Settings, signer: Signer, public_id: str) -> DigestLinks:
-    """The signed manage and unsubscribe links every digest carries."""
+def edition_token(signer: Signer, public_id: str, edition: date) -> str:
+    """The "view in browser" token: one reader's one edition (read-only, so long-lived)."""
+    return signer.sign(Purpose.EDITION, f"{public_id}/{edition.isoformat()}")
+
+
+def read_edition_token(signer: Signer, token: str) -> tuple[str, date]:
+    """(public id, edition date) from a "view in browser" token, or TokenError."""
+    public_id, _, day = signer.verify(Purpose.EDITION, token).rpartition("/")
+    try:
+        return public_id, date.fromisoformat(day)
+    except ValueError:
+        raise TokenError("this link is not valid") from None
+
+
+def digest_links(
+    settings: Settings, signer: Signer, public_id: str, *, edition: date | None = None
+) -> DigestLinks:
+    """The signed links every digest carries; "view in browser" when the edition is given."""
     base = settings.site.base_url
+    browser = f"{base}/editions/{edition_token(signer, public_id, edition)}" if edition else None
     return DigestLinks(
         manage=f"{base}/preferences/{signer.sign(Purpose.MANAGE, public_id)}",
         unsubscribe=f"{base}/unsubscribe/{signer.sign(Purpose.UNSUBSCRIBE, public_id)}",
+        browser=browser,
     )

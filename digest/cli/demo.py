@@ -68,6 +68,7 @@ def demo(directory: Path, subscribers_path: Path) -> None:
         f"                 or .venv/bin/digest --config {config} preview --serve\n"
         f"  sign-up page:  .venv/bin/digest --config {config} serve --no-scheduler\n"
         f"                 then open {base_url}/\n"
+        f"                 (it also answers the digests' paper links, {base_url}/papers/…)\n"
         f"  papers:        .venv/bin/digest --config {config} papers",
         highlight=False,
         soft_wrap=True,

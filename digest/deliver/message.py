@@ -20,13 +20,13 @@ import binascii
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from email.utils import format_datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from digest.deliver.headers import (
     check_value,
+    date_header,
     domain_of,
     encode_header,
     format_address,
@@ -315,12 +315,6 @@ def message_id(edition: Edition, from_address: str) -> str:
 _sender_address = lru_cache(maxsize=64)(format_address)
 
 
-@lru_cache(maxsize=8)
-def _date_header(now: datetime) -> str:
-    """A send stamps a whole batch with one `now`: format it once."""
-    return format_datetime(now.astimezone(UTC))
-
-
 def list_headers(settings: Settings, links: DigestLinks) -> list[tuple[str, str]]:
     sender = settings.sender
     unsubscribe = f"<{links.unsubscribe}>"
@@ -380,7 +374,7 @@ def compose_rendered(
     mid = message_id(edition, _sender_address(None, sender.from_address, field="from"))
     rendered = renderer.render(edition, links)
     headers = [
-        ("Date", _date_header(now)),
+        ("Date", date_header(now)),
         ("From", from_header),
         ("To", to_header),
     ]

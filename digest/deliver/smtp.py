@@ -21,12 +21,14 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import aiosmtplib
 
 from digest.addresses import check_address
 from digest.deliver.dkim import DkimSigner
+from digest.deliver.headers import stamp_date
 from digest.errors import InvalidValue, PermanentDeliveryError
 from digest.settings import Settings, SmtpSettings
 
@@ -246,6 +248,8 @@ class SmtpPool(Generic[T]):
     dkim: DkimSigner | None = None
     # Each message's own envelope sender (VERP); None: `[sender] from_address` for all.
     envelope_sender: Callable[[T], str] | None = None
+    # The time written into each message's Date header as it is handed over (aware UTC).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _queue: asyncio.Queue[T | None] = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
     _stopping: asyncio.Event = field(init=False, default_factory=asyncio.Event)
@@ -323,17 +327,20 @@ class SmtpPool(Generic[T]):
             # Every connection failed to get a session for whole messages: the rest of the
             # run would only wait through timeouts and backoffs to defer each one.
             return SendResult(item, "deferred", 0, self._down)
-        data = self.dkim.sign(item.data) if self.dkim is not None else item.data
-        result = await self._attempts(worker, item, recipient, data)
+        result = await self._attempts(worker, item, recipient)
         if result.outcome == "deferred" and result.attempts and not worker.had_session:
             self._unreachable += 1
             if self._unreachable >= self.settings.smtp.concurrency:
                 self._down = f"not tried, the server is unreachable ({result.error})"
         return result
 
-    async def _attempts(
-        self, worker: _Worker, item: T, recipient: str, data: bytes
-    ) -> SendResult[T]:
+    def _handed_over(self, data: bytes) -> bytes:
+        """The bytes as they go to the server now: Date stamped with this moment, then signed
+        (the signature covers Date, so it is computed after)."""
+        data = stamp_date(data, self.clock())
+        return self.dkim.sign(data) if self.dkim is not None else data
+
+    async def _attempts(self, worker: _Worker, item: T, recipient: str) -> SendResult[T]:
         max_attempts = self.settings.smtp.max_attempts
         worker.had_session = False
         error = "stopped before the first attempt"
@@ -349,6 +356,7 @@ class SmtpPool(Generic[T]):
                 sender = (
                     self._sender if self.envelope_sender is None else self.envelope_sender(item)
                 )
+                data = self._handed_over(item.data)
                 verdict = (await transact(client, sender, [recipient], data))[recipient]
             if verdict.reconnect:
                 worker.drop()

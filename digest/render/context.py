@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
@@ -22,13 +22,22 @@ from digest.errors import ConfigError
 from digest.identity import normalise_whitespace
 from digest.match import term_spans
 from digest.models import Edition, Match, MatchReason, Paper
+from digest.render.summary import (
+    PREHEADER_PADDING,
+    TEXT_WIDTH,
+    intro,
+    preheader,
+    shorten,
+    subject_line,
+    wrap,
+)
 from digest.settings import Settings
 
 ABSTRACT_LIMIT = 320
-TEXT_WIDTH = 72
-PREHEADER_LIMIT = 140
 SUBJECT_TITLE_LIMIT = 90
 MAX_AUTHORS = 3
+TOC_FROM = 6  # a digest with more papers than 5 opens with a list of their titles
+_ANCHOR_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 # Inline styles on the highlight so it reads the same in clients that drop <style> blocks; the
 # explicit dark text on a pale yellow survives Gmail's dark-mode inversion legibly.
@@ -45,6 +54,7 @@ class DigestLinks:
 
     manage: str
     unsubscribe: str
+    browser: str | None = None  # "view in browser" (GET /editions/{token}), when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +63,7 @@ class Card:
 
     title: str
     title_html: Markup
-    url: str | None
+    url: str  # always a working link (see make_card)
     arxiv_url: str | None
     authors: str
     organization: str | None
@@ -64,8 +74,15 @@ class Card:
     abstract_lines: tuple[str, ...]
     abstract_block: str  # the lines joined, continuation lines indented by three spaces
     topics: tuple[str, ...]
-    matched: str
+    matched: str  # empty on a card whose reasons an earlier card of the digest already gave
     meta: str  # "A, B, C et al. · Org · 42 upvotes · 17 Oct 2026", skipping what is unknown
+    anchor: str  # the id of its heading, for the table of contents
+    # The plain-text part's lines, wrapped at TEXT_WIDTH: the title after its "N. " (later
+    # lines indented four spaces), and the meta, topics and matched lines indented three.
+    title_block: str
+    meta_block: str
+    topics_block: str
+    matched_block: str
 
 
 @lru_cache(maxsize=1024)
@@ -85,6 +102,12 @@ def absolute_url(url: str | None) -> str | None:
     if url and url.strip().lower().startswith(_URL_SCHEMES) and not any(c in url for c in "\r\n"):
         return url.strip()
     return None
+
+
+def paper_page_url(base_url: str, paper_id: str) -> str:
+    """The site's own page for a paper (`GET /papers/{id}`): the link of last resort, so that a
+    paper with no URL of its own (a text capture of the listing) can still be opened."""
+    return f"{base_url.rstrip('/')}/papers/{quote(paper_id, safe='/')}"
 
 
 def author_line(paper: Paper) -> str:
@@ -174,15 +197,34 @@ def _meta(
     return " · ".join(parts)
 
 
-def make_card(paper: Paper, match: Match | None = None) -> Card:
-    """One paper's card; the reasons come from `match` (its score plays no part)."""
+def make_card(paper: Paper, match: Match | None = None, *, base_url: str) -> Card:
+    """One paper's card; the reasons come from `match` (its score plays no part). Every card
+    has a link: the paper's own, else its arXiv page, else the site's page for it."""
     if match is None:
-        return _card(paper, (), ())
-    return _card(paper, match.topics, match.matched)
+        return _card(paper, (), (), base_url)
+    return _card(paper, match.topics, match.matched, base_url)
+
+
+_QUIET: dict[int, tuple[Card, Card]] = {}  # id(card) -> (card, the card without its reasons)
+
+
+def without_reasons(card: Card) -> Card:
+    """The card with its "Matched" line left out, the same object for the same card (so the
+    renderer's fragment cache finds it)."""
+    found = _QUIET.get(id(card))
+    if found is not None and found[0] is card:
+        return found[1]
+    quiet = replace(card, matched="", matched_block="")
+    if len(_QUIET) >= 16384:
+        _QUIET.clear()
+    _QUIET[id(card)] = (card, quiet)
+    return quiet
 
 
 @lru_cache(maxsize=16384)
-def _card(paper: Paper, topics: tuple[str, ...], matched: tuple[MatchReason, ...]) -> Card:
+def _card(
+    paper: Paper, topics: tuple[str, ...], matched: tuple[MatchReason, ...], base_url: str
+) -> Card:
     """Cached: in a run, the same paper reaches many readers for the same reasons."""
     title = normalise_whitespace(paper.title)
     abstract = trim_abstract(paper.abstract)
@@ -190,10 +232,13 @@ def _card(paper: Paper, topics: tuple[str, ...], matched: tuple[MatchReason, ...
     authors = author_line(paper)
     organization = normalise_whitespace(paper.organization) if paper.organization else None
     published = format_date(paper.published) if paper.published else None
+    meta = _meta(authors, organization, paper.upvotes, published)
+    anchor = "paper-" + _ANCHOR_UNSAFE.sub("-", paper.id)
+    reasons = _matched_line(matched)
     return Card(
         title=title,
         title_html=highlight(title, _terms_for(matched, "title")),
-        url=absolute_url(paper.url) or arxiv_url,
+        url=absolute_url(paper.url) or arxiv_url or paper_page_url(base_url, paper.id),
         arxiv_url=arxiv_url,
         authors=authors,
         organization=organization,
@@ -204,15 +249,27 @@ def _card(paper: Paper, topics: tuple[str, ...], matched: tuple[MatchReason, ...
         abstract_lines=_wrapped(abstract),
         abstract_block="\n   ".join(_wrapped(abstract)),
         topics=topics,
-        matched=_matched_line(matched),
-        meta=_meta(authors, organization, paper.upvotes, published),
+        matched=reasons,
+        meta=meta,
+        anchor=anchor,
+        title_block=wrap(title, TEXT_WIDTH, "    ", "    ").lstrip(" "),
+        meta_block=wrap(meta, TEXT_WIDTH, "   ") if meta else "",
+        topics_block=wrap("Topics: " + ", ".join(topics), TEXT_WIDTH, "   ") if topics else "",
+        matched_block=wrap(f"Matched: {reasons}", TEXT_WIDTH, "   ") if reasons else "",
     )
 
 
-def _shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-·") + "…"
+def _cards(edition: Edition, base_url: str) -> list[Card]:
+    """The personal cards; a card whose topics and reasons repeat an earlier card's leaves
+    the "Matched" line out (a one-topic reader would read the same line on every paper)."""
+    seen: set[tuple[tuple[str, ...], str]] = set()
+    cards = []
+    for m in edition.papers:
+        card = _card(m.paper, m.topics, m.matched, base_url)
+        key = (card.topics, card.matched)
+        cards.append(without_reasons(card) if key in seen else card)
+        seen.add(key)
+    return cards
 
 
 def top_title(edition: Edition) -> str:
@@ -222,56 +279,81 @@ def top_title(edition: Edition) -> str:
 def _top_title(title: str | None) -> str:
     if title is None:
         return "nothing new on your topics"
-    return _shorten(normalise_whitespace(title), SUBJECT_TITLE_LIMIT)
-
-
-def preheader(edition: Edition, cards: Sequence[Card]) -> str:
-    if not cards:
-        return "Nothing new on your topics this time. Your topics and settings are unchanged."
-    return _shorten(" · ".join(card.title for card in cards[:3]), PREHEADER_LIMIT)
+    return shorten(normalise_whitespace(title), SUBJECT_TITLE_LIMIT)
 
 
 def subject(edition: Edition, settings: Settings) -> str:
     title = edition.papers[0].paper.title if edition.papers else None
-    return _subject(settings.digest.subject, settings.digest.list_name, edition.date, title)
+    more = len(edition.papers) - 1
+    return _subject(
+        settings.digest.subject, settings.digest.list_name, edition.date, title, max(more, 0)
+    )
 
 
 @lru_cache(maxsize=4096)
-def _subject(template: str, list_name: str, day: date, title: str | None) -> str:
+def _subject(template: str, list_name: str, day: date, title: str | None, more: int) -> str:
     """Cached: every reader whose digest leads with the same paper that day gets the same
     subject. A template that cannot be filled raises again on every call."""
+    top = _top_title(title)
+    if template.startswith("{top_title}"):
+        top = top[:1].upper() + top[1:]  # leading the subject, it starts a sentence
+    fields = (
+        ("list_name", list_name),
+        ("date", format_date(day)),
+        ("more", f" + {more} more" if more else ""),
+    )
     try:
-        text = template.format(
-            list_name=list_name, date=format_date(day), top_title=_top_title(title)
-        )
+        text = subject_line(template, fields, top)
     except (KeyError, IndexError, ValueError) as exc:
         raise ConfigError(
             f"[digest] subject: cannot fill {template!r} ({exc}); "
-            "expected only {list_name}, {date} and {top_title}"
+            "expected only {list_name}, {date}, {top_title} and {more}"
         ) from None
     # Control characters have no place in a header (and some parse as whitespace).
     return normalise_whitespace(_CONTROL.sub("", text))
 
 
+@lru_cache(maxsize=1024)
+def _footer_reason(list_name: str, topics: tuple[str, ...]) -> tuple[str, str]:
+    """Why the reader gets the mail, as a line and wrapped; the same for all who share topics."""
+    reason = f"You get this digest from {list_name} because you follow " + (
+        f"these topics: {', '.join(topics)}." if topics else "no topics yet."
+    )
+    return reason, wrap(reason)
+
+
 def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> dict[str, Any]:
     """Everything both templates may use; templates are rendered with StrictUndefined."""
     profile = edition.subscriber.profile
-    cards = [make_card(m.paper, m) for m in edition.papers]
-    trending = [make_card(p) for p in edition.trending]
-    subject_line = subject(edition, settings)
+    base_url = settings.site.base_url
+    cards = _cards(edition, base_url)
+    trending = [make_card(p, base_url=base_url) for p in edition.trending]
+    reader_name = normalise_whitespace(profile.name) if profile.name else ""
+    topics = [normalise_whitespace(t.name) for t in profile.topics]
+    reason, reason_block = _footer_reason(settings.digest.list_name, tuple(topics))
+    toc = len(cards) >= TOC_FROM
+    opening = intro(edition, reader_name)
     return {
         "lang": settings.site.lang,
         "list_name": settings.digest.list_name,
         "edition_date": format_long_date(edition.date),
         "edition_iso": edition.date.isoformat(),
-        "subject": subject_line,
-        "preheader": preheader(edition, cards),
-        "reader_name": normalise_whitespace(profile.name) if profile.name else "",
+        "subject": subject(edition, settings),
+        "preheader": preheader(edition),
+        "preheader_padding": PREHEADER_PADDING,
+        "reader_name": reader_name,
+        "intro": opening,
+        "intro_block": wrap(opening),
         "papers": cards,
         "paper_count": len(cards),
+        "toc": toc,
+        "more_count": 0,  # papers left out of the HTML part to keep it unclipped (Renderer)
         "trending": trending,
-        "topics": [normalise_whitespace(t.name) for t in profile.topics],
+        "topics": topics,
+        "reason": reason,
+        "reason_block": reason_block,
         "is_empty": not cards,
+        "browser_url": links.browser or "",
         "base_url": settings.site.base_url,
         "manage_url": links.manage,
         "unsubscribe_url": links.unsubscribe,

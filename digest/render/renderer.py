@@ -9,7 +9,7 @@ as the reference the compiled path is tested and benchmarked against.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -42,7 +42,12 @@ _RENDER_ERRORS = (
 )
 
 
-_FRAGMENT_CACHE_LIMIT = 5_000  # distinct cards kept; a run rarely has more
+# Rendered fragments kept: a card is a fragment of its own and an entry of the table of
+# contents, and a run rarely has more than ten thousand distinct cards (a few KB each at most).
+_FRAGMENT_CACHE_LIMIT = 20_000
+# Gmail clips an HTML part past about 102 KB, and the clipped part is the footer (unsubscribe,
+# postal address): papers beyond this size are left to the browser view.
+HTML_LIMIT = 95_000  # bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,10 +220,14 @@ class Renderer:
     def context(self, edition: Edition, links: DigestLinks) -> dict[str, Any]:
         return build_context(edition, links, self.settings)
 
-    def render(self, edition: Edition, links: DigestLinks) -> RenderedDigest:
+    def render(self, edition: Edition, links: DigestLinks, *, fit: bool = True) -> RenderedDigest:
+        """Both parts of one reader's digest. `fit` keeps the HTML part under HTML_LIMIT (a
+        mail); the browser view, which nothing clips, shows every paper."""
         context = build_context(edition, links, self.settings)
         try:
             pieces = self._pieces(self.html_template, context)
+            if fit and sum(map(len, pieces)) > HTML_LIMIT * 0.9:  # characters: cheap, a bound
+                pieces = self._fit(context, pieces)
         except _RENDER_ERRORS:
             # Lines in the compiled page mean nothing to the author: render the source
             # template with the same context to report the line in the file they edit.
@@ -231,14 +240,37 @@ class Renderer:
             text_pieces = (self._render(self.text_template, context),)
         return RenderedDigest(context["subject"], context["preheader"], pieces, text_pieces)
 
+    def _fit(self, context: dict[str, Any], pieces: tuple[str, ...]) -> tuple[str, ...]:
+        """The HTML part with as many papers as fit under HTML_LIMIT; the rest are counted in
+        "N more papers" (`more_count`), linked to the browser view. The text part, which no
+        client clips, keeps them all."""
+        cards = context["papers"]
+        size = _utf8_size(pieces)
+        shown = len(cards)
+        while size > HTML_LIMIT and shown > 0:
+            # Cards are of similar size: aim at the limit, then step down if still over.
+            shown = max(0, min(shown - 1, int(shown * HTML_LIMIT / size)))
+            trimmed = {**context, "papers": cards[:shown], "more_count": len(cards) - shown}
+            pieces = self._pieces(self.html_template, trimmed)
+            size = _utf8_size(pieces)
+        return pieces
+
     def render_per_email(self, context: dict[str, Any]) -> str:
         """Reference path: Jinja renders MJML, MJML compiles it, for this one mail."""
         mjml = self._render(self.html_source, context)
         return mjml_to_html(mjml, self.html_source.filename or HTML_TEMPLATE)
 
 
+def _utf8_size(pieces: tuple[str, ...]) -> int:
+    return sum(
+        len(piece.encode("utf-8")) if not piece.isascii() else len(piece) for piece in pieces
+    )
+
+
 _SAMPLE_LINKS = DigestLinks(
-    manage="https://example.org/preferences/sample", unsubscribe="https://example.org/u/sample"
+    manage="https://example.org/preferences/sample",
+    unsubscribe="https://example.org/u/sample",
+    browser="https://example.org/editions/sample",
 )
 
 
@@ -267,7 +299,12 @@ def _sample_editions() -> list[Edition]:
         topics=("Samples",),
         matched=(MatchReason("sample", "title"), MatchReason("sentence", "abstract")),
     )
-    full = Edition(subscriber, date(2026, 1, 1), (match, Match(bare, 0.5)), (paper, bare))
+    # More papers than a table of contents needs, the same reasons repeated: every branch.
+    more = tuple(
+        Match(replace(paper, id=f"2510.0000{n}"), 1.0, match.topics, match.matched)
+        for n in range(2, 7)
+    )
+    full = Edition(subscriber, date(2026, 1, 1), (match, Match(bare, 0.5), *more), (paper, bare))
     empty = Edition(
         Subscriber(0, "sample", "active", Profile(email="reader@example.org")), date(2026, 1, 1), ()
     )

@@ -121,3 +121,35 @@ def histories(
     for subscriber_id, paper_id in sent:
         found[subscriber_id].sent.add(paper_id)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """What one sent edition carried, from the ledger: paper ids in the order mailed."""
+
+    personal: tuple[str, ...]
+    trending: tuple[str, ...]
+    candidates_until: datetime | None
+
+
+def carried(session: Session, subscriber_id: int, edition: date) -> Carried | None:
+    """The papers a reader's edition carried when it was sent, or None if it was not sent."""
+    row = session.execute(
+        select(DeliveryRow.id, DeliveryRow.candidates_until).where(
+            DeliveryRow.subscriber_id == subscriber_id,
+            DeliveryRow.edition == edition,
+            DeliveryRow.status == "sent",
+        )
+    ).first()
+    if row is None:
+        return None
+    papers = session.execute(
+        select(DeliveryPaperRow.section, DeliveryPaperRow.paper_id)
+        .where(DeliveryPaperRow.delivery_id == row.id)
+        .order_by(DeliveryPaperRow.section, DeliveryPaperRow.position)
+    ).all()
+    return Carried(
+        personal=tuple(p for section, p in papers if section == "personal"),
+        trending=tuple(p for section, p in papers if section == "trending"),
+        candidates_until=row.candidates_until,
+    )

@@ -171,3 +171,18 @@ def fingerprint(session: Session) -> Fingerprint:
     """(number of papers, newest change): equal as long as no ingest changed anything."""
     count, newest = session.execute(select(func.count(), func.max(PaperRow.updated_at))).one()
     return int(count), newest
+
+
+def get_paper(session: Session, paper_id: str) -> Paper | None:
+    """One stored paper by its id (the id every digest link and ledger row names)."""
+    row = session.get(PaperRow, paper_id)
+    return to_paper(row) if row is not None else None
+
+
+def get_papers(session: Session, paper_ids: Iterable[str]) -> dict[str, Paper]:
+    """Stored papers by id, in pages of ids so a long list stays within bind limits."""
+    found: dict[str, Paper] = {}
+    for chunk in _chunks(list(dict.fromkeys(paper_ids)), 500):
+        for row in session.scalars(select(PaperRow).where(PaperRow.id.in_(chunk))):
+            found[row.id] = to_paper(row)
+    return found

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from digest.app.archive import Archive
 from digest.app.live_preview import PreviewSource
 from digest.app.tokens import Signer
 from digest.settings import Settings
@@ -20,8 +21,10 @@ from digest.web import (
     admin,
     admin_lists,
     confirm,
+    editions,
     health,
     metrics,
+    papers,
     preferences,
     subscribe,
     unsubscribe,
@@ -86,6 +89,8 @@ def create_app(settings: Settings, store: Store, *, clock: Clock | None = None) 
         *admin.ROUTES,
         *admin_lists.ROUTES,
         *metrics.ROUTES,
+        *papers.ROUTES,
+        *editions.ROUTES,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(
@@ -99,4 +104,5 @@ def create_app(settings: Settings, store: Store, *, clock: Clock | None = None) 
         exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.web = context
+    app.state.archive = Archive(settings, store, signer)
     return app
