@@ -98,8 +98,7 @@ def reader_why(store: Store, settings: Settings, address: str, *, now: datetime)
 
 def unsubscribe_reader(store: Store, public_id: str, *, now: datetime) -> Subscriber | None:
     """The operator unsubscribes a reader exactly as the reader's own link would."""
-    with store.session() as session:
-        return unsubscribe(session, public_id, now=now)
+    return unsubscribe(store, public_id, now=now)
 
 
 def remove(store: Store, public_id: str, *, now: datetime) -> str | None:
