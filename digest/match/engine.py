@@ -65,6 +65,9 @@ def _flush(run: list[Term], out: list[tuple[Term, tuple[str, ...]]]) -> None:
             display=" ".join(t.display for t in run),
             stems=tuple(t.stems[0] for t in run),
             fields=run[0].fields,
+            surfaces=tuple((t.surfaces or t.stems)[0] for t in run)
+            if any(t.surfaces for t in run)
+            else (),
         )
         out.append((phrase, tuple(t.display for t in run)))
     out.extend((t, ()) for t in run)
@@ -75,7 +78,7 @@ def _shape(node: Node) -> tuple[object, ...]:
     `a, b` and `a OR b`), and, unlike the tree, not something the garbage collector keeps
     walking once seen."""
     if isinstance(node, Term):
-        return ("t", node.display, node.stems, node.fields, node.prefix, node.joined)
+        return ("t", node.display, node.stems, node.fields, node.prefix, node.joined, node.surfaces)
     if isinstance(node, Not):
         return ("-", _shape(node.child))
     return ("&" if isinstance(node, And) else "|", *map(_shape, node.children))
@@ -269,7 +272,15 @@ class Matcher:
         entries = self._plan_entries
         plan_list: list[tuple[str, tuple[str, ...], TermHits]] = []
         for term, covers in _plan_items(root):
-            key = (term.display, term.stems, term.fields, term.prefix, term.joined, covers)
+            key = (
+                term.display,
+                term.stems,
+                term.fields,
+                term.prefix,
+                term.joined,
+                term.surfaces,
+                covers,
+            )
             entry = entries.get(key)
             if entry is None:
                 entry = entries[key] = (term.display, covers, index.hits(term))

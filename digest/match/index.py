@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from digest.match import rank
-from digest.match.normalize import compounds, plural_aliases, tokens
+from digest.match.normalize import boilerplate_spans, compounds, plural_aliases, subparts, tokens
 from digest.match.query import And, Node, Not, Or, Term
 from digest.models import Field, Paper
 
@@ -75,6 +75,14 @@ class _FieldIndex:
         self.surfaces = {k: tuple(sorted(v)) for k, v in self.surface_stems.items()}
         self.surface_stems = {}  # tuples, unlike sets, drop out of the collector's sweeps
 
+    def as_written(self, stem: str, surface: str) -> str:
+        """A query word typed in lower case ("aime") means the acronym ("AIME") when the papers
+        write it only as one: the acronym's unstemmed form, not Snowball's "aim" (= "aims")."""
+        if stem == surface:
+            return stem
+        written = self.surfaces.get(surface)
+        return surface if written is not None and written == (surface,) else stem
+
     def prefix_stems(self, prefix: str) -> set[str]:
         found: set[str] = set()
         start = bisect.bisect_left(self.vocabulary, prefix)
@@ -129,6 +137,10 @@ class PaperIndex:
         index = self.fields[name]
         postings, surfaces = index.postings, index.surface_stems
         toks = tokens(text)
+        if name == "abstract" and toks:
+            spans = boilerplate_spans(text)
+            if spans:  # boilerplate words are not the paper's subject
+                toks = [t for t in toks if not any(a <= t.start < b for a, b in spans)] or toks
         position = offset
         for tok in toks:  # the hot loop of a build: plain dict operations, no calls
             stem = tok.stem
@@ -147,6 +159,13 @@ class PaperIndex:
             position += 1
         for first, _last, joined in compounds(text, toks):
             index.add(doc, joined, offset + first)
+        for i, tok in enumerate(toks):
+            written = text[tok.start : tok.end]
+            if len(written) < 3 or (written.isalpha() and written.islower()):  # nothing glued
+                continue
+            for part in subparts(written):
+                if part != tok.stem:
+                    index.add(doc, part, offset + i)
         for i, alias in plural_aliases(text, toks):
             index.add(doc, alias, offset + i)
             plural = toks[i].surface + "s"
@@ -189,7 +208,7 @@ class PaperIndex:
     def hits(self, term: Term) -> TermHits:
         """Occurrences of one term, computed once per distinct term for the index's lifetime."""
         # keyed by plain tuples: C-level hashing, where the dataclass hash would be Python code
-        key = (term.stems, term.fields, term.prefix, term.joined)
+        key = (term.stems, term.fields, term.prefix, term.joined, term.surfaces)
         found = self._terms.get(key)
         if found is None:
             per_field = {f: self._field_hits(term, f) for f in term.fields}
@@ -221,10 +240,13 @@ class PaperIndex:
                 for doc, positions in index.postings.get(stem, {}).items():
                     counts[doc] = counts.get(doc, 0) + len(positions)
             return counts
-        if len(term.stems) == 1:
-            counts = {d: len(p) for d, p in index.postings.get(term.stems[0], {}).items()}
+        stems = term.stems
+        if term.surfaces:
+            stems = tuple(map(index.as_written, stems, term.surfaces))
+        if len(stems) == 1:
+            counts = {d: len(p) for d, p in index.postings.get(stems[0], {}).items()}
         else:
-            counts = self._phrase_hits(index, term.stems)
+            counts = self._phrase_hits(index, stems)
         if term.joined is not None:
             for doc, positions in index.postings.get(term.joined, {}).items():
                 counts[doc] = counts.get(doc, 0) + len(positions)
