@@ -20,7 +20,9 @@ from itertools import repeat
 from operator import add, mul, truediv
 from typing import TypeGuard
 
+from digest.match.aliases import AliasTable, shipped_aliases
 from digest.match.index import PaperIndex, TermHits
+from digest.match.plain import Group, plain_groups, score_group, understand
 from digest.match.query import And, Node, Not, Or, Term, parse
 from digest.match.rank import RELEVANCE_SCALE, RELEVANCE_WEIGHT
 from digest.models import Field, Match, MatchReason, Topic
@@ -128,8 +130,9 @@ class _TopicList:
 class Matcher:
     """Match topic lists against one index; build one Matcher per index and reuse it."""
 
-    def __init__(self, index: PaperIndex) -> None:
+    def __init__(self, index: PaperIndex, aliases: AliasTable | None = None) -> None:
         self.index = index
+        self.aliases = aliases or shipped_aliases()
         self._by_text: dict[str, _Evaluated] = {}
         self._by_shape: dict[tuple[object, ...], _Evaluated] = {}
         self._topics: dict[tuple[str, str, int], _TopicList] = {}
@@ -184,6 +187,15 @@ class Matcher:
             if len(matches) == limit:
                 break
         return matches
+
+    def explain(self, query: str) -> list[Group] | None:
+        """How a plain query is understood against this index (None: it uses the query
+        language, whose meaning is exactly as written)."""
+        parse(query)  # a query that does not parse is an error here too
+        groups = plain_groups(query)
+        if groups is None:
+            return None
+        return [understand(words, self.index, self.aliases) for words in groups]
 
     def matching_bits(self, query: str) -> int:
         """The bitmap of paper indices matching one query (for callers that only filter)."""
@@ -255,10 +267,12 @@ class Matcher:
             # parse, not the process-wide compile_query cache: the syntax tree is dropped once
             # scored, so a matcher's caches hold only plain tuples, numbers and strings
             root = parse(text)
-            shape = _shape(root)
+            groups = plain_groups(text)
+            shape = _shape(root) if groups is None else ("plain", _shape(root))
             found = self._by_shape.get(shape)
             if found is None:
-                found = self._by_shape[shape] = self._score(root)
+                scored = self._score(root) if groups is None else self._score_plain(groups)
+                found = self._by_shape[shape] = scored
             self._by_text[text] = found
         return found
 
@@ -302,6 +316,31 @@ class Matcher:
         scores = dict(zip(docs, values, strict=True))
         ranked = tuple(sorted(docs, key=scores.__getitem__, reverse=True))  # stable: ties by id
         return _Evaluated(bits, ranked, scores, plan)
+
+    def _score_plain(self, groups: list[list[Term]]) -> _Evaluated:
+        """A plain query: each group understood and scored (module `plain`), the groups'
+        papers united, and ranked the same way as any other query."""
+        index = self.index
+        raws: dict[int, float] = {}
+        plan: list[tuple[str, tuple[str, ...], TermHits]] = []
+        for words in groups:
+            group = understand(words, index, self.aliases)
+            found, explain = score_group(group, index)
+            for doc, raw in found.items():
+                raws[doc] = raws.get(doc, 0.0) + raw
+            covers = tuple(w.display for w in words) if group.phrase is not None else ()
+            for display, hits in explain:
+                plan.append((display, covers if display == group.display else (), hits))
+        if not raws:
+            return self._nothing
+        docs = sorted(raws)
+        bits = sum(self._bit[d] for d in docs)
+        trend = index.trend_part
+        scores = {
+            d: RELEVANCE_WEIGHT * raws[d] / (raws[d] + RELEVANCE_SCALE) + trend[d] for d in docs
+        }
+        ranked = tuple(sorted(docs, key=scores.__getitem__, reverse=True))
+        return _Evaluated(bits, ranked, scores, tuple(plan))
 
     def _reasons(self, ev: _Evaluated, doc: int) -> tuple[MatchReason, ...]:
         cached = ev.reasons.get(doc)
