@@ -198,3 +198,25 @@ def plural_aliases(text: str, toks: list[Token]) -> Iterator[tuple[int, str]]:
 def stems(text: str) -> list[str]:
     """Just the stems, e.g. for a query word or phrase."""
     return [t.stem for t in tokens(text)]
+
+
+@lru_cache(maxsize=65536)
+def inflection_base(surface: str) -> str:
+    """The word without its inflection (plural, -ed, -ing, final e, doubled consonant):
+    "distributed", "distributes" and "distributing" share "distribut", while "distribution",
+    which Snowball also stems to "distribut", keeps its own. Plain queries match a word's
+    inflections only, as a reader means them: `distributed training` is not "distribution"."""
+    w = surface
+    if len(w) > 4 and w.endswith("ies"):
+        w = w[:-3] + "y"
+    elif len(w) > 5 and w.endswith("ing"):
+        w = w[:-3]
+    elif (len(w) > 4 and w.endswith("ed")) or (len(w) > 4 and w.endswith("es") and w[-3] in "sxzh"):
+        w = w[:-2]
+    elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        w = w[:-1]
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in _VOWELS:
+        w = w[:-1]
+    return w

@@ -8,16 +8,21 @@ Each group is understood instead as a handful of *concepts*, scored like BM25:
 
 1. Words are grouped into concepts with the alias table (`aliases.txt`): "math" also finds
    "mathematical", "llm" also "large language model", "mixture of experts" is one concept.
-2. A concept is *required* unless it is common: listed as `common:` in the table or found in
-   more than `COMMON_SHARE` of the papers (when there are enough papers to tell). So
-   `medical ai` requires "medical" and prefers papers that also say "AI". When every concept is
-   common, the rarest one is required.
-3. A paper that has every required concept scores the rarity-weighted sum of the concepts it
-   has (title hits weigh more, repeated mentions a little more), plus the phrase when the words
-   stand together as typed. It is let in when that score reaches the *cut-off*: `CUT` times the
-   score of a paper naming each required concept twice in its abstract — a paper about the topic
-   names it in its title, repeats it, or uses the phrase; a passing mention of each word is not
-   enough.
+2. A word is *required* unless it is common: listed as `common:` in the table ("ai", "model",
+   "llm", "learning") or found in more than `COMMON_SHARE` of the papers (when there are enough
+   papers to tell). So `medical ai` requires "medical" and prefers papers that also say "AI".
+   When every word is common, the rarest one is required. A concept is there when its required
+   words are (in any order, anywhere) or one of its aliases is.
+3. Words match their inflections only ("distributed" finds "distributes", not "distribution",
+   which Snowball gives the same stem).
+4. A paper that has every concept scores the rarity-weighted sum of what it has (title hits
+   weigh more, repeated mentions a little more); the words standing together as typed add a
+   phrase bonus, which ranks it higher. With two or more required words it is let in only when
+   the required words (and half the phrase bonus) weigh at least the *cut-off*: `CUT` times what
+   naming each of them twice in the abstract would weigh — a paper about the topic names it in
+   its title, repeats it or writes the phrase; one passing mention of each word, apart ("our
+   code … generation"), is not enough. A single required word
+   is the reader's key term, and one mention is enough.
 
 `digest match --explain` prints this understanding (concepts, what each expands to, which are
 required, the cut-off), so a reader can see why a paper was or was not picked.
@@ -31,11 +36,12 @@ from dataclasses import dataclass
 from digest.match import rank
 from digest.match.aliases import AliasTable
 from digest.match.index import PaperIndex, TermHits
+from digest.match.normalize import inflection_base
 from digest.match.query import DEFAULT_FIELDS, Term, _lex, _word
 
-COMMON_SHARE = 0.5  # a word in more than half of the papers does not gate a match
+COMMON_SHARE = 0.8  # a word in four papers out of five does not gate a match
 MIN_PAPERS_FOR_SHARE = 20  # below this, shares are too noisy: only the `common:` list counts
-PHRASE_SHARE = 0.5  # how much of the phrase bonus counts towards the cut-off
+PHRASE_SHARE = 0.5  # half the phrase bonus counts towards the cut-off: side by side is evidence
 CUT = 0.75  # fraction of the "named twice in the abstract" score a paper must reach
 _TWICE = rank.saturate(2)
 
@@ -87,9 +93,20 @@ def plain_groups(text: str) -> list[list[Term]] | None:
             continue
         if tok.kind != "word" or "*" in tok.text:
             return None
-        groups[-1].append(_word(tok, DEFAULT_FIELDS))
+        groups[-1].append(_inflections_only(_word(tok, DEFAULT_FIELDS)))
     found = [g for g in groups if g]
     return found or None
+
+
+def _inflections_only(term: Term) -> Term:
+    """A plain word matches its inflections, not every word Snowball gives the same stem."""
+    if len(term.stems) != 1 or term.joined is not None:
+        return term
+    surface = (term.surfaces or term.stems)[0]
+    if surface == term.stems[0]:
+        return term  # unstemmed (an acronym, a short word): nothing to tell apart
+    forms = inflection_base(surface)
+    return Term(term.display, term.stems, term.fields, surfaces=term.surfaces, forms=forms)
 
 
 def _phrase_of(words: list[Term], display: str) -> Term:
@@ -143,9 +160,6 @@ def understand(words: list[Term], index: PaperIndex, aliases: AliasTable) -> Gro
             )
             idf = math.log(1.0 + index.size / (1.0 + df))
             judged.append(Word(word.display, word, not common, df, idf))
-        if others and not any(w.required for w in judged):
-            # an alias of a common word ("AI", "artificial intelligence") is common too
-            pass
         concepts.append(Concept(" ".join(w.display for w in typed), tuple(judged), others))
     if not any(c.required for c in concepts):
         # every word is common: the rarest one decides (a query must look for something)

@@ -60,6 +60,7 @@ class Term:
     prefix: str | None = None  # folded surface prefix for `word*`
     joined: str | None = None
     surfaces: tuple[str, ...] = ()  # folded words as typed, beside `stems` (acronym lookup)
+    forms: str | None = None  # plain queries: only words with this inflection base
 
 
 @dataclass(frozen=True, slots=True)
