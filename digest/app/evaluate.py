@@ -29,6 +29,7 @@ from typing import Any
 
 from digest.errors import DigestError, SourceError
 from digest.match import Matcher, PaperIndex, compile_query
+from digest.match.aliases import AliasTable
 from digest.models import Paper, Topic
 from digest.store import Store
 from digest.store.papers import list_papers
@@ -175,9 +176,10 @@ def evaluate_papers(
     papers: Sequence[Paper],
     *,
     now: datetime | None = None,
+    aliases: AliasTable | None = None,
 ) -> Evaluation:
     """Score each topic's query over `papers` (the stored ones, or any other set)."""
-    matcher = Matcher(PaperIndex.build(papers, now=now or datetime.now(UTC)))
+    matcher = Matcher(PaperIndex.build(papers, now=now or datetime.now(UTC)), aliases=aliases)
     names = _resolver(papers)
     scores = []
     for topic in judged:
@@ -187,9 +189,9 @@ def evaluate_papers(
     return Evaluation(macro, tuple(scores))
 
 
-def evaluate(path: Path, store: Store) -> Evaluation:
+def evaluate(path: Path, store: Store, *, aliases: AliasTable | None = None) -> Evaluation:
     """`digest eval FILE`: the judgments in `path` against every stored paper."""
     judged = load_judgments(path)
     with store.session() as session:
         papers = list_papers(session)
-    return evaluate_papers(judged, papers)
+    return evaluate_papers(judged, papers, aliases=aliases)

@@ -8,6 +8,7 @@ import click
 
 from digest.app.evaluate import evaluate
 from digest.cli.app import AppContext, cli, pass_app, print_json
+from digest.match.aliases import load_aliases
 
 
 @cli.command(name="eval")
@@ -20,7 +21,8 @@ def eval_command(app: AppContext, path: Path, as_json: bool) -> None:
     FILE is JSON: {"topics": {NAME: {"query": Q, "relevant": [ID_OR_TITLE, ...],
     "borderline": [...]}}}; borderline papers count neither way.
     """
-    result = evaluate(path, app.store)
+    aliases = load_aliases(app.settings.match.aliases_file)
+    result = evaluate(path, app.store, aliases=aliases)
     if as_json:
         print_json(result.as_json())
         return

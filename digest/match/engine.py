@@ -141,6 +141,10 @@ class Matcher:
         self._by_serial: list[_TopicList] = []
         self._plan_entries: dict[tuple[object, ...], tuple[str, tuple[str, ...], TermHits]] = {}
         self._nothing = _Evaluated(0, (), {}, ())
+        # one plain group ("kv cache") is understood and scored once, whichever lists hold it
+        self._groups: dict[
+            tuple[str, ...], tuple[dict[int, float], list[tuple[str, TermHits]], bool]
+        ] = {}
 
     def match(
         self, topics: Sequence[Topic], *, min_upvotes: int = 0, limit: int | None = None
@@ -324,13 +328,19 @@ class Matcher:
         raws: dict[int, float] = {}
         plan: list[tuple[str, tuple[str, ...], TermHits]] = []
         for words in groups:
-            group = understand(words, index, self.aliases)
-            found, explain = score_group(group, index)
+            key = tuple([w.display for w in words])
+            known = self._groups.get(key)
+            if known is None:
+                group = understand(words, index, self.aliases)
+                found, explain = score_group(group, index)
+                known = self._groups[key] = (found, explain, group.phrase is not None)
+            found, explain, has_phrase = known
             for doc, raw in found.items():
                 raws[doc] = raws.get(doc, 0.0) + raw
-            covers = tuple(w.display for w in words) if group.phrase is not None else ()
+            covers = key if has_phrase else ()
+            phrase = " ".join(key)
             for display, hits in explain:
-                plan.append((display, covers if display == group.display else (), hits))
+                plan.append((display, covers if display == phrase else (), hits))
         if not raws:
             return self._nothing
         docs = sorted(raws)

@@ -90,14 +90,6 @@ class _FieldIndex:
         self.stem_surfaces = {k: tuple(v) for k, v in by_stem.items()}
         self.surface_stems = {}  # tuples, unlike sets, drop out of the collector's sweeps
 
-    def as_written(self, stem: str, surface: str) -> str:
-        """A query word typed in lower case ("aime") means the acronym ("AIME") when the papers
-        write it only as one: the acronym's unstemmed form, not Snowball's "aim" (= "aims")."""
-        if stem == surface:
-            return stem
-        written = self.surfaces.get(surface)
-        return surface if written is not None and written == (surface,) else stem
-
     def prefix_stems(self, prefix: str) -> set[str]:
         found: set[str] = set()
         start = bisect.bisect_left(self.vocabulary, prefix)
@@ -181,11 +173,12 @@ class PaperIndex:
             index.add(doc, joined, offset + first)
         for i, tok in enumerate(toks):
             written = text[tok.start : tok.end]
-            if len(written) < 3 or (written.isalpha() and written.islower()):  # nothing glued
+            if len(written) < 3 or (written.isalpha() and (written.islower() or written.istitle())):
                 continue
-            for part in subparts(written):
+            for part_surface, part in subparts(written):
                 if part != tok.stem:
                     index.add(doc, part, offset + i)
+                    surfaces.setdefault(part_surface, set()).add(part)
         for i, alias in plural_aliases(text, toks):
             index.add(doc, alias, offset + i)
             plural = toks[i].surface + "s"
@@ -252,6 +245,21 @@ class PaperIndex:
             found = self._terms[key] = TermHits(per_field, bits, idf, weights)
         return found
 
+    def _as_written(self, stem: str, surface: str) -> str:
+        """A query word typed in lower case ("aime") means the acronym ("AIME") when the papers
+        write it only as one: the acronym's unstemmed form, not Snowball's "aim" (= "aims")."""
+        if stem == surface:
+            return stem
+        seen = False
+        for index in self.fields.values():
+            written = index.surfaces.get(surface)
+            if written is None:
+                continue
+            if written != (surface,):
+                return stem
+            seen = True
+        return surface if seen else stem
+
     def _field_hits(self, term: Term, name: Field) -> dict[int, int]:
         index = self.fields[name]
         counts: dict[int, int] = {}
@@ -262,7 +270,7 @@ class PaperIndex:
             return counts
         stems = term.stems
         if term.surfaces:
-            stems = tuple(map(index.as_written, stems, term.surfaces))
+            stems = tuple(map(self._as_written, stems, term.surfaces))
         if len(stems) == 1:
             counts = {d: len(p) for d, p in index.postings.get(stems[0], {}).items()}
             if term.forms is not None:

@@ -125,21 +125,21 @@ _CUTS = re.compile(
 
 
 @lru_cache(maxsize=65536)
-def subparts(original: str) -> tuple[str, ...]:
-    """Stems of the leading and trailing parts of a glued word: "DeepSeekMoE" → deepseek, deep,
-    moe, seekmoe; "AIME24" → aime, 24. Parts of one character are dropped."""
+def subparts(original: str) -> tuple[tuple[str, str], ...]:
+    """(folded surface, stem) of the leading and trailing parts of a glued word: "DeepSeekMoE"
+    → deepseek, deep, moe, seekmoe; "AIME24" → aime, 24. Parts of one character are dropped."""
     if not original.isascii() or len(original) < 3 or is_acronym(original):
         return ()
     cuts = [m.start() for m in _CUTS.finditer(original)]
     if not cuts:
         return ()
-    found: dict[str, None] = {}
+    found: dict[tuple[str, str], None] = {}
     for cut in cuts:
         for part in (original[:cut], original[cut:]):
             if len(part) < 2:
                 continue
             surface = _acronym_plural(part, part.lower())
-            found.setdefault(word_stem(part, surface), None)
+            found.setdefault((surface, word_stem(part, surface)), None)
     return tuple(found)
 
 

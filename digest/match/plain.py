@@ -198,6 +198,11 @@ def score_group(
     Required words (or an alias of their concept) must all be there, and their weight, with
     part of the phrase bonus, must reach the cut-off; common words only add to the ranking."""
     explain: list[tuple[str, TermHits]] = []
+    if len(group.concepts) == 1 and group.phrase is None:
+        only = group.concepts[0]
+        if len(only.words) == 1 and not only.aliases:  # one word: its own weights, as before
+            hits = index.hits(only.words[0].term)
+            return hits.weights, [(only.words[0].display, hits)]
     if group.phrase is not None:
         explain.append((group.phrase.display, index.hits(group.phrase)))
     allowed = index.all_bits
