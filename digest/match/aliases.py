@@ -42,6 +42,7 @@ class AliasTable:
     lookup: dict[Words, int] = field(default_factory=dict)
     common: set[Words] = field(default_factory=set)
     longest: int = 1
+    starts: set[str] = field(default_factory=set)  # first stems and spellings of every term
 
     def add_group(self, terms: list[Alias]) -> None:
         """Add a group; a term already in another group merges the two (equivalence is
@@ -60,6 +61,7 @@ class AliasTable:
             self.lookup[alias.stems] = number
             self.lookup[alias.surfaces] = number
             self.longest = max(self.longest, len(alias.stems))
+            self.starts.update((alias.stems[0], alias.surfaces[0]))
 
     def group(self, stems: Words, surfaces: Words) -> tuple[Alias, ...] | None:
         found = self.lookup.get(stems)
@@ -72,7 +74,9 @@ class AliasTable:
 
     def extended(self, text: str, source: str) -> AliasTable:
         """A copy of this table with the groups of `text` (an aliases file) added."""
-        table = AliasTable(list(self.groups), dict(self.lookup), set(self.common), self.longest)
+        table = AliasTable(
+            list(self.groups), dict(self.lookup), set(self.common), self.longest, set(self.starts)
+        )
         _read(table, text, source)
         return table
 

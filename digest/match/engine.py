@@ -270,9 +270,12 @@ class Matcher:
         if found is None:
             # parse, not the process-wide compile_query cache: the syntax tree is dropped once
             # scored, so a matcher's caches hold only plain tuples, numbers and strings
-            root = parse(text)
             groups = plain_groups(text)
-            shape = _shape(root) if groups is None else ("plain", _shape(root))
+            if groups is None:
+                root = parse(text)
+                shape = _shape(root)
+            else:  # plain words: keyed by the words themselves (one lexing pass, no tree)
+                shape = ("plain", *[tuple([w.display for w in words]) for words in groups])
             found = self._by_shape.get(shape)
             if found is None:
                 scored = self._score(root) if groups is None else self._score_plain(groups)

@@ -37,7 +37,7 @@ from digest.match import rank
 from digest.match.aliases import AliasTable
 from digest.match.index import PaperIndex, TermHits
 from digest.match.normalize import inflection_base
-from digest.match.query import DEFAULT_FIELDS, Term, _lex, _word
+from digest.match.query import DEFAULT_FIELDS, MAX_LENGTH, Term, _lex, _word
 
 COMMON_SHARE = 0.8  # a word in four papers out of five does not gate a match
 MIN_PAPERS_FOR_SHARE = 20  # below this, shares are too noisy: only the `common:` list counts
@@ -81,9 +81,18 @@ class Group:
     cutoff: float
 
 
+_SYNTAX = frozenset('"“”„():*')
+_OPERATOR_WORDS = frozenset(("OR", "AND", "NOT"))
+
+
 def plain_groups(text: str) -> list[list[Term]] | None:
     """The groups of words of a plain query, or None when the query uses the query language
     (quotes, operators, fields, parentheses, `*`, exclusion): those keep their exact meaning."""
+    if len(text) > MAX_LENGTH or not _SYNTAX.isdisjoint(text):
+        return None
+    for word in text.replace(",", " ").split():
+        if word in _OPERATOR_WORDS or word.startswith("-"):
+            return None
     groups: list[list[Term]] = [[]]
     for tok in _lex(text):
         if tok.kind == "end":
@@ -123,9 +132,11 @@ def _pieces(words: list[Term], aliases: AliasTable) -> list[tuple[list[Term], tu
         units.extend((s, f, number) for s, f in zip(word.stems, surfaces, strict=True))
     pieces: list[tuple[list[Term], tuple[Term, ...]]] = []
     i = 0
+    starts = aliases.starts
     while i < len(units):
         number = units[i][2]
-        for size in range(min(aliases.longest, len(units) - i), 0, -1):
+        longest = aliases.longest if units[i][0] in starts or units[i][1] in starts else 0
+        for size in range(min(longest, len(units) - i), 0, -1):
             end = i + size
             if end < len(units) and units[end][2] == units[end - 1][2]:
                 continue  # an alias covers whole typed words only
