@@ -104,7 +104,8 @@ def explanation(query: str, groups: list[Group] | None) -> list[str]:
         for concept in group.concepts:
             for word in concept.words:
                 how = "required" if word.required else "not required (common)"
-                lines.append(f"  {word.display}: {how}, in {word.papers} papers")
+                count = f"{word.papers} paper" + ("" if word.papers == 1 else "s")
+                lines.append(f"  {word.display}: {how}, in {count}")
             if concept.aliases:
                 also = ", ".join(term.display for term in concept.aliases)
                 lines.append(f"  {concept.display} also matches: {also}")
