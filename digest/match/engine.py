@@ -193,8 +193,7 @@ class Matcher:
         return matches
 
     def explain(self, query: str) -> list[Group] | None:
-        """How a plain query is understood against this index (None: it uses the query
-        language, whose meaning is exactly as written)."""
+        """How a plain query is understood here (None: the query language, taken as written)."""
         parse(query)  # a query that does not parse is an error here too
         groups = plain_groups(query)
         if groups is None:
@@ -325,8 +324,7 @@ class Matcher:
         return _Evaluated(bits, ranked, scores, plan)
 
     def _score_plain(self, groups: list[list[Term]]) -> _Evaluated:
-        """A plain query: each group understood and scored (module `plain`), the groups'
-        papers united, and ranked the same way as any other query."""
+        """A plain query: each group understood and scored once (`plain`), then ranked."""
         index = self.index
         raws: dict[int, float] = {}
         plan: list[tuple[str, tuple[str, ...], TermHits]] = []
