@@ -167,6 +167,13 @@ class RenderSettings(Section):
     templates_dir: Path | None = None
 
 
+class MatchSettings(Section):
+    """How plain-word queries are understood: the operator's own alias groups, added to the
+    research vocabulary shipped with the package (`digest/match/aliases.txt`)."""
+
+    aliases_file: Path | None = None
+
+
 class WebSettings(Section):
     rate_limit_per_minute: int = Field(10, ge=1)
     confirmation_window_minutes: int = Field(10, ge=0)
@@ -287,6 +294,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = ScheduleSettings()
     ingest: IngestSettings = IngestSettings()
     render: RenderSettings = RenderSettings()
+    match: MatchSettings = MatchSettings()
     web: WebSettings = WebSettings()
     bounces: BouncesSettings = BouncesSettings()
     inbound: InboundSettings = InboundSettings()

@@ -11,6 +11,8 @@ import click
 from digest.cli.app import AppContext, cli, pass_app, print_json
 from digest.errors import ProfileError
 from digest.match import Matcher, PaperIndex, compile_query
+from digest.match.aliases import load_aliases
+from digest.match.plain import Group
 from digest.models import Match, Topic
 from digest.profiles import load_profiles
 from digest.store.papers import list_papers
@@ -37,6 +39,11 @@ def match_json(match: Match) -> dict[str, Any]:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of matches.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N papers.")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="First say how each query was understood: expanded terms, required words, cut-off.",
+)
 @pass_app
 def match(
     app: AppContext,
@@ -44,11 +51,13 @@ def match(
     profile_path: Path | None,
     as_json: bool,
     limit: int | None,
+    explain: bool,
 ) -> None:
     """Rank the stored papers against --query Q or the topics of --profile FILE, best first.
 
     With --profile and no --limit, the profile's max_papers caps the list.
     """
+    aliases = load_aliases(app.settings.match.aliases_file)
     if (query is None) == (profile_path is None):
         raise click.UsageError("give exactly one of --query Q or --profile FILE")
     min_upvotes = 0
@@ -65,8 +74,12 @@ def match(
         limit = limit or profile.max_papers
     with app.store.session() as session:
         papers = list_papers(session)
-    matcher = Matcher(PaperIndex.build(papers, now=datetime.now(UTC)))
+    matcher = Matcher(PaperIndex.build(papers, now=datetime.now(UTC)), aliases=aliases)
     found = matcher.match(topics, min_upvotes=min_upvotes, limit=limit)
+    if explain:  # on stderr with --json, so the JSON document stays alone on stdout
+        for topic in topics:
+            for line in explanation(topic.query, matcher.explain(topic.query)):
+                click.echo(line, err=as_json)
     if as_json:
         print_json([match_json(m) for m in found])
         return
@@ -78,3 +91,31 @@ def match(
         topic_note = f" [{', '.join(m.topics)}]" if profile_path is not None else ""
         click.echo(f"{position:>3}. {m.score:.3f}  {m.paper.title}{topic_note}")
         click.echo(f"       matched: {reasons}")
+
+
+def explanation(query: str, groups: list[Group] | None) -> list[str]:
+    """`--explain`: how one query was read, in plain lines."""
+    if groups is None:
+        return [f"{query!r}: query language (quotes or operators), matched exactly as written"]
+    lines = [f"{query!r}: plain words"]
+    for group in groups:
+        if len(groups) > 1:
+            lines.append(f"  any of: {group.display}")
+        for concept in group.concepts:
+            for word in concept.words:
+                how = "required" if word.required else "not required (common)"
+                count = f"{word.papers} paper" + ("" if word.papers == 1 else "s")
+                lines.append(f"  {word.display}: {how}, in {count}")
+            if concept.aliases:
+                also = ", ".join(term.display for term in concept.aliases)
+                lines.append(f"  {concept.display} also matches: {also}")
+        if group.phrase is not None:
+            lines.append(f'  "{group.phrase.display}" side by side ranks higher')
+        if group.cutoff > 0:
+            lines.append(
+                f"  score cut-off: {group.cutoff:.2f} (required words named twice in the "
+                "abstract would score more; one passing mention each scores less)"
+            )
+        else:
+            lines.append("  score cut-off: none (one required word: any mention counts)")
+    return lines

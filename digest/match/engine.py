@@ -20,7 +20,9 @@ from itertools import repeat
 from operator import add, mul, truediv
 from typing import TypeGuard
 
+from digest.match.aliases import AliasTable, shipped_aliases
 from digest.match.index import PaperIndex, TermHits
+from digest.match.plain import Group, plain_groups, score_group, understand
 from digest.match.query import And, Node, Not, Or, Term, parse
 from digest.match.rank import RELEVANCE_SCALE, RELEVANCE_WEIGHT
 from digest.models import Field, Match, MatchReason, Topic
@@ -65,6 +67,9 @@ def _flush(run: list[Term], out: list[tuple[Term, tuple[str, ...]]]) -> None:
             display=" ".join(t.display for t in run),
             stems=tuple(t.stems[0] for t in run),
             fields=run[0].fields,
+            surfaces=tuple((t.surfaces or t.stems)[0] for t in run)
+            if any(t.surfaces for t in run)
+            else (),
         )
         out.append((phrase, tuple(t.display for t in run)))
     out.extend((t, ()) for t in run)
@@ -75,7 +80,7 @@ def _shape(node: Node) -> tuple[object, ...]:
     `a, b` and `a OR b`), and, unlike the tree, not something the garbage collector keeps
     walking once seen."""
     if isinstance(node, Term):
-        return ("t", node.display, node.stems, node.fields, node.prefix, node.joined)
+        return ("t", node.display, node.stems, node.fields, node.prefix, node.joined, node.surfaces)
     if isinstance(node, Not):
         return ("-", _shape(node.child))
     return ("&" if isinstance(node, And) else "|", *map(_shape, node.children))
@@ -125,8 +130,9 @@ class _TopicList:
 class Matcher:
     """Match topic lists against one index; build one Matcher per index and reuse it."""
 
-    def __init__(self, index: PaperIndex) -> None:
+    def __init__(self, index: PaperIndex, aliases: AliasTable | None = None) -> None:
         self.index = index
+        self.aliases = aliases or shipped_aliases()
         self._by_text: dict[str, _Evaluated] = {}
         self._by_shape: dict[tuple[object, ...], _Evaluated] = {}
         self._topics: dict[tuple[str, str, int], _TopicList] = {}
@@ -135,6 +141,10 @@ class Matcher:
         self._by_serial: list[_TopicList] = []
         self._plan_entries: dict[tuple[object, ...], tuple[str, tuple[str, ...], TermHits]] = {}
         self._nothing = _Evaluated(0, (), {}, ())
+        # one plain group ("kv cache") is understood and scored once, whichever lists hold it
+        self._groups: dict[
+            tuple[str, ...], tuple[dict[int, float], list[tuple[str, TermHits]], bool]
+        ] = {}
 
     def match(
         self, topics: Sequence[Topic], *, min_upvotes: int = 0, limit: int | None = None
@@ -181,6 +191,14 @@ class Matcher:
             if len(matches) == limit:
                 break
         return matches
+
+    def explain(self, query: str) -> list[Group] | None:
+        """How a plain query is understood here (None: the query language, taken as written)."""
+        parse(query)  # a query that does not parse is an error here too
+        groups = plain_groups(query)
+        if groups is None:
+            return None
+        return [understand(words, self.index, self.aliases) for words in groups]
 
     def matching_bits(self, query: str) -> int:
         """The bitmap of paper indices matching one query (for callers that only filter)."""
@@ -251,11 +269,16 @@ class Matcher:
         if found is None:
             # parse, not the process-wide compile_query cache: the syntax tree is dropped once
             # scored, so a matcher's caches hold only plain tuples, numbers and strings
-            root = parse(text)
-            shape = _shape(root)
+            groups = plain_groups(text)
+            if groups is None:
+                root = parse(text)
+                shape = _shape(root)
+            else:  # plain words: keyed by the words themselves (one lexing pass, no tree)
+                shape = ("plain", *[tuple([w.display for w in words]) for words in groups])
             found = self._by_shape.get(shape)
             if found is None:
-                found = self._by_shape[shape] = self._score(root)
+                scored = self._score(root) if groups is None else self._score_plain(groups)
+                found = self._by_shape[shape] = scored
             self._by_text[text] = found
         return found
 
@@ -269,7 +292,15 @@ class Matcher:
         entries = self._plan_entries
         plan_list: list[tuple[str, tuple[str, ...], TermHits]] = []
         for term, covers in _plan_items(root):
-            key = (term.display, term.stems, term.fields, term.prefix, term.joined, covers)
+            key = (
+                term.display,
+                term.stems,
+                term.fields,
+                term.prefix,
+                term.joined,
+                term.surfaces,
+                covers,
+            )
             entry = entries.get(key)
             if entry is None:
                 entry = entries[key] = (term.display, covers, index.hits(term))
@@ -291,6 +322,36 @@ class Matcher:
         scores = dict(zip(docs, values, strict=True))
         ranked = tuple(sorted(docs, key=scores.__getitem__, reverse=True))  # stable: ties by id
         return _Evaluated(bits, ranked, scores, plan)
+
+    def _score_plain(self, groups: list[list[Term]]) -> _Evaluated:
+        """A plain query: each group understood and scored once (`plain`), then ranked."""
+        index = self.index
+        raws: dict[int, float] = {}
+        plan: list[tuple[str, tuple[str, ...], TermHits]] = []
+        for words in groups:
+            key = tuple([w.display for w in words])
+            known = self._groups.get(key)
+            if known is None:
+                group = understand(words, index, self.aliases)
+                found, explain = score_group(group, index)
+                known = self._groups[key] = (found, explain, group.phrase is not None)
+            found, explain, has_phrase = known
+            for doc, raw in found.items():
+                raws[doc] = raws.get(doc, 0.0) + raw
+            covers = key if has_phrase else ()
+            phrase = " ".join(key)
+            for display, hits in explain:
+                plan.append((display, covers if display == phrase else (), hits))
+        if not raws:
+            return self._nothing
+        docs = sorted(raws)
+        bits = sum(self._bit[d] for d in docs)
+        trend = index.trend_part
+        scores = {
+            d: RELEVANCE_WEIGHT * raws[d] / (raws[d] + RELEVANCE_SCALE) + trend[d] for d in docs
+        }
+        ranked = tuple(sorted(docs, key=scores.__getitem__, reverse=True))
+        return _Evaluated(bits, ranked, scores, tuple(plan))
 
     def _reasons(self, ev: _Evaluated, doc: int) -> tuple[MatchReason, ...]:
         cached = ev.reasons.get(doc)

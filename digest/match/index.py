@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from digest.match import rank
-from digest.match.normalize import compounds, plural_aliases, tokens
+from digest.match.normalize import (
+    boilerplate_spans,
+    compounds,
+    inflection_base,
+    plural_aliases,
+    subparts,
+    tokens,
+)
 from digest.match.query import And, Node, Not, Or, Term
 from digest.models import Field, Paper
 
@@ -53,6 +60,9 @@ class _FieldIndex:
     vocabulary: list[str] = field(default_factory=list)
     surface_stems: dict[str, set[str]] = field(default_factory=dict)  # while building
     surfaces: dict[str, tuple[str, ...]] = field(default_factory=dict)  # once finished
+    # folded surface -> {paper index: occurrences}, and stem -> the surfaces it came from
+    surface_counts: dict[str, dict[int, int]] = field(default_factory=dict)
+    stem_surfaces: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def add(self, doc: int, stem: str, position: int) -> None:
         per_doc = self.postings.get(stem)
@@ -73,6 +83,11 @@ class _FieldIndex:
         self.bits = {s: sum(1 << d for d in docs) for s, docs in self.postings.items()}
         self.vocabulary = sorted(self.surface_stems)
         self.surfaces = {k: tuple(sorted(v)) for k, v in self.surface_stems.items()}
+        by_stem: dict[str, list[str]] = {}
+        for surface, stems in self.surfaces.items():
+            for stem in stems:
+                by_stem.setdefault(stem, []).append(surface)
+        self.stem_surfaces = {k: tuple(v) for k, v in by_stem.items()}
         self.surface_stems = {}  # tuples, unlike sets, drop out of the collector's sweeps
 
     def prefix_stems(self, prefix: str) -> set[str]:
@@ -127,8 +142,12 @@ class PaperIndex:
 
     def _add_text(self, doc: int, name: Field, text: str, offset: int) -> int:
         index = self.fields[name]
-        postings, surfaces = index.postings, index.surface_stems
+        postings, surfaces, counted = index.postings, index.surface_stems, index.surface_counts
         toks = tokens(text)
+        if name == "abstract" and toks:
+            spans = boilerplate_spans(text)
+            if spans:  # boilerplate words are not the paper's subject
+                toks = [t for t in toks if not any(a <= t.start < b for a, b in spans)] or toks
         position = offset
         for tok in toks:  # the hot loop of a build: plain dict operations, no calls
             stem = tok.stem
@@ -144,9 +163,22 @@ class PaperIndex:
                 surfaces[tok.surface] = {stem}
             elif stem not in stems:
                 stems.add(stem)
+            seen = counted.get(tok.surface)
+            if seen is None:
+                counted[tok.surface] = {doc: 1}
+            else:
+                seen[doc] = seen.get(doc, 0) + 1
             position += 1
         for first, _last, joined in compounds(text, toks):
             index.add(doc, joined, offset + first)
+        for i, tok in enumerate(toks):
+            written = text[tok.start : tok.end]
+            if len(written) < 3 or (written.isalpha() and (written.islower() or written.istitle())):
+                continue
+            for part_surface, part in subparts(written):
+                if part != tok.stem:
+                    index.add(doc, part, offset + i)
+                    surfaces.setdefault(part_surface, set()).add(part)
         for i, alias in plural_aliases(text, toks):
             index.add(doc, alias, offset + i)
             plural = toks[i].surface + "s"
@@ -189,7 +221,7 @@ class PaperIndex:
     def hits(self, term: Term) -> TermHits:
         """Occurrences of one term, computed once per distinct term for the index's lifetime."""
         # keyed by plain tuples: C-level hashing, where the dataclass hash would be Python code
-        key = (term.stems, term.fields, term.prefix, term.joined)
+        key = (term.stems, term.fields, term.prefix, term.joined, term.surfaces, term.forms)
         found = self._terms.get(key)
         if found is None:
             per_field = {f: self._field_hits(term, f) for f in term.fields}
@@ -213,6 +245,21 @@ class PaperIndex:
             found = self._terms[key] = TermHits(per_field, bits, idf, weights)
         return found
 
+    def _as_written(self, stem: str, surface: str) -> str:
+        """A query word typed in lower case ("aime") means the acronym ("AIME") when the papers
+        write it only as one: the acronym's unstemmed form, not Snowball's "aim" (= "aims")."""
+        if stem == surface:
+            return stem
+        seen = False
+        for index in self.fields.values():
+            written = index.surfaces.get(surface)
+            if written is None:
+                continue
+            if written != (surface,):
+                return stem
+            seen = True
+        return surface if seen else stem
+
     def _field_hits(self, term: Term, name: Field) -> dict[int, int]:
         index = self.fields[name]
         counts: dict[int, int] = {}
@@ -221,14 +268,33 @@ class PaperIndex:
                 for doc, positions in index.postings.get(stem, {}).items():
                     counts[doc] = counts.get(doc, 0) + len(positions)
             return counts
-        if len(term.stems) == 1:
-            counts = {d: len(p) for d, p in index.postings.get(term.stems[0], {}).items()}
+        stems = term.stems
+        if term.surfaces:
+            stems = tuple(map(self._as_written, stems, term.surfaces))
+        if len(stems) == 1:
+            counts = {d: len(p) for d, p in index.postings.get(stems[0], {}).items()}
+            if term.forms is not None:
+                self._other_forms(index, stems[0], term.forms, counts)
         else:
-            counts = self._phrase_hits(index, term.stems)
+            counts = self._phrase_hits(index, stems)
         if term.joined is not None:
             for doc, positions in index.postings.get(term.joined, {}).items():
                 counts[doc] = counts.get(doc, 0) + len(positions)
         return counts
+
+    @staticmethod
+    def _other_forms(index: _FieldIndex, stem: str, base: str, counts: dict[int, int]) -> None:
+        """Take out of `counts` the words that share the stem but not the inflection base
+        ("distribution" for "distributed"): plain queries match inflections only."""
+        for surface in index.stem_surfaces.get(stem, ()):
+            if surface == stem or inflection_base(surface) == base:
+                continue
+            for doc, n in index.surface_counts.get(surface, {}).items():
+                left = counts.get(doc, 0) - n
+                if left > 0:
+                    counts[doc] = left
+                else:
+                    counts.pop(doc, None)
 
     @staticmethod
     def _phrase_hits(index: _FieldIndex, stems: tuple[str, ...]) -> dict[int, int]:

@@ -13,7 +13,14 @@ Papers and queries go through the same steps so that they meet in the middle:
   (`plural_aliases`), because a reader typing "gpus" in lower case cannot be told from one typing
   "corpus", whose "s" stays;
 - a hyphenated compound is also indexed as one joined word at the position of its first part, so
-  "pre-training" and "pretraining" find each other.
+  "pre-training" and "pretraining" find each other;
+- a short all-capitals acronym ("AIME", "MoE", "LoRA", "LLMs") is not stemmed: Snowball would turn
+  "AIME" into "aim" and match "aims"; its folded form is its stem;
+- a word made of parts ("AIME24", "MATH500", "DeepSeekMoE", "SnapKV") is also indexed under each
+  leading and trailing part at its position (`subparts`): benchmark names glue digits to letters
+  and model names glue words, and a reader types the parts;
+- boilerplate that is not about the paper ("Code is available at https://…", "we release our
+  code") is found by `boilerplate_spans` and carries no weight in the index.
 
 Tokens keep their character offsets in the ORIGINAL text, which is what highlighting needs.
 """
@@ -83,6 +90,21 @@ def _acronym_plural(original: str, folded: str) -> str:
     return folded
 
 
+def is_acronym(original: str) -> bool:
+    """ "AIME", "MoE", "LoRA", "GRPO" (and their plurals): short, letters only, all or all but one
+    of them capitals. Such words are names, not English words to stem."""
+    body = original[:-1] if len(original) > 2 and original.endswith("s") else original
+    if not 2 <= len(body) <= 6 or not body.isascii() or not body.isalpha():
+        return False
+    upper = sum(1 for c in body if c.isupper())
+    return upper >= 2 and upper >= len(body) - 1
+
+
+def word_stem(original: str, surface: str) -> str:
+    """The stem of one word as written: acronyms keep their folded form, words are stemmed."""
+    return surface if is_acronym(original) else stem(surface)
+
+
 def tokens(text: str) -> list[Token]:
     """All tokens of `text`, in order, with offsets into `text` (no compound aliases)."""
     out: list[Token] = []
@@ -91,8 +113,57 @@ def tokens(text: str) -> list[Token]:
         surface = _acronym_plural(original, fold(original))
         if not surface:
             continue
-        out.append(Token(stem(surface), surface, found.start(), found.end()))
+        out.append(Token(word_stem(original, surface), surface, found.start(), found.end()))
     return out
+
+
+# Where a word made of parts can be cut: lower→upper ("Deep|Seek"), letter↔digit ("AIME|24"),
+# and before the last capital of a run that starts a word ("KV|Share").
+_CUTS = re.compile(
+    r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])|(?<=[A-Z])(?=[A-Z][a-z])"
+)
+
+
+@lru_cache(maxsize=65536)
+def subparts(original: str) -> tuple[tuple[str, str], ...]:
+    """(folded surface, stem) of the leading and trailing parts of a glued word: "DeepSeekMoE"
+    → deepseek, deep, moe, seekmoe; "AIME24" → aime, 24. Parts of one character are dropped."""
+    if not original.isascii() or len(original) < 3 or is_acronym(original):
+        return ()
+    cuts = [m.start() for m in _CUTS.finditer(original)]
+    if not cuts:
+        return ()
+    found: dict[tuple[str, str], None] = {}
+    for cut in cuts:
+        for part in (original[:cut], original[cut:]):
+            if len(part) < 2:
+                continue
+            surface = _acronym_plural(part, part.lower())
+            found.setdefault((surface, word_stem(part, surface)), None)
+    return tuple(found)
+
+
+_URL = re.compile(r"(?:https?://|www\.)\S+|\b\S+\.(?:github|gitlab)\.io\S*", re.IGNORECASE)
+_SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s|$)|\Z)", re.DOTALL)
+_RELEASE = re.compile(
+    r"\b(?:codes?|source code|implementation|github|repository|project page)\b[^.]{0,80}?"
+    r"\b(?:available|released?|open[- ]?sourced?|accessible|found|hosted)\b"
+    r"|\bwe\s+(?:will\s+)?(?:release|open[- ]?source|make|publish)\b[^.]{0,60}?\bcodes?\b"
+    r"|^\s*(?:code|codes|project|github|website|demo)\s*:",
+    re.IGNORECASE,
+)
+
+
+def boilerplate_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of `text` that say nothing about the paper's subject: URLs, and sentences
+    announcing where the code is ("Our code is available at …", "We release our code")."""
+    spans: list[tuple[int, int]] = []
+    for sentence in _SENTENCE.finditer(text):
+        body = sentence.group()
+        if body.strip() and _RELEASE.search(body):
+            spans.append((sentence.start(), sentence.end()))
+    spans.extend((m.start(), m.end()) for m in _URL.finditer(text))
+    return spans
 
 
 def compounds(text: str, toks: list[Token]) -> Iterator[tuple[int, int, str]]:
@@ -127,3 +198,25 @@ def plural_aliases(text: str, toks: list[Token]) -> Iterator[tuple[int, str]]:
 def stems(text: str) -> list[str]:
     """Just the stems, e.g. for a query word or phrase."""
     return [t.stem for t in tokens(text)]
+
+
+@lru_cache(maxsize=65536)
+def inflection_base(surface: str) -> str:
+    """The word without its inflection (plural, -ed, -ing, final e, doubled consonant):
+    "distributed", "distributes" and "distributing" share "distribut", while "distribution",
+    which Snowball also stems to "distribut", keeps its own. Plain queries match a word's
+    inflections only, as a reader means them: `distributed training` is not "distribution"."""
+    w = surface
+    if len(w) > 4 and w.endswith("ies"):
+        w = w[:-3] + "y"
+    elif len(w) > 5 and w.endswith("ing"):
+        w = w[:-3]
+    elif (len(w) > 4 and w.endswith("ed")) or (len(w) > 4 and w.endswith("es") and w[-3] in "sxzh"):
+        w = w[:-2]
+    elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        w = w[:-1]
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in _VOWELS:
+        w = w[:-1]
+    return w

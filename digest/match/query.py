@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from digest.errors import QueryError
-from digest.match.normalize import compounds, tokens
+from digest.match.normalize import Token, compounds, tokens
 from digest.models import Field
 
 FIELDS: dict[str, Field] = {
@@ -59,6 +59,8 @@ class Term:
     fields: tuple[Field, ...]
     prefix: str | None = None  # folded surface prefix for `word*`
     joined: str | None = None
+    surfaces: tuple[str, ...] = ()  # folded words as typed, beside `stems` (acronym lookup)
+    forms: str | None = None  # plain queries: only words with this inflection base
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,36 +271,44 @@ class _Parser:
 
 
 def _word(tok: _Tok, fields: tuple[Field, ...]) -> Term:
-    error, offset, stems, prefix, joined = _analyse_word(tok.text)
+    error, offset, stems, prefix, joined, surfaces = _analyse_word(tok.text)
     if error is not None:
         raise QueryError(error, tok.column + offset)
-    return Term(display=tok.text, stems=stems, fields=fields, prefix=prefix, joined=joined)
+    return Term(tok.text, stems, fields, prefix, joined, surfaces)
 
 
 @lru_cache(maxsize=65536)
 def _analyse_word(
     word: str,
-) -> tuple[str | None, int, tuple[str, ...], str | None, str | None]:
-    """(error, error offset, stems, prefix, joined) for one query word; cached because readers
-    reuse the same words endlessly."""
+) -> tuple[str | None, int, tuple[str, ...], str | None, str | None, tuple[str, ...]]:
+    """(error, error offset, stems, prefix, joined, surfaces) for one query word; cached because
+    readers reuse the same words endlessly."""
     star = word.find("*")
     if star >= 0 and star != len(word) - 1:
-        return '"*" goes at the end of a word', star, (), None, None
+        return '"*" goes at the end of a word', star, (), None, None, ()
     if star >= 0:
         toks = tokens(word[:-1])
         if len(toks) != 1:
-            return '"*" needs a single word before it (as in quantiz*)', 0, (), None, None
-        return None, 0, (), toks[0].surface, None
+            return '"*" needs a single word before it (as in quantiz*)', 0, (), None, None, ()
+        return None, 0, (), toks[0].surface, None, ()
     toks = tokens(word)
     if not toks:
-        return f'"{word}" has no letters or digits to search for', 0, (), None, None
+        return f'"{word}" has no letters or digits to search for', 0, (), None, None, ()
     joined = None
     if len(toks) > 1:
         whole = len(toks) - 1
         joined = next(
             (j for first, last, j in compounds(word, toks) if last - first == whole), None
         )
-    return None, 0, tuple(t.stem for t in toks), None, joined
+    return None, 0, tuple(t.stem for t in toks), None, joined, _surfaces(toks)
+
+
+def _surfaces(toks: list[Token]) -> tuple[str, ...]:
+    """The typed words, kept only when one of them stems to something else (else () so terms
+    that never need the acronym lookup stay as small, and as shared, as before)."""
+    if all(t.stem == t.surface for t in toks):
+        return ()
+    return tuple(t.surface for t in toks)
 
 
 def _phrase(tok: _Tok, fields: tuple[Field, ...]) -> Term:
@@ -314,7 +324,8 @@ def _phrase(tok: _Tok, fields: tuple[Field, ...]) -> Term:
         parts = list(compounds(tok.text, toks))
         if len(parts) == 1 and parts[0][1] - parts[0][0] == len(toks) - 1:
             joined = parts[0][2]
-    return Term(display=display, stems=tuple(t.stem for t in toks), fields=fields, joined=joined)
+    stems = tuple(t.stem for t in toks)
+    return Term(display, stems, fields, joined=joined, surfaces=_surfaces(toks))
 
 
 def _broaden(node: Node) -> Node:
@@ -334,7 +345,7 @@ def _with_fields(node: Node, fields: tuple[Field, ...]) -> Node:
     if isinstance(node, Term):
         if node.fields != DEFAULT_FIELDS:
             return node
-        return Term(node.display, node.stems, fields, node.prefix, node.joined)
+        return Term(node.display, node.stems, fields, node.prefix, node.joined, node.surfaces)
     if isinstance(node, Not):
         return Not(_with_fields(node.child, fields))
     return type(node)(tuple(_with_fields(c, fields) for c in node.children))
