@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 
 from digest.errors import QueryError
 from digest.match import Matcher, PaperIndex, compile_query
+from digest.match.aliases import load_aliases
 from digest.models import Edition, Match, Paper, Profile, Subscriber
 from digest.profiles.cadence import parse_cadence
 from digest.settings import Settings
@@ -169,7 +170,8 @@ class EditionBuilder:
         self._since = since
         with self.store.session() as session:
             self._papers: list[Paper] = list_papers(session, seen_after=since, seen_until=self.now)
-        self._matcher = Matcher(PaperIndex.build(self._papers, now=self.now))
+        aliases = load_aliases(self.settings.match.aliases_file)
+        self._matcher = Matcher(PaperIndex.build(self._papers, now=self.now), aliases=aliases)
         self._windows: dict[datetime, Candidates] = {}
 
     def window_start(self, subscriber: Subscriber, history: History) -> datetime:
@@ -265,7 +267,8 @@ def preview_for_profile(
     candidates = [p for p in papers if p.first_seen is None or since < p.first_seen <= now]
     subscriber = Subscriber(id=0, public_id="preview", status="active", profile=profile)
     if matcher is None:
-        matcher = Matcher(PaperIndex.build(candidates, now=now))
+        aliases = load_aliases(settings.match.aliases_file)
+        matcher = Matcher(PaperIndex.build(candidates, now=now), aliases=aliases)
     return select_edition(
         subscriber, edition_date, matcher, Candidates.of(candidates), settings, now=now
     )

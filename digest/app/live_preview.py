@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from digest.app.edition import DEFAULT_LOOKBACK, preview_for_profile
 from digest.match import Matcher, PaperIndex
+from digest.match.aliases import load_aliases
 from digest.models import Edition, Paper, Profile
 from digest.profiles.cadence import hand_send_edition
 from digest.render import DigestLinks, Renderer
@@ -49,6 +50,7 @@ class _Index:
 class PreviewSource:
     def __init__(self, settings: Settings, store: Store) -> None:
         self._settings = settings
+        self._aliases = load_aliases(settings.match.aliases_file)
         self._store = store
         self._lock = threading.Lock()
         self._index: _Index | None = None
@@ -66,7 +68,9 @@ class PreviewSource:
             ):
                 return index
             papers = list_papers(session, limit=PREVIEW_POOL, seen_after=now - DEFAULT_LOOKBACK)
-        index = _Index(current, now, papers, Matcher(PaperIndex.build(papers, now=now)))
+        index = _Index(
+            current, now, papers, Matcher(PaperIndex.build(papers, now=now), aliases=self._aliases)
+        )
         with self._lock:
             self._index = index
         return index
