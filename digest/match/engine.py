@@ -182,10 +182,6 @@ class Matcher:
                 break
         return matches
 
-    def matching_bits(self, query: str) -> int:
-        """The bitmap of paper indices matching one query (for callers that only filter)."""
-        return self._evaluate(query).bits
-
     def _combined(self, doc: int, topics: Sequence[Topic], lists: list[_TopicList]) -> Match:
         """A paper several topics matched: their names and reasons, the best topic's score.
         Shared by every profile whose topics hit this paper the same way."""
