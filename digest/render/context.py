@@ -215,10 +215,6 @@ def _shorten(text: str, limit: int) -> str:
     return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-·") + "…"
 
 
-def top_title(edition: Edition) -> str:
-    return _top_title(edition.papers[0].paper.title if edition.papers else None)
-
-
 def _top_title(title: str | None) -> str:
     if title is None:
         return "nothing new on your topics"

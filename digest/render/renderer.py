@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -135,11 +134,6 @@ class Renderer:
             self._text_fragment_cache.clear()
         return fast
 
-    @property
-    def template_files(self) -> list[Path]:
-        files = [self.html_source.filename, self.text_template.filename]
-        return [Path(f) for f in files if f]
-
     def _source(self, name: str) -> tuple[str, str]:
         loader = self._html_env.loader
         assert loader is not None
@@ -211,9 +205,6 @@ class Renderer:
         # rewritten page calls this only inside {% autoescape false %}; anywhere else Jinja
         # would escape the plain string once more, never leave it raw.
         return fragment.template.render({fragment.name: value})
-
-    def context(self, edition: Edition, links: DigestLinks) -> dict[str, Any]:
-        return build_context(edition, links, self.settings)
 
     def render(self, edition: Edition, links: DigestLinks) -> RenderedDigest:
         context = build_context(edition, links, self.settings)

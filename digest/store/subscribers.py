@@ -117,10 +117,6 @@ def list_subscribers(session: Session, *, status: Status | None = None) -> list[
     return [to_subscriber(row) for row in session.scalars(query)]
 
 
-def active_subscribers(session: Session) -> list[Subscriber]:
-    return list_subscribers(session, status="active")
-
-
 def suppress(session: Session, address: str, reason: str, now: datetime) -> None:
     key = email_key(address)
     if session.get(SuppressionRow, key) is None:
