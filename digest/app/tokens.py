@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer, want_bytes
 
 from digest.errors import ConfigError, TokenError
 from digest.render import DigestLinks
@@ -46,12 +46,21 @@ class Signer:
             purpose: URLSafeTimedSerializer(self._keys, salt=f"papers-digest/{purpose.value}")
             for purpose in Purpose
         }
+        # `dumps` is dump_payload then make_signer().sign(): both steps are public, and a mail
+        # signs one id twice. bench/render.py: compose 250 µs/msg this way, 290 via dumps (1.16x).
+        self._signers = {purpose: s.make_signer() for purpose, s in self._serializers.items()}
+        self._last: tuple[str, bytes] = ("", b"")
 
     def _serializer(self, purpose: Purpose) -> URLSafeTimedSerializer:
         return self._serializers[purpose]
 
     def sign(self, purpose: Purpose, public_id: str) -> str:
-        return self._serializer(purpose).dumps(public_id)
+        """`URLSafeTimedSerializer(...).dumps(public_id)`, the same token."""
+        last = self._last  # one read: another thread may replace it meanwhile
+        if last[0] != public_id or not last[1]:
+            payload = self._serializer(purpose).dump_payload(public_id)
+            last = self._last = (public_id, want_bytes(payload))
+        return self._signers[purpose].sign(last[1]).decode("ascii")
 
     def verify(self, purpose: Purpose, token: str, *, max_age: int | None = None) -> str:
         """The subscriber's public id, or TokenError (expired=True when only the age is wrong)."""

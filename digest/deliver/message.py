@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from digest.deliver.headers import (
@@ -303,11 +304,23 @@ def message_id(edition: Edition, from_address: str) -> str:
     return f"<{edition.date.isoformat()}.{token}@{domain_of(from_address)}>"
 
 
+# format_address for the configured sender addresses, which are the same on every mail of a
+# run: each (name, address, field) is validated and formatted once. Errors are not cached: an
+# invalid setting raises on every call, as format_address does.
+_sender_address = lru_cache(maxsize=64)(format_address)
+
+
+@lru_cache(maxsize=8)
+def _date_header(now: datetime) -> str:
+    """A send stamps a whole batch with one `now`: format it once."""
+    return format_datetime(now.astimezone(UTC))
+
+
 def list_headers(settings: Settings, links: DigestLinks) -> list[tuple[str, str]]:
     sender = settings.sender
     unsubscribe = f"<{links.unsubscribe}>"
     if sender.unsubscribe_mailto:
-        mailto = format_address(
+        mailto = _sender_address(
             None, sender.unsubscribe_mailto, field="[sender] unsubscribe_mailto"
         )
         unsubscribe += f", <mailto:{mailto}?subject=unsubscribe>"
@@ -347,22 +360,22 @@ def compose_rendered(
     """`compose`, also returning the rendered parts (preview writes them beside the .eml)."""
     sender = settings.sender
     profile = edition.subscriber.profile
-    from_header = format_address(
+    from_header = _sender_address(
         sender.from_name, sender.from_address, field="[sender] from_address"
     )
     recipient = validate_address(profile.email, field="subscriber email")
     to_header = format_address(profile.name, recipient, field="subscriber email")
     reply_to = (
-        format_address(None, sender.reply_to, field="[sender] reply_to")
+        _sender_address(None, sender.reply_to, field="[sender] reply_to")
         if sender.reply_to
         else None
     )
     check_value("[sender] list_id", sender.list_id)
     check_value("[site] base_url", settings.site.base_url)
-    mid = message_id(edition, format_address(None, sender.from_address, field="from"))
+    mid = message_id(edition, _sender_address(None, sender.from_address, field="from"))
     rendered = renderer.render(edition, links)
     headers = [
-        ("Date", format_datetime(now.astimezone(UTC))),
+        ("Date", _date_header(now)),
         ("From", from_header),
         ("To", to_header),
     ]

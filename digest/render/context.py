@@ -68,11 +68,15 @@ class Card:
     meta: str  # "A, B, C et al. · Org · 42 upvotes · 17 Oct 2026", skipping what is unknown
 
 
+@lru_cache(maxsize=1024)
 def format_date(day: date) -> str:
+    """Cached, as strftime is slow and a run shows few distinct days."""
     return f"{day.day} {day:%b %Y}"
 
 
+@lru_cache(maxsize=64)
 def format_long_date(day: date) -> str:
+    """Cached: every reader of an edition gets the same date line."""
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
@@ -92,9 +96,10 @@ def author_line(paper: Paper) -> str:
     return f"{shown} et al." if total > MAX_AUTHORS else shown
 
 
+@lru_cache(maxsize=4096)
 def trim_abstract(abstract: str, limit: int = ABSTRACT_LIMIT) -> str:
     """Whole sentences up to `limit` characters; a first sentence longer than that is cut at a
-    word and marked with an ellipsis."""
+    word and marked with an ellipsis. Cached: the same paper goes to many readers."""
     text = normalise_whitespace(abstract)
     if len(text) <= limit:
         return text
@@ -110,13 +115,15 @@ def trim_abstract(abstract: str, limit: int = ABSTRACT_LIMIT) -> str:
     return f"{cut}…"
 
 
+@lru_cache(maxsize=4096)
 def _wrapped(text: str) -> tuple[str, ...]:
     return tuple(textwrap.wrap(text, TEXT_WIDTH - 3, break_long_words=False)) or ("",)
 
 
+@lru_cache(maxsize=8192)
 def highlight_spans(text: str, terms: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
     """Sorted, non-overlapping spans of `text` where any reason term occurs. The matcher finds
-    them on stems ("decoding" lights up "decoded")."""
+    them on stems ("decoding" lights up "decoded"); cached, as a paper reaches many readers."""
     merged: list[tuple[int, int]] = []
     for start, end in sorted({span for term in terms for span in term_spans(text, term)}):
         if merged and start < merged[-1][1]:
@@ -126,6 +133,7 @@ def highlight_spans(text: str, terms: tuple[str, ...]) -> tuple[tuple[int, int],
     return tuple(merged)
 
 
+@lru_cache(maxsize=8192)
 def highlight(text: str, terms: tuple[str, ...]) -> Markup:
     """Escape `text`, then wrap the matched spans: markup comes only from here, never from text."""
     out: list[str] = []
@@ -152,6 +160,7 @@ def _matched_line(matched: tuple[MatchReason, ...]) -> str:
     return ", ".join(f"{term} ({', '.join(fields)})" for term, fields in seen.items())
 
 
+@lru_cache(maxsize=16384)
 def _meta(
     authors: str, organization: str | None, upvotes: int | None, published: str | None
 ) -> str:
@@ -224,8 +233,10 @@ def subject(edition: Edition, settings: Settings) -> str:
     return _subject(settings.digest.subject, settings.digest.list_name, edition.date, title)
 
 
+@lru_cache(maxsize=4096)
 def _subject(template: str, list_name: str, day: date, title: str | None) -> str:
-    """The configured subject filled in; a template that cannot be filled is a ConfigError."""
+    """Cached: every reader whose digest leads with the same paper that day gets the same
+    subject. A template that cannot be filled raises again on every call."""
     try:
         text = template.format(
             list_name=list_name, date=format_date(day), top_title=_top_title(title)
