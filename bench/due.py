@@ -25,7 +25,7 @@ from digest.profiles.cadence import Schedule
 from digest.settings import Settings, load_settings
 from digest.store import Store, open_store
 from digest.store.schema import DeliveryRow, SubscriberRow, TopicRow
-from digest.store.subscribers import active_subscribers
+from digest.store.subscribers import list_subscribers
 
 AT = datetime(2026, 3, 30, 7, 0, tzinfo=UTC)
 ZONES = ["Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia/Sydney", "UTC"]
@@ -84,7 +84,7 @@ def naive(store: Store, settings: Settings, at: datetime) -> int:
     window = timedelta(hours=settings.schedule.catch_up_hours)
     due = 0
     with store.session() as session:
-        for subscriber in active_subscribers(session):
+        for subscriber in list_subscribers(session, status="active"):
             profile = subscriber.profile
             schedule = Schedule.parse(profile.cadence, profile.send_time, profile.timezone)
             edition = schedule.current_edition(at)

@@ -30,6 +30,7 @@ from digest.deliver.message import compose, message_id
 from digest.models import Edition, Match, MatchReason, Paper, Profile, Subscriber, Topic
 from digest.render import Renderer
 from digest.render.compile import mjml_to_html
+from digest.render.context import build_context
 from digest.settings import load_settings
 
 NOW = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
@@ -133,7 +134,7 @@ def naive(edition: Edition, renderer: Renderer, signer: Signer) -> bytes:
     """Per mail: Jinja → MJML → mjml2html → EmailMessage.as_bytes()."""
     settings = renderer.settings
     links = digest_links(settings, signer, edition.subscriber.public_id)
-    context = renderer.context(edition, links)
+    context = build_context(edition, links, settings)
     mjml = renderer.html_source.render(context)
     html = mjml_to_html(mjml, "digest.mjml.j2")
     text = renderer.text_template.render(context)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from digest.cli.app import run
-from digest.cli.demo_run import sample_bytes
+from digest.cli.demo_run import SAMPLE
 from digest.sources import parse
 from tests.conftest import shared_file
 from tests.ingest_support import API_PAGE, NOW, TEXT_PAGE, stored
@@ -30,6 +31,11 @@ PAPER_KEYS = {
     "upvotes",
     "url",
 }
+
+
+def sample_bytes() -> bytes:
+    """The sample page `digest demo` loads, as installed with the package."""
+    return (resources.files("digest") / "samples" / SAMPLE).read_bytes()
 
 
 @pytest.fixture

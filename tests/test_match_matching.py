@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digest.errors import QueryError
-from digest.match import Matcher, PaperIndex, compile_query, highlight_spans, highlight_terms
+from digest.match import Matcher, PaperIndex, compile_query, term_spans
 from digest.models import Match, MatchReason, Paper, Topic
+from digest.render.context import highlight_spans
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -212,7 +213,9 @@ def test_an_empty_index_matches_nothing() -> None:
 
 
 def spans(text: str, match: Match, field: str) -> list[str]:
-    return [text[a:b] for a, b in highlight_spans(text, match, field)]  # type: ignore[arg-type]
+    """What a digest highlights in `field`: the match's reason terms, found in the text."""
+    terms = tuple(r.term for r in match.matched if r.field == field)
+    return [text[a:b] for a, b in highlight_spans(text, terms)]
 
 
 def test_highlights_point_at_the_original_text(matcher: Matcher) -> None:
@@ -226,9 +229,11 @@ def test_highlights_point_at_the_original_text(matcher: Matcher) -> None:
         m for m in matcher.match([Topic("t", "kv cache, quantiz*")]) if m.paper.id == "quant"
     )
     assert spans(quant.paper.title, quant, "title") == ["Quantization", "KV-Cache"]
-    assert highlight_terms(quant) == {
-        "title": ("kv cache", "quantiz*"),
-        "abstract": ("cache", "quantiz*"),
+    assert {(r.field, r.term) for r in quant.matched} == {
+        ("title", "kv cache"),
+        ("title", "quantiz*"),
+        ("abstract", "cache"),
+        ("abstract", "quantiz*"),
     }
 
 
@@ -246,8 +251,6 @@ def test_the_public_names_are_pinned() -> None:
         "PaperIndex",
         "Query",
         "compile_query",
-        "highlight_spans",
-        "highlight_terms",
         "term_spans",
     ]
 
@@ -312,7 +315,7 @@ def test_any_query_that_parses_matches_without_error(query: str) -> None:
     for m in found:
         for reason in m.matched:
             text = getattr(m.paper, reason.field) if reason.field != "authors" else ""
-            highlight_spans(text or "", m, reason.field)
+            term_spans(text or "", reason.term)
 
 
 def test_an_acronym_plural_is_found_however_it_is_typed() -> None:

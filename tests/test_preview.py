@@ -25,7 +25,7 @@ from digest.settings import Settings
 from digest.store import Store
 from digest.store.papers import upsert_papers
 from digest.store.schema import DeliveryRow
-from digest.store.subscribers import active_subscribers, create
+from digest.store.subscribers import create, list_subscribers
 from digest.web.preview_server import PreviewState, create_preview_app
 from tests.conftest import TEST_SECRET
 from tests.render_samples import HOSTILE_ABSTRACT, HOSTILE_TITLE
@@ -149,7 +149,8 @@ def test_a_preview_is_exactly_the_message_send_would_build(
     populate(store)
     write_previews(store, settings, tmp_path / "p", now=NOW, subscriber="bo@example.org")
     with store.session() as session:
-        reader = next(s for s in active_subscribers(session) if s.email == "bo@example.org")
+        active = list_subscribers(session, status="active")
+        reader = next(s for s in active if s.email == "bo@example.org")
     day = NOW.date()
     builder = EditionBuilder(store, settings, now=NOW)
     edition = builder.build(reader, day, builder.histories([(reader, day)])[reader.id])

@@ -333,9 +333,9 @@ def test_quoted_printable_lines_stay_within_76_characters(width: int, space: str
     import binascii
 
     from digest.deliver.message import (
+        _pieces_encoded,
         _quoted_printable,
         _quoted_printable_by_line,
-        quoted_printable_pieces,
         quoted_printable_text,
     )
 
@@ -343,8 +343,8 @@ def test_quoted_printable_lines_stay_within_76_characters(width: int, space: str
     for encoded in (
         _quoted_printable(text),
         _quoted_printable_by_line(text),
-        quoted_printable_pieces([text]),
-        quoted_printable_pieces(["<p>", text, "</p>"]),
+        b"".join(_pieces_encoded([text])),
+        b"".join(_pieces_encoded(["<p>", text, "</p>"])),
         quoted_printable_text([text[:40], text[40:]]),
     ):
         assert max(len(line) for line in encoded.split(b"\r\n")) <= 76, encoded

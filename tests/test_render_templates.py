@@ -9,7 +9,7 @@ import pytest
 
 from digest.errors import TemplateError
 from digest.render import DigestLinks, Renderer
-from digest.render.context import author_line, highlight, trim_abstract
+from digest.render.context import author_line, build_context, highlight, trim_abstract
 from digest.render.loader import HTML_TEMPLATE, TEXT_TEMPLATE
 from digest.settings import Settings
 from tests.conftest import ROOT, require
@@ -66,7 +66,7 @@ def test_compile_once_equals_per_email_compile(renderer: Renderer, name: str) ->
     straightforward path (Jinja → MJML → HTML for every mail). Nothing is normalised."""
     ed = EDITIONS[name]
     rendered = renderer.render(ed, LINKS)
-    assert rendered.html == renderer.render_per_email(renderer.context(ed, LINKS))
+    assert rendered.html == renderer.render_per_email(build_context(ed, LINKS, renderer.settings))
 
 
 def test_per_email_mjml_mangles_bidi_controls(renderer: Renderer) -> None:
@@ -75,7 +75,7 @@ def test_per_email_mjml_mangles_bidi_controls(renderer: Renderer) -> None:
     MRML reader text, so the character reaches the mail intact."""
     ed = edition(papers=[paper(1, title=HOSTILE_TITLE)])
     fast = renderer.render(ed, LINKS).html
-    slow = renderer.render_per_email(renderer.context(ed, LINKS))
+    slow = renderer.render_per_email(build_context(ed, LINKS, renderer.settings))
     assert "\\u{202e}" in slow
     assert "\\u{202e}" not in fast
     assert "\u202e" in fast
@@ -287,7 +287,7 @@ def test_text_part_with_cached_entries_equals_the_text_template(
     """The text part is rendered with each paper's entry cached (the number stays in the loop):
     byte for byte what the text template itself renders, twice over (the second from cache)."""
     assert renderer.text_fast is not renderer.text_template
-    context = renderer.context(EDITIONS[name], LINKS)
+    context = build_context(EDITIONS[name], LINKS, renderer.settings)
     expected = renderer.text_template.render(context)
     assert renderer.text_fast.render(context) == expected
     assert renderer.text_fast.render(context) == expected

@@ -35,7 +35,7 @@ from digest.profiles import profile_from_mapping
 from digest.settings import Settings
 from digest.store import Store
 from digest.store.bounces import claim_reply
-from digest.store.subscribers import get_row_by_email, to_subscriber, update_profile
+from digest.store.subscribers import get_by_email, save_profile
 
 log = logging.getLogger(__name__)
 
@@ -158,10 +158,10 @@ class MailCommands:
     def _topics(self, address: str, command: Command, now: datetime) -> tuple[str, str]:
         """`topics`, `add`, `remove` for an active or pending subscriber: (outcome, reply)."""
         with self.store.session() as session:
-            row = get_row_by_email(session, address)
-            if row is None or row.status not in ("pending", "active"):
+            found = get_by_email(session, address)
+            if found is None or found.status not in ("pending", "active"):
                 return "not a subscriber", f"{address} is not subscribed to {self.list_name}.\n"
-            profile = to_subscriber(row).profile
+            profile = found.profile
             if command.verb == "add":
                 topics = [*profile.topics, Topic(command.argument[:100], command.argument)]
             elif command.verb == "remove":
@@ -181,7 +181,7 @@ class MailCommands:
                 )
             except ProfileError as exc:
                 return "refused", _listing(profile.topics, f"Not changed: {exc}.\n\nYour topics:")
-            update_profile(session, row, replace(profile, topics=checked.topics), now)
+            save_profile(session, found.id, replace(profile, topics=checked.topics), now)
             done = "added" if command.verb == "add" else "removed"
             return done, _listing(checked.topics, f"Topic {done}. Your topics:")
 

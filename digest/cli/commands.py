@@ -32,6 +32,10 @@ COMMANDS: dict[str, Entry] = {
         ("serve",),
         "Who would be sent which edition at an instant (ledger and catch_up_hours honoured).",
     ),
+    "eval": Entry(
+        ("evaluate",),
+        "Score each topic's query in FILE against the stored papers (precision, recall, F1, nDCG).",
+    ),
     "inbound": Entry(
         ("inbound",),
         "Receive mail that comes back: bounces, complaints, unsubscribe mail, commands by mail.",

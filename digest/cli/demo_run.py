@@ -81,11 +81,6 @@ class DemoState:
 Step = tuple[str, Callable[[DemoState, Reporter], None]]
 
 
-def sample_bytes() -> bytes:
-    """The bundled sample page (invented papers), read from the installed package."""
-    return (resources.files("digest") / "samples" / SAMPLE).read_bytes()
-
-
 def demo_config(state: DemoState, secret_key: str) -> str:
     """The demo's settings file: its own database and a fresh signing key."""
     url = f"sqlite:///{state.db_path.resolve()}"

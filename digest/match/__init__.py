@@ -5,13 +5,14 @@ matcher = Matcher(index)                          # reuse for every subscriber
 matches = matcher.match(profile.topics, min_upvotes=profile.min_upvotes,
                         limit=profile.max_papers)
 for m in matches:                                 # best first, ties by paper id
-    highlight_spans(m.paper.title, m, "title")    # [(start, end), ...] in the original text
+    for reason in m.matched:                      # where to highlight, in the original text
+        term_spans(getattr(m.paper, reason.field), reason.term)  # [(start, end), ...]
 """
 
 from __future__ import annotations
 
 from digest.match.engine import Matcher
-from digest.match.highlight import highlight_spans, highlight_terms, term_spans
+from digest.match.highlight import term_spans
 from digest.match.index import PaperIndex
 from digest.match.query import Query, compile_query
 
@@ -20,7 +21,5 @@ __all__ = [
     "PaperIndex",
     "Query",
     "compile_query",
-    "highlight_spans",
-    "highlight_terms",
     "term_spans",
 ]

@@ -200,10 +200,6 @@ class Matcher:
             return None
         return [understand(words, self.index, self.aliases) for words in groups]
 
-    def matching_bits(self, query: str) -> int:
-        """The bitmap of paper indices matching one query (for callers that only filter)."""
-        return self._evaluate(query).bits
-
     def _combined(self, doc: int, topics: Sequence[Topic], lists: list[_TopicList]) -> Match:
         """A paper several topics matched: their names and reasons, the best topic's score.
         Shared by every profile whose topics hit this paper the same way."""

@@ -8,19 +8,8 @@ spans and does its own escaping and markup.
 from __future__ import annotations
 
 from digest.match.normalize import compounds, plural_aliases, stem, tokens
-from digest.models import Field, Match
 
 Span = tuple[int, int]
-
-
-def highlight_terms(match: Match) -> dict[Field, tuple[str, ...]]:
-    """The reason terms per field, in reason order: "matched: kv cache (title)"."""
-    out: dict[Field, list[str]] = {}
-    for reason in match.matched:
-        terms = out.setdefault(reason.field, [])
-        if reason.term not in terms:
-            terms.append(reason.term)
-    return {name: tuple(terms) for name, terms in out.items()}
 
 
 def term_spans(text: str, term: str) -> list[Span]:
@@ -56,23 +45,3 @@ def term_spans(text: str, term: str) -> list[Span]:
             if joined in alt
         )
     return spans
-
-
-def highlight_spans(text: str, match: Match, field: Field) -> list[Span]:
-    """Sorted, non-overlapping (start, end) spans of `text` (the paper's `field`) to highlight."""
-    spans: list[Span] = []
-    for reason in match.matched:
-        if reason.field == field:
-            spans.extend(term_spans(text, reason.term))
-    return merge_spans(spans)
-
-
-def merge_spans(spans: list[Span]) -> list[Span]:
-    merged: list[Span] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            if end > merged[-1][1]:
-                merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    return merged

@@ -232,7 +232,7 @@ class PaperIndex:
             idf = math.log(1.0 + self.size / (1.0 + bits.bit_count()))
             weights: dict[int, float] = {}
             for name, counts in per_field.items():
-                # rank.term_weight as C-level maps: (field weight × idf) × saturate(tf), the
+                # as C-level maps: (field weight × idf) × saturate(tf), the
                 # same floating-point operations in the same order
                 scale = rank.FIELD_WEIGHTS[name] * idf
                 saturated = map(_saturation_table(counts).__getitem__, counts.values())

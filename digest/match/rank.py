@@ -36,10 +36,6 @@ def saturate(tf: int) -> float:
     return tf * (_K1 + 1.0) / (tf + _K1)
 
 
-def term_weight(field: Field, idf: float, tf: int) -> float:
-    return FIELD_WEIGHTS[field] * idf * saturate(tf)
-
-
 def trendiness(paper: Paper, now: datetime) -> float:
     if paper.published is not None:
         age = max(0.0, float((now.date() - paper.published).days))
@@ -49,9 +45,3 @@ def trendiness(paper: Paper, now: datetime) -> float:
         age = UNDATED_AGE_DAYS
     raw = math.log1p(max(0, paper.upvotes or 0)) * math.pow(0.5, age / HALF_LIFE_DAYS)
     return raw / (raw + _TREND_SCALE)
-
-
-def blend(raw_relevance: float, trend: float) -> float:
-    """The score: squashed relevance and trendiness, weighted (the matcher inlines this)."""
-    relevance = raw_relevance / (raw_relevance + RELEVANCE_SCALE)
-    return RELEVANCE_WEIGHT * relevance + TREND_WEIGHT * trend

@@ -111,11 +111,6 @@ def record_soft_bounce(
     return BounceOutcome(to_subscriber(subscriber), row.score, suppressed)
 
 
-def bounce_score(session: Session, subscriber_id: int) -> float:
-    row = session.get(BounceScoreRow, subscriber_id)
-    return row.score if row is not None else 0.0
-
-
 def record_complaint(
     session: Session,
     delivery_id: int | None,

@@ -59,6 +59,20 @@ def get_row_by_email(session: Session, address: str) -> SubscriberRow | None:
     )
 
 
+def get_by_email(session: Session, address: str) -> Subscriber | None:
+    """The subscriber with this address (compared case-insensitively), as a value."""
+    row = get_row_by_email(session, address)
+    return to_subscriber(row) if row is not None else None
+
+
+def save_profile(session: Session, subscriber_id: int, profile: Profile, now: datetime) -> None:
+    """Replace a subscriber's profile (topics, settings) in place."""
+    row = session.get(SubscriberRow, subscriber_id)
+    if row is None:
+        raise LookupError(f"subscriber {subscriber_id} is gone")
+    update_profile(session, row, profile, now)
+
+
 def get_row_by_public_id(session: Session, public_id: str) -> SubscriberRow | None:
     return session.scalar(select(SubscriberRow).where(SubscriberRow.public_id == public_id))
 
@@ -115,10 +129,6 @@ def list_subscribers(session: Session, *, status: Status | None = None) -> list[
     if status is not None:
         query = query.where(SubscriberRow.status == status)
     return [to_subscriber(row) for row in session.scalars(query)]
-
-
-def active_subscribers(session: Session) -> list[Subscriber]:
-    return list_subscribers(session, status="active")
 
 
 def suppress(session: Session, address: str, reason: str, now: datetime) -> None:
