@@ -16,7 +16,7 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from digest.settings import AdminSettings
+from digest.settings_sections import AdminSettings
 from digest.web.context import WebContext, web_context
 from digest.web.ratelimit import retry_after_header
 from digest.web.security import client_address
