@@ -8,6 +8,7 @@ may be configured, newest first: links signed with an older key keep working unt
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from enum import StrEnum
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -17,7 +18,7 @@ from itsdangerous.signer import Signer as ItsSigner
 from itsdangerous.timed import TimestampSigner
 
 from digest.errors import ConfigError, TokenError
-from digest.render import DigestLinks
+from digest.render import DigestLinks, FeedbackLinks
 from digest.settings import Settings
 
 
@@ -25,6 +26,7 @@ class Purpose(StrEnum):
     CONFIRM = "confirm"
     MANAGE = "manage"
     UNSUBSCRIBE = "unsubscribe"
+    FEEDBACK = "feedback"
 
 
 # Confirmation links die after 3 days; manage and unsubscribe links in mails must keep working
@@ -33,6 +35,7 @@ MAX_AGE_SECONDS: dict[Purpose, int] = {
     Purpose.CONFIRM: 3 * 24 * 3600,
     Purpose.MANAGE: 180 * 24 * 3600,
     Purpose.UNSUBSCRIBE: 365 * 24 * 3600,
+    Purpose.FEEDBACK: 180 * 24 * 3600,
 }
 
 
@@ -75,6 +78,11 @@ class Signer:
                 self._payloads.clear()
             payload = want_bytes(self._serializer(purpose).dump_payload(public_id))
             self._payloads[public_id] = payload
+        return self._signers[purpose].sign(payload).decode("ascii")
+
+    def sign_once(self, purpose: Purpose, value: str) -> str:
+        """`sign` for a value signed about once (one reader's paper), kept out of the cache."""
+        payload = want_bytes(self._serializer(purpose).dump_payload(value))
         return self._signers[purpose].sign(payload).decode("ascii")
 
     def verify(self, purpose: Purpose, token: str, *, max_age: int | None = None) -> str:
@@ -134,10 +142,37 @@ class _LinkSigner:
         return value + self._sep + self._signature(value)
 
 
-def digest_links(settings: Settings, signer: Signer, public_id: str) -> DigestLinks:
-    """The signed manage and unsubscribe links every digest carries."""
+def digest_links(
+    settings: Settings, signer: Signer, public_id: str, paper_ids: Sequence[str] = ()
+) -> DigestLinks:
+    """The signed manage and unsubscribe links every digest carries, and the "more like this"
+    / "less like this" links of each of `paper_ids` (the papers of the reader's edition)."""
     base = settings.site.base_url
+    feedback = {
+        paper_id: FeedbackLinks(
+            more=f"{base}/feedback/{sign_feedback(signer, public_id, paper_id, 'up')}",
+            less=f"{base}/feedback/{sign_feedback(signer, public_id, paper_id, 'down')}",
+        )
+        for paper_id in paper_ids
+    }
     return DigestLinks(
         manage=f"{base}/preferences/{signer.sign(Purpose.MANAGE, public_id)}",
         unsubscribe=f"{base}/unsubscribe/{signer.sign(Purpose.UNSUBSCRIBE, public_id)}",
+        feedback=feedback,
     )
+
+
+_FEEDBACK_SEP = "\n"  # never part of a public id, a paper id or a rating
+
+
+def sign_feedback(signer: Signer, public_id: str, paper_id: str, rating: str) -> str:
+    """A FEEDBACK token: this reader, this paper, this rating, signed and dated."""
+    return signer.sign_once(Purpose.FEEDBACK, _FEEDBACK_SEP.join((public_id, paper_id, rating)))
+
+
+def verify_feedback(signer: Signer, token: str) -> tuple[str, str, str]:
+    """(public id, paper id, rating) of a FEEDBACK token, or TokenError."""
+    parts = signer.verify(Purpose.FEEDBACK, token).split(_FEEDBACK_SEP)
+    if len(parts) != 3 or parts[2] not in ("up", "down"):
+        raise TokenError("this link is not valid")
+    return parts[0], parts[1], parts[2]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -40,11 +40,31 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
 
 
 @dataclass(frozen=True, slots=True)
+class FeedbackLinks:
+    """One paper's "more like this" / "less like this" links for one reader (signed)."""
+
+    more: str
+    less: str
+
+
+@dataclass(frozen=True, slots=True)
 class DigestLinks:
-    """Signed per-reader links; built by the caller, who holds the token signer."""
+    """Signed per-reader links; built by the caller, who holds the token signer. `feedback`
+    maps a paper id to its rating links (papers without an entry show none)."""
 
     manage: str
     unsubscribe: str
+    feedback: Mapping[str, FeedbackLinks] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PaperNote:
+    """What a card shows beside the paper that is per reader (so not in the shared Card):
+    why the reader's ratings placed it, and the links to rate it."""
+
+    because: str
+    more_url: str | None
+    less_url: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +277,7 @@ def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> d
     """Everything both templates may use; templates are rendered with StrictUndefined."""
     profile = edition.subscriber.profile
     cards = [make_card(m.paper, m) for m in edition.papers]
+    notes = [_note(m, links.feedback.get(m.paper.id)) for m in edition.papers]
     trending = [make_card(p) for p in edition.trending]
     subject_line = subject(edition, settings)
     return {
@@ -268,6 +289,7 @@ def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> d
         "preheader": preheader(edition, cards),
         "reader_name": normalise_whitespace(profile.name) if profile.name else "",
         "papers": cards,
+        "notes": notes,
         "paper_count": len(cards),
         "trending": trending,
         "topics": [normalise_whitespace(t.name) for t in profile.topics],
@@ -277,3 +299,11 @@ def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> d
         "unsubscribe_url": links.unsubscribe,
         "postal_address": normalise_whitespace(settings.sender.postal_address),
     }
+
+
+def _note(match: Match, feedback: FeedbackLinks | None) -> PaperNote:
+    return PaperNote(
+        because="; ".join(normalise_whitespace(b) for b in match.because),
+        more_url=feedback.more if feedback else None,
+        less_url=feedback.less if feedback else None,
+    )
