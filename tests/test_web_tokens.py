@@ -130,6 +130,7 @@ ROUTES = {
     Purpose.CONFIRM: "/confirm/{}",
     Purpose.MANAGE: "/preferences/{}",
     Purpose.UNSUBSCRIBE: "/unsubscribe/{}",
+    Purpose.FEEDBACK: "/feedback/{}",
 }
 
 
@@ -166,7 +167,12 @@ def test_bad_tokens_get_a_400_page_and_change_nothing(
 def test_expired_tokens_get_a_410_page_and_change_nothing(
     site: Site, pending: str, purpose: Purpose
 ) -> None:
-    age = {Purpose.CONFIRM: 3.1, Purpose.MANAGE: 181, Purpose.UNSUBSCRIBE: 366}[purpose]
+    age = {
+        Purpose.CONFIRM: 3.1,
+        Purpose.MANAGE: 181,
+        Purpose.UNSUBSCRIBE: 366,
+        Purpose.FEEDBACK: 181,
+    }[purpose]
     path = ROUTES[purpose].format(expired_token(purpose, pending, age_days=age))
     client = site.client()
     token = csrf_token(client.get("/").text)

@@ -298,7 +298,12 @@ class _Run:
                 messages.append((subscriber, edition, claim, None))
                 continue
             try:
-                links = digest_links(self.settings, self.signer, subscriber.public_id)
+                links = digest_links(
+                    self.settings,
+                    self.signer,
+                    subscriber.public_id,
+                    [m.paper.id for m in edition.papers],
+                )
                 composed = compose(
                     edition, self.settings, links, renderer=self.renderer, now=self.now
                 )

@@ -16,7 +16,7 @@ from digest.app.live_preview import PreviewSource
 from digest.app.tokens import Signer
 from digest.settings import Settings
 from digest.store import Store
-from digest.web import confirm, health, preferences, subscribe, unsubscribe
+from digest.web import confirm, feedback, health, preferences, subscribe, unsubscribe
 from digest.web.bodylimit import BodyLimitMiddleware
 from digest.web.context import (
     EMAIL_ATTEMPTS_PER_HOUR,
@@ -65,6 +65,7 @@ def create_app(settings: Settings, store: Store, *, clock: Clock | None = None) 
         *confirm.ROUTES,
         *preferences.ROUTES,
         *unsubscribe.ROUTES,
+        *feedback.ROUTES,
         *health.ROUTES,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
