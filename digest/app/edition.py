@@ -27,12 +27,14 @@ from datetime import date, datetime, timedelta
 
 from digest.errors import QueryError
 from digest.match import Matcher, PaperIndex, compile_query
-from digest.models import Edition, Match, Paper, Profile, Subscriber
+from digest.match.learn import TextVectors, rerank
+from digest.models import Edition, Match, Paper, Profile, Rating, Subscriber
 from digest.profiles.cadence import parse_cadence
 from digest.settings import Settings
 from digest.store import Store
 from digest.store.editions import History, histories
 from digest.store.papers import list_papers
+from digest.store.ratings import ratings_of
 
 DEFAULT_LOOKBACK = timedelta(days=8)
 MAX_LOOKBACK = timedelta(days=31)
@@ -85,15 +87,26 @@ def select_edition(
     *,
     now: datetime,
     sent: AbstractSet[str] = frozenset(),
+    ratings: Sequence[Rating] = (),
+    vectors: TextVectors | None = None,
 ) -> Edition:
     """Match, filter, cap and add trending, over `candidates` (a subset of the matcher's index)
-    less the papers already `sent` to this reader.
+    less the papers already `sent` to this reader. A reader's `ratings` re-rank, widen and
+    narrow what the topics found (`digest.match.learn`, over `vectors` of the matcher's index);
+    without ratings the topics alone decide.
 
     A topic whose stored query no longer parses raises QueryError naming the topic."""
     profile = subscriber.profile
     allowed = candidates.ids
     personal: list[Match] = []
-    if profile.max_papers > 0:
+    if ratings and profile.max_papers > 0:
+        try:
+            found = learned_matches(matcher, profile, ratings, vectors)
+        except QueryError as exc:
+            raise exc.within(_failing_topic(profile)) from None
+        personal = [m for m in found if m.paper.id in allowed and m.paper.id not in sent]
+        del personal[profile.max_papers :]
+    elif profile.max_papers > 0:
         # Indexed papers outside the candidates (seen before the window, or already sent) can
         # take places at the top of the ranking: asking for the cap plus their number still
         # fills the cap from candidates, without ranking and explaining every match.
@@ -115,6 +128,25 @@ def select_edition(
         papers=tuple(personal),
         trending=trending_papers(candidates, personal, count, sent),
         candidates_until=now,
+    )
+
+
+def learned_matches(
+    matcher: Matcher,
+    profile: Profile,
+    ratings: Sequence[Rating],
+    vectors: TextVectors | None = None,
+) -> list[Match]:
+    """Every paper of the matcher's index the reader's topics and ratings let in, best first.
+    QueryError (unnamed) when a topic does not parse."""
+    index = matcher.index
+    found = matcher.match(profile.topics, min_upvotes=profile.min_upvotes)
+    return rerank(
+        found,
+        ratings,
+        vectors or TextVectors(index.papers),
+        upvotes=index.upvotes,
+        min_upvotes=profile.min_upvotes,
     )
 
 
@@ -142,6 +174,7 @@ class EditionBuilder:
         self.settings = settings
         self.now = now
         self._since = now - DEFAULT_LOOKBACK
+        self._ratings: dict[int, tuple[Rating, ...]] = {}
         self._load(self._since)
 
     def _load(self, since: datetime) -> None:
@@ -149,6 +182,7 @@ class EditionBuilder:
         with self.store.session() as session:
             self._papers: list[Paper] = list_papers(session, seen_after=since, seen_until=self.now)
         self._matcher = Matcher(PaperIndex.build(self._papers, now=self.now))
+        self._vectors: TextVectors | None = None  # built for the first reader with ratings
         self._windows: dict[datetime, Candidates] = {}
 
     def window_start(self, subscriber: Subscriber, history: History) -> datetime:
@@ -157,8 +191,10 @@ class EditionBuilder:
         return max(history.previous_until, self.now - MAX_LOOKBACK)
 
     def histories(self, wanted: Sequence[tuple[Subscriber, date]]) -> dict[int, History]:
-        """The ledger's view of a page of readers, in a couple of statements."""
+        """The ledger's view of a page of readers, in a couple of statements; the page's
+        ratings are read with it, in one more, for `build`."""
         with self.store.session() as session:
+            self._ratings = ratings_of(session, [s.id for s, _day in wanted])
             return histories(
                 session,
                 {s.id: day for s, day in wanted},
@@ -169,6 +205,9 @@ class EditionBuilder:
         since = self.window_start(subscriber, history)
         if since < self._since:
             self._load(since)
+        ratings = self._ratings.get(subscriber.id, ())
+        if ratings and self._vectors is None:
+            self._vectors = TextVectors(self._matcher.index.papers)
         return select_edition(
             subscriber,
             edition_date,
@@ -177,6 +216,8 @@ class EditionBuilder:
             self.settings,
             now=self.now,
             sent=history.sent,
+            ratings=ratings,
+            vectors=self._vectors,
         )
 
     def _window(self, since: datetime) -> Candidates:
