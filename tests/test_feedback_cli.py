@@ -91,3 +91,42 @@ def test_removing_a_reader_removes_their_ratings(stored: Cli, store: Store) -> N
         session.execute(delete(SubscriberRow).where(SubscriberRow.email_key == READER))
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(RatingRow)) == 0
+
+
+def test_match_subscriber_without_ratings_is_their_topics(stored: Cli) -> None:
+    code, out, err = stored("match", "--subscriber", READER, "--json")
+    assert (code, err) == (0, "")
+    found = json.loads(out)
+    profile = ROOT / "subscribers" / "ada-inference.toml"
+    topics = json.loads(stored("match", "--profile", str(profile), "--json", "--limit", "100")[1])
+    assert [m["id"] for m in found] == [m["id"] for m in topics]
+    assert all(set(m) == {"id", "title", "score", "matched"} for m in found)
+
+
+def test_match_subscriber_leaves_out_what_they_rated_down_and_honours_limit(stored: Cli) -> None:
+    before = json.loads(stored("match", "--subscriber", READER, "--json")[1])
+    assert len(before) >= 2
+    assert stored("feedback", READER, before[0]["id"], "down")[0] == 0
+    after = json.loads(stored("match", "--subscriber", READER, "--json")[1])
+    assert before[0]["id"] not in [m["id"] for m in after]
+    limited = json.loads(stored("match", "--subscriber", READER, "--json", "--limit", "1")[1])
+    assert limited == after[:1]
+
+
+def test_match_subscriber_names_the_liked_paper_it_follows(stored: Cli) -> None:
+    """A paper brought in by a rating carries "because"; the shape is otherwise unchanged."""
+    papers = json.loads(stored("papers", "--json")[1])
+    mine = {m["id"] for m in json.loads(stored("match", "--subscriber", READER, "--json")[1])}
+    outside = [p for p in papers if p["id"] not in mine]
+    for paper in outside:
+        assert stored("feedback", READER, paper["id"], "up")[0] == 0
+    found = json.loads(stored("match", "--subscriber", READER, "--json")[1])
+    for entry in found:
+        for reason in entry.get("because", []):
+            assert reason.startswith('like "') and reason.endswith('", which you rated up')
+
+
+def test_match_subscriber_unknown_address_is_a_user_error(stored: Cli) -> None:
+    code, out, err = stored("match", "--subscriber", "nobody@example.org", "--json")
+    assert (code, out) == (2, "")
+    assert err.strip() == "error: no subscriber with address 'nobody@example.org'"

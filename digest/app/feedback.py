@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from digest.app.edition import learned_matches
 from digest.app.tokens import Signer, verify_feedback
-from digest.errors import InvalidValue, TokenError
-from digest.models import Paper, Rating, RatingValue, Subscriber
+from digest.errors import InvalidValue, QueryError, TokenError
+from digest.match import Matcher, PaperIndex
+from digest.models import Match, Paper, Rating, RatingValue, Subscriber
 from digest.store import Store
+from digest.store.papers import list_papers
 from digest.store.ratings import find_paper, ratings_for, set_rating
 from digest.store.subscribers import get_row_by_email, get_row_by_public_id, to_subscriber
 
@@ -100,3 +103,28 @@ def undo_rating(store: Store, public_id: str, paper_id: str, *, now: datetime) -
             return False
         set_rating(session, row.id, paper_id, None, now)
         return True
+
+
+def subscriber_matches(
+    store: Store, email: str, *, now: datetime, limit: int | None = None
+) -> tuple[Subscriber, list[Match]]:
+    """What the reader's digest would carry from every stored paper (`digest match
+    --subscriber`): their topics, their ratings, their min_upvotes; no edition window, no cap
+    but `limit`. Papers they rated down are left out, as their digests leave them out."""
+    with store.session() as session:
+        row = get_row_by_email(session, email)
+        if row is None:
+            raise InvalidValue(f"no subscriber with address {email!r}")
+        subscriber = to_subscriber(row)
+        ratings = ratings_for(session, row.id)
+        papers = list_papers(session)
+    profile = subscriber.profile
+    matcher = Matcher(PaperIndex.build(papers, now=now))
+    try:
+        if ratings:
+            found = learned_matches(matcher, profile, ratings)
+        else:
+            found = matcher.match(profile.topics, min_upvotes=profile.min_upvotes)
+    except QueryError as exc:
+        raise exc.within(f"subscriber {subscriber.email}: topics") from None
+    return subscriber, found[:limit] if limit is not None else found
