@@ -100,8 +100,11 @@ def select_edition(
     allowed = candidates.ids
     personal: list[Match] = []
     if ratings and profile.max_papers > 0:
+        outside = max(0, matcher.index.size - len(allowed)) + len(sent)
         try:
-            found = learned_matches(matcher, profile, ratings, vectors)
+            found = learned_matches(
+                matcher, profile, ratings, vectors, limit=profile.max_papers + outside
+            )
         except QueryError as exc:
             raise exc.within(_failing_topic(profile)) from None
         personal = [m for m in found if m.paper.id in allowed and m.paper.id not in sent]
@@ -136,17 +139,30 @@ def learned_matches(
     profile: Profile,
     ratings: Sequence[Rating],
     vectors: TextVectors | None = None,
+    *,
+    limit: int | None = None,
 ) -> list[Match]:
-    """Every paper of the matcher's index the reader's topics and ratings let in, best first.
-    QueryError (unnamed) when a topic does not parse."""
+    """The papers of the matcher's index the reader's topics and ratings let in, best first
+    (the first `limit`). QueryError (unnamed) when a topic does not parse.
+
+    With a `limit`, the topics are asked for that many papers plus one per paper the ratings
+    could take out: enough to fill the limit after narrowing. A topic match further down that a
+    liked paper lifts is then weighed like a paper the topics missed (it needs `widen`)."""
     index = matcher.index
-    found = matcher.match(profile.topics, min_upvotes=profile.min_upvotes)
+    vectors = vectors or TextVectors(index.papers)
+    wanted = None
+    if limit is not None:
+        wanted = limit + sum(
+            len(vectors.similar(r.paper)) + 1 for r in ratings if r.rating == "down"
+        )
+    found = matcher.match(profile.topics, min_upvotes=profile.min_upvotes, limit=wanted)
     return rerank(
         found,
         ratings,
-        vectors or TextVectors(index.papers),
+        vectors,
         upvotes=index.upvotes,
         min_upvotes=profile.min_upvotes,
+        limit=limit,
     )
 
 

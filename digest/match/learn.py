@@ -20,16 +20,26 @@ most of them, since readers rate the papers of the same editions.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import islice
 
 from digest.models import Match, Paper, Rating
 
 # The cosine below which two papers are not "alike" at all: similarities under it are not kept.
 FLOOR = 0.08
+# A rated paper moves at most its NEIGHBOURS nearest papers, through its TERMS heaviest terms:
+# what makes it distinctive. Both bound the work per reader whatever the size of the index.
+NEIGHBOURS = 20
+TERMS = 25
+# Terms in more than this share of the papers say little about any one and have the longest
+# posting lists: they are left out of the neighbour search (they stay in the vectors).
+COMMON_SHARE = 0.2
+COMMON_MIN = 25  # papers: in a small index every shared term counts
 _SIM_CACHE_LIMIT = 20_000  # rated papers whose similarities are kept per index
 _TITLE_LIMIT = 80
 
@@ -107,9 +117,11 @@ class TextVectors:
         n = len(self.papers)
         self.idf = {t: math.log((n + 1) / (d + 1)) + 1.0 for t, d in df.items()}
         self.postings: dict[str, list[tuple[int, float]]] = {}
+        common = {t for t, d in df.items() if d > max(COMMON_SHARE * n, COMMON_MIN)}
         for doc, c in enumerate(counts):
             for term, weight in self._weigh(c).items():
-                self.postings.setdefault(term, []).append((doc, weight))
+                if term not in common:
+                    self.postings.setdefault(term, []).append((doc, weight))
         self._similar: dict[str, dict[int, float]] = {}
 
     def _weigh(self, counts: Counter[str]) -> dict[str, float]:
@@ -125,11 +137,18 @@ class TextVectors:
         if found is None:
             sums: dict[int, float] = {}
             postings = self.postings
-            for term, weight in self._weigh(_counts(paper)).items():
+            weights = self._weigh(_counts(paper))
+            heaviest = sorted(
+                ((t, w) for t, w in weights.items() if t in postings), key=lambda item: -item[1]
+            )[:TERMS]
+            for term, weight in heaviest:
                 for doc, other in postings.get(term, ()):
                     sums[doc] = sums.get(doc, 0.0) + weight * other
             own = self.position.get(paper.id)
-            found = {d: s for d, s in sums.items() if s >= FLOOR and d != own}
+            near = sorted(
+                ((s, d) for d, s in sums.items() if s >= FLOOR and d != own), reverse=True
+            )
+            found = {d: s for s, d in near[:NEIGHBOURS]}
             if len(self._similar) >= _SIM_CACHE_LIMIT:
                 self._similar.clear()
             self._similar[paper.id] = found
@@ -161,44 +180,55 @@ def rerank(
     upvotes: Sequence[int] | None = None,
     min_upvotes: int = 0,
     tuning: Tuning = DEFAULT_TUNING,
+    limit: int | None = None,
 ) -> list[Match]:
-    """The topics' `matches` (over `vectors`' papers) moved by the reader's ratings, best
-    first (score, then paper id). Rated-down papers never come back; papers the ratings
-    brought in carry `because`. `upvotes[i]` is indexed paper i's (for `min_upvotes`)."""
+    """The topics' `matches` (over `vectors`' papers, best first) moved by the reader's
+    ratings, best first (score, then paper id), at most `limit`. Rated-down papers never come
+    back; papers the ratings brought in carry `because`. `upvotes[i]` is indexed paper i's
+    (for `min_upvotes`).
+
+    Only the papers near a rated one change: the others keep their Match and their order, so
+    the work per reader is the rated papers' neighbours plus one pass over `matches`."""
     liked = [r.paper for r in ratings if r.rating == "up"]
     disliked = [r.paper for r in ratings if r.rating == "down"]
     if not liked and not disliked:
-        return list(matches)
-    refused = {p.id for p in disliked}
+        return list(matches[:limit])
     ups = _nearest(vectors, liked)
     downs = _nearest(vectors, disliked)
-    position = vectors.position
-    out: list[Match] = []
-    seen: set[int] = set()
+    papers = vectors.papers
+    touched = {papers[doc].id: doc for doc in ups.keys() | downs.keys()}
+    refused = {p.id for p in disliked}
+    moved: list[Match] = []
+    kept: list[Match] = []
     for match in matches:
-        doc = position.get(match.paper.id)
-        if match.paper.id in refused:
+        pid = match.paper.id
+        if pid in refused:
             continue
+        doc = touched.pop(pid, None)
         if doc is None:
-            out.append(match)
+            kept.append(match)
             continue
-        seen.add(doc)
-        up, liked_paper = ups.get(doc, (0.0, None))
-        down = downs.get(doc, (0.0, None))[0]
+        up = ups.get(doc, (0.0, match.paper))[0]
+        down = downs.get(doc, (0.0, match.paper))[0]
         if down >= tuning.narrow and down - up >= tuning.margin:
             continue  # like what the reader rated down, more than like anything rated up
-        score = match.score + tuning.lift * up - tuning.push * down
-        out.append(replace(match, score=score))
-    for doc, (up, liked_paper) in ups.items():
-        paper = vectors.papers[doc]
-        if doc in seen or paper.id in refused or up < tuning.widen:
+        moved.append(replace(match, score=match.score + tuning.lift * up - tuning.push * down))
+    for pid, doc in touched.items():  # near a rated paper, not matched by the topics
+        held = ups.get(doc)
+        if held is None or pid in refused or held[0] < tuning.widen:
             continue
         if upvotes is not None and min_upvotes > 0 and upvotes[doc] < min_upvotes:
             continue
-        down = downs.get(doc, (0.0, None))[0]
+        up, liked_paper = held
+        down = downs.get(doc, (0.0, liked_paper))[0]
         if up - down < tuning.margin:
             continue
         score = tuning.lift * up - tuning.push * down
-        out.append(Match(paper, score, (), (), (because_liked(liked_paper),)))
-    out.sort(key=lambda m: (-m.score, m.paper.id))
-    return out
+        moved.append(Match(papers[doc], score, (), (), (because_liked(liked_paper),)))
+    moved.sort(key=_order)
+    merged = heapq.merge(kept, moved, key=_order)
+    return list(islice(merged, limit))
+
+
+def _order(match: Match) -> tuple[float, str]:
+    return (-match.score, match.paper.id)

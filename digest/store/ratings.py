@@ -61,17 +61,24 @@ def ratings_of(session: Session, subscriber_ids: Iterable[int]) -> dict[int, tup
     are absent. One statement per 500 readers."""
     ids = sorted(set(subscriber_ids))
     found: dict[int, list[Rating]] = {}
+    papers: dict[str, Paper] = {}  # readers rate the same papers: each is built once
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         rows = session.execute(
-            select(RatingRow.subscriber_id, RatingRow.rating, RatingRow.rated_at, PaperRow)
-            .join(PaperRow, PaperRow.id == RatingRow.paper_id)
+            select(
+                RatingRow.subscriber_id, RatingRow.paper_id, RatingRow.rating, RatingRow.rated_at
+            )
             .where(RatingRow.subscriber_id.in_(chunk))
             .order_by(RatingRow.subscriber_id, RatingRow.rated_at.desc(), RatingRow.id.desc())
-        )
-        for subscriber_id, value, rated_at, paper in rows:
+        ).all()
+        missing = sorted({paper_id for _s, paper_id, _r, _t in rows} - papers.keys())
+        for part in range(0, len(missing), _CHUNK):
+            wanted = missing[part : part + _CHUNK]
+            for row in session.scalars(select(PaperRow).where(PaperRow.id.in_(wanted))):
+                papers[row.id] = to_paper(row)
+        for subscriber_id, paper_id, value, rated_at in rows:
             found.setdefault(int(subscriber_id), []).append(
-                Rating(to_paper(paper), cast(RatingValue, value), rated_at)
+                Rating(papers[paper_id], cast(RatingValue, value), rated_at)
             )
     return {k: tuple(v) for k, v in found.items()}
 
