@@ -145,25 +145,27 @@ def learned_matches(
     """The papers of the matcher's index the reader's topics and ratings let in, best first
     (the first `limit`). QueryError (unnamed) when a topic does not parse.
 
-    With a `limit`, the topics are asked for that many papers plus one per paper the ratings
-    could take out: enough to fill the limit after narrowing. A topic match further down that a
+    With a `limit`, the topics are asked for a few more papers than that (ratings may take some
+    out), and for all of them only when that was not enough. A topic match further down that a
     liked paper lifts is then weighed like a paper the topics missed (it needs `widen`)."""
     index = matcher.index
     vectors = vectors or TextVectors(index.papers)
     wanted = None
     if limit is not None:
-        wanted = limit + sum(
-            len(vectors.similar(r.paper)) + 1 for r in ratings if r.rating == "down"
+        wanted = limit + 2 * sum(r.rating == "down" for r in ratings) + 5
+    while True:
+        found = matcher.match(profile.topics, min_upvotes=profile.min_upvotes, limit=wanted)
+        moved = rerank(
+            found,
+            ratings,
+            vectors,
+            upvotes=index.upvotes,
+            min_upvotes=profile.min_upvotes,
+            limit=limit,
         )
-    found = matcher.match(profile.topics, min_upvotes=profile.min_upvotes, limit=wanted)
-    return rerank(
-        found,
-        ratings,
-        vectors,
-        upvotes=index.upvotes,
-        min_upvotes=profile.min_upvotes,
-        limit=limit,
-    )
+        if wanted is None or limit is None or len(moved) >= limit or len(found) < wanted:
+            return moved
+        wanted = None
 
 
 def _failing_topic(profile: Profile) -> str:

@@ -122,7 +122,7 @@ class TextVectors:
             for term, weight in self._weigh(c).items():
                 if term not in common:
                     self.postings.setdefault(term, []).append((doc, weight))
-        self._similar: dict[str, dict[int, float]] = {}
+        self._similar: dict[str, dict[str, float]] = {}
 
     def _weigh(self, counts: Counter[str]) -> dict[str, float]:
         idf = self.idf
@@ -130,9 +130,9 @@ class TextVectors:
         norm = math.sqrt(sum(w * w for w in raw.values())) or 1.0
         return {t: w / norm for t, w in raw.items()}
 
-    def similar(self, paper: Paper) -> dict[int, float]:
-        """Cosine of `paper` (indexed or not) to every indexed paper it is alike (≥ FLOOR),
-        the paper itself excluded."""
+    def similar(self, paper: Paper) -> dict[str, float]:
+        """Cosine of `paper` (indexed or not) to the indexed papers it is most alike (≥ FLOOR,
+        at most NEIGHBOURS), by paper id, the paper itself excluded."""
         found = self._similar.get(paper.id)
         if found is None:
             sums: dict[int, float] = {}
@@ -148,20 +148,22 @@ class TextVectors:
             near = sorted(
                 ((s, d) for d, s in sums.items() if s >= FLOOR and d != own), reverse=True
             )
-            found = {d: s for s, d in near[:NEIGHBOURS]}
+            papers = self.papers
+            found = {papers[d].id: s for s, d in near[:NEIGHBOURS]}
             if len(self._similar) >= _SIM_CACHE_LIMIT:
                 self._similar.clear()
             self._similar[paper.id] = found
         return found
 
 
-def _nearest(vectors: TextVectors, papers: Sequence[Paper]) -> dict[int, tuple[float, Paper]]:
-    best: dict[int, tuple[float, Paper]] = {}
+def _nearest(vectors: TextVectors, papers: Sequence[Paper]) -> dict[str, tuple[float, Paper]]:
+    """Per paper id near any of `papers`: the highest cosine, and to which of them."""
+    best: dict[str, tuple[float, Paper]] = {}
     for paper in papers:
-        for doc, sim in vectors.similar(paper).items():
-            held = best.get(doc)
+        for pid, sim in vectors.similar(paper).items():
+            held = best.get(pid)
             if held is None or sim > held[0]:
-                best[doc] = (sim, paper)
+                best[pid] = (sim, paper)
     return best
 
 
@@ -195,32 +197,35 @@ def rerank(
         return list(matches[:limit])
     ups = _nearest(vectors, liked)
     downs = _nearest(vectors, disliked)
-    papers = vectors.papers
-    touched = {papers[doc].id: doc for doc in ups.keys() | downs.keys()}
+    touched = ups.keys() | downs.keys()
     refused = {p.id for p in disliked}
     moved: list[Match] = []
     kept: list[Match] = []
+    nothing = (0.0, None)
     for match in matches:
         pid = match.paper.id
+        if pid not in touched:
+            if pid not in refused:
+                kept.append(match)
+            continue
+        touched.discard(pid)
         if pid in refused:
             continue
-        doc = touched.pop(pid, None)
-        if doc is None:
-            kept.append(match)
-            continue
-        up = ups.get(doc, (0.0, match.paper))[0]
-        down = downs.get(doc, (0.0, match.paper))[0]
+        up = ups.get(pid, nothing)[0]
+        down = downs.get(pid, nothing)[0]
         if down >= tuning.narrow and down - up >= tuning.margin:
             continue  # like what the reader rated down, more than like anything rated up
         moved.append(replace(match, score=match.score + tuning.lift * up - tuning.push * down))
-    for pid, doc in touched.items():  # near a rated paper, not matched by the topics
-        held = ups.get(doc)
+    position, papers = vectors.position, vectors.papers
+    for pid in touched:  # near a rated paper, not matched by the topics
+        held = ups.get(pid)
         if held is None or pid in refused or held[0] < tuning.widen:
             continue
+        doc = position[pid]
         if upvotes is not None and min_upvotes > 0 and upvotes[doc] < min_upvotes:
             continue
         up, liked_paper = held
-        down = downs.get(doc, (0.0, liked_paper))[0]
+        down = downs.get(pid, nothing)[0]
         if up - down < tuning.margin:
             continue
         score = tuning.lift * up - tuning.push * down
