@@ -122,3 +122,26 @@ def test_every_paper_of_a_digest_carries_both_links_in_both_parts(site: Site) ->
         assert f"Less like this: {entry.less}" in text.get_content()
         assert f'href="{entry.more}"' in html.get_content()
         assert f'href="{entry.less}"' in html.get_content()
+
+
+def test_the_preferences_page_lists_ratings_and_undoes_one(site: Site, public_id: str) -> None:
+    client = site.client()
+    path = link(site, public_id, "down")
+    client.post(path, data={"csrf_token": csrf_token(client.get(path).text)})
+    manage = f"/preferences/{site.token(Purpose.MANAGE, public_id)}"
+    page = client.get(manage).text
+    assert "Your ratings" in page
+    assert "Less like this" in page and "Speculative decoding with draft trees" in page
+    undone = client.post(f"{manage}/ratings", data={"csrf_token": csrf_token(page), "paper": "p1"})
+    assert undone.status_code == 200
+    assert held(site) == {}
+    assert "You have not rated any paper yet" in undone.text
+
+
+def test_undo_needs_the_csrf_field(site: Site, public_id: str) -> None:
+    client = site.client()
+    path = link(site, public_id)
+    client.post(path, data={"csrf_token": csrf_token(client.get(path).text)})
+    manage = f"/preferences/{site.token(Purpose.MANAGE, public_id)}"
+    client.post(f"{manage}/ratings", data={"csrf_token": "0" * 64, "paper": "p1"})
+    assert held(site) == {"p1": "up"}
