@@ -123,6 +123,7 @@ class TextVectors:
                 if term not in common:
                     self.postings.setdefault(term, []).append((doc, weight))
         self._similar: dict[str, dict[str, float]] = {}
+        self._close: dict[tuple[str, float], tuple[tuple[str, float], ...]] = {}
 
     def _weigh(self, counts: Counter[str]) -> dict[str, float]:
         idf = self.idf
@@ -155,16 +156,18 @@ class TextVectors:
             self._similar[paper.id] = found
         return found
 
-
-def _nearest(vectors: TextVectors, papers: Sequence[Paper]) -> dict[str, tuple[float, Paper]]:
-    """Per paper id near any of `papers`: the highest cosine, and to which of them."""
-    best: dict[str, tuple[float, Paper]] = {}
-    for paper in papers:
-        for pid, sim in vectors.similar(paper).items():
-            held = best.get(pid)
-            if held is None or sim > held[0]:
-                best[pid] = (sim, paper)
-    return best
+    def close(self, paper: Paper, threshold: float) -> tuple[tuple[str, float], ...]:
+        """The indexed papers at least `threshold` alike `paper` (a short list, cached)."""
+        key = (paper.id, threshold)
+        found = self._close.get(key)
+        if found is None:
+            found = tuple(
+                (pid, sim) for pid, sim in self.similar(paper).items() if sim >= threshold
+            )
+            if len(self._close) >= _SIM_CACHE_LIMIT:
+                self._close.clear()
+            self._close[key] = found
+        return found
 
 
 def because_liked(paper: Paper) -> str:
@@ -195,37 +198,47 @@ def rerank(
     disliked = [r.paper for r in ratings if r.rating == "down"]
     if not liked and not disliked:
         return list(matches[:limit])
-    ups = _nearest(vectors, liked)
-    downs = _nearest(vectors, disliked)
-    touched = ups.keys() | downs.keys()
+    # Per reader, only the papers at hand are looked up in each rated paper's neighbours (one
+    # dict look-up per match and rating), and only the few very close to a liked paper are
+    # considered for widening: the rated papers' neighbour lists are shared and never merged.
+    up_maps = [(vectors.similar(p), p) for p in liked]
+    down_maps = [vectors.similar(p) for p in disliked]
     refused = {p.id for p in disliked}
     moved: list[Match] = []
     kept: list[Match] = []
-    nothing = (0.0, None)
+    seen: set[str] = set()
     for match in matches:
         pid = match.paper.id
-        if pid not in touched:
-            if pid not in refused:
-                kept.append(match)
-            continue
-        touched.discard(pid)
+        seen.add(pid)
         if pid in refused:
             continue
-        up = ups.get(pid, nothing)[0]
-        down = downs.get(pid, nothing)[0]
+        up = down = 0.0
+        for near, _paper in up_maps:
+            sim = near.get(pid)
+            if sim is not None and sim > up:
+                up = sim
+        for near in down_maps:
+            sim = near.get(pid)
+            if sim is not None and sim > down:
+                down = sim
+        if not up and not down:
+            kept.append(match)
+            continue
         if down >= tuning.narrow and down - up >= tuning.margin:
             continue  # like what the reader rated down, more than like anything rated up
         moved.append(replace(match, score=match.score + tuning.lift * up - tuning.push * down))
+    widened: dict[str, tuple[float, Paper]] = {}
+    for paper in liked:  # very close to a liked paper, not matched by the topics
+        for pid, sim in vectors.close(paper, tuning.widen):
+            held = widened.get(pid)
+            if pid not in seen and pid not in refused and (held is None or sim > held[0]):
+                widened[pid] = (sim, paper)
     position, papers = vectors.position, vectors.papers
-    for pid in touched:  # near a rated paper, not matched by the topics
-        held = ups.get(pid)
-        if held is None or pid in refused or held[0] < tuning.widen:
-            continue
+    for pid, (up, liked_paper) in widened.items():
         doc = position[pid]
         if upvotes is not None and min_upvotes > 0 and upvotes[doc] < min_upvotes:
             continue
-        up, liked_paper = held
-        down = downs.get(pid, nothing)[0]
+        down = max((near.get(pid, 0.0) for near in down_maps), default=0.0)
         if up - down < tuning.margin:
             continue
         score = tuning.lift * up - tuning.push * down
