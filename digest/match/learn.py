@@ -38,7 +38,7 @@ NEIGHBOURS = 200
 TERMS = 200
 # Terms in more than this share of the papers say little about any one and have the longest
 # posting lists: they are left out of the neighbour search (they stay in the vectors).
-COMMON_SHARE = 0.5
+COMMON_SHARE = 0.2
 COMMON_MIN = 25  # papers: in a small index every shared term counts
 _SIM_CACHE_LIMIT = 20_000  # rated papers whose similarities are kept per index
 _TITLE_LIMIT = 80
