@@ -85,6 +85,21 @@ class Match:
     score: float
     topics: tuple[str, ...] = ()  # names of the subscriber's topics that matched
     matched: tuple[MatchReason, ...] = ()
+    # Why the reader's ratings moved this paper ('like "X", which you rated up'); empty when
+    # the topics alone placed it.
+    because: tuple[str, ...] = ()
+
+
+RatingValue = Literal["up", "down"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """One reader's "more like this" (up) or "less like this" (down) on a stored paper."""
+
+    paper: Paper
+    rating: RatingValue
+    rated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,7 +154,10 @@ def test_a_preview_is_exactly_the_message_send_would_build(
     day = NOW.date()
     builder = EditionBuilder(store, settings, now=NOW)
     edition = builder.build(reader, day, builder.histories([(reader, day)])[reader.id])
-    links = digest_links(settings, Signer(settings.secret_keys), reader.public_id, edition=day)
+    paper_ids = [m.paper.id for m in edition.papers]
+    links = digest_links(
+        settings, Signer(settings.secret_keys), reader.public_id, paper_ids, edition=day
+    )
     sent = compose(edition, settings, links, renderer=Renderer(settings), now=NOW)
     assert (tmp_path / "p" / "bo-example-org.eml").read_bytes() == sent.data
 

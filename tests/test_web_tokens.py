@@ -131,6 +131,7 @@ ROUTES = {
     Purpose.MANAGE: "/preferences/{}",
     Purpose.UNSUBSCRIBE: "/unsubscribe/{}",
     Purpose.EDITION: "/editions/{}",
+    Purpose.FEEDBACK: "/feedback/{}",
 }
 
 
@@ -165,12 +166,12 @@ def test_bad_tokens_get_a_400_page_and_change_nothing(
     assert site.mails == []
 
 
-@pytest.mark.parametrize("purpose", [Purpose.CONFIRM, Purpose.MANAGE])
+@pytest.mark.parametrize("purpose", [Purpose.CONFIRM, Purpose.MANAGE, Purpose.FEEDBACK])
 def test_expired_tokens_get_a_410_page_and_change_nothing(
     site: Site, pending: str, purpose: Purpose
 ) -> None:
     # Unsubscribe links never expire (tests/test_web_unsubscribe.py).
-    age = {Purpose.CONFIRM: 3.1, Purpose.MANAGE: 181}.get(purpose, 366)
+    age = {Purpose.CONFIRM: 3.1, Purpose.MANAGE: 181, Purpose.FEEDBACK: 181}.get(purpose, 366)
     path = ROUTES[purpose].format(expired_token(purpose, pending, age_days=age))
     client = site.client()
     token = csrf_token(client.get("/").text)

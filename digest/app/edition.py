@@ -28,12 +28,14 @@ from datetime import date, datetime, timedelta
 from digest.errors import QueryError
 from digest.match import Matcher, PaperIndex, compile_query
 from digest.match.aliases import load_aliases
-from digest.models import Edition, Match, Paper, Profile, Subscriber
+from digest.match.learn import TextVectors, rerank
+from digest.models import Edition, Match, Paper, Profile, Rating, Subscriber
 from digest.profiles.cadence import parse_cadence
 from digest.settings import Settings
 from digest.store import Store
 from digest.store.editions import History, histories
 from digest.store.papers import list_papers
+from digest.store.ratings import ratings_of
 
 DEFAULT_LOOKBACK = timedelta(days=8)
 MAX_LOOKBACK = timedelta(days=31)
@@ -86,15 +88,29 @@ def select_edition(
     *,
     now: datetime,
     sent: AbstractSet[str] = frozenset(),
+    ratings: Sequence[Rating] = (),
+    vectors: TextVectors | None = None,
 ) -> Edition:
     """Match, filter, cap and add trending, over `candidates` (a subset of the matcher's index)
-    less the papers already `sent` to this reader.
+    less the papers already `sent` to this reader. A reader's `ratings` re-rank, widen and
+    narrow what the topics found (`digest.match.learn`, over `vectors` of the matcher's index);
+    without ratings the topics alone decide.
 
     A topic whose stored query no longer parses raises QueryError naming the topic."""
     profile = subscriber.profile
     allowed = candidates.ids
     personal: list[Match] = []
-    if profile.max_papers > 0:
+    if ratings and profile.max_papers > 0:
+        outside = max(0, matcher.index.size - len(allowed)) + len(sent)
+        try:
+            found = learned_matches(
+                matcher, profile, ratings, vectors, limit=profile.max_papers + outside
+            )
+        except QueryError as exc:
+            raise exc.within(_failing_topic(profile)) from None
+        personal = [m for m in found if m.paper.id in allowed and m.paper.id not in sent]
+        del personal[profile.max_papers :]
+    elif profile.max_papers > 0:
         # Indexed papers outside the candidates (seen before the window, or already sent) can
         # take places at the top of the ranking: asking for the cap plus their number still
         # fills the cap from candidates, without ranking and explaining every match.
@@ -140,6 +156,40 @@ def _below_min_upvotes(
     )
 
 
+def learned_matches(
+    matcher: Matcher,
+    profile: Profile,
+    ratings: Sequence[Rating],
+    vectors: TextVectors | None = None,
+    *,
+    limit: int | None = None,
+) -> list[Match]:
+    """The papers of the matcher's index the reader's topics and ratings let in, best first
+    (the first `limit`). QueryError (unnamed) when a topic does not parse.
+
+    With a `limit`, the topics are asked for a few more papers than that (ratings may take some
+    out), and for all of them only when that was not enough. A topic match further down that a
+    liked paper lifts is then weighed like a paper the topics missed (it needs `widen`)."""
+    index = matcher.index
+    vectors = vectors or TextVectors(index.papers)
+    wanted = None
+    if limit is not None:
+        wanted = limit + 2 * sum(r.rating == "down" for r in ratings) + 5
+    while True:
+        found = matcher.match(profile.topics, min_upvotes=profile.min_upvotes, limit=wanted)
+        moved = rerank(
+            found,
+            ratings,
+            vectors,
+            upvotes=index.upvotes,
+            min_upvotes=profile.min_upvotes,
+            limit=limit,
+        )
+        if wanted is None or limit is None or len(moved) >= limit or len(found) < wanted:
+            return moved
+        wanted = None
+
+
 def _failing_topic(profile: Profile) -> str:
     """Which stored topic's query broke (the matcher only says how): asked on the error path."""
     for topic in profile.topics:
@@ -164,6 +214,7 @@ class EditionBuilder:
         self.settings = settings
         self.now = now
         self._since = now - DEFAULT_LOOKBACK
+        self._ratings: dict[int, tuple[Rating, ...]] = {}
         self._load(self._since)
 
     def _load(self, since: datetime) -> None:
@@ -172,6 +223,7 @@ class EditionBuilder:
             self._papers: list[Paper] = list_papers(session, seen_after=since, seen_until=self.now)
         aliases = load_aliases(self.settings.match.aliases_file)
         self._matcher = Matcher(PaperIndex.build(self._papers, now=self.now), aliases=aliases)
+        self._vectors: TextVectors | None = None  # built for the first reader with ratings
         self._windows: dict[datetime, Candidates] = {}
 
     def window_start(self, subscriber: Subscriber, history: History) -> datetime:
@@ -180,8 +232,10 @@ class EditionBuilder:
         return max(history.previous_until, self.now - MAX_LOOKBACK)
 
     def histories(self, wanted: Sequence[tuple[Subscriber, date]]) -> dict[int, History]:
-        """The ledger's view of a page of readers, in a couple of statements."""
+        """The ledger's view of a page of readers, in a couple of statements; the page's
+        ratings are read with it, in one more, for `build`."""
         with self.store.session() as session:
+            self._ratings = ratings_of(session, [s.id for s, _day in wanted])
             return histories(
                 session,
                 {s.id: day for s, day in wanted},
@@ -192,6 +246,9 @@ class EditionBuilder:
         since = self.window_start(subscriber, history)
         if since < self._since:
             self._load(since)
+        ratings = self._ratings.get(subscriber.id, ())
+        if ratings and self._vectors is None:
+            self._vectors = TextVectors(self._matcher.index.papers)
         return select_edition(
             subscriber,
             edition_date,
@@ -200,6 +257,8 @@ class EditionBuilder:
             self.settings,
             now=self.now,
             sent=history.sent,
+            ratings=ratings,
+            vectors=self._vectors,
         )
 
     def _window(self, since: datetime) -> Candidates:

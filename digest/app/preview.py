@@ -113,7 +113,13 @@ def render_previews(
             except QueryError as exc:
                 log.warning("subscriber %s: %s: not previewed", reader.email, exc)
                 continue
-            links = digest_links(settings, signer, reader.public_id, edition=day)
+            links = digest_links(
+                settings,
+                signer,
+                reader.public_id,
+                [m.paper.id for m in edition.papers],
+                edition=day,
+            )
             message, rendered = compose_rendered(
                 edition, settings, links, renderer=renderer, now=now
             )

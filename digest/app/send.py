@@ -319,7 +319,11 @@ class _Run:
                 continue
             try:
                 links = digest_links(
-                    self.settings, self.signer, subscriber.public_id, edition=edition.date
+                    self.settings,
+                    self.signer,
+                    subscriber.public_id,
+                    [m.paper.id for m in edition.papers],
+                    edition=edition.date,
                 )
                 composed = compose(
                     edition, self.settings, links, renderer=self.renderer, now=self.now

@@ -7,13 +7,14 @@ may be configured, newest first: links signed with an older key keep working unt
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer, want_bytes
 
 from digest.errors import ConfigError, TokenError
-from digest.render import DigestLinks
+from digest.render import DigestLinks, FeedbackLinks
 from digest.settings import Settings
 
 
@@ -22,6 +23,7 @@ class Purpose(StrEnum):
     MANAGE = "manage"
     UNSUBSCRIBE = "unsubscribe"
     EDITION = "edition"
+    FEEDBACK = "feedback"
 
 
 # Confirmation links die after 3 days and manage links after 180. Unsubscribe links never
@@ -33,6 +35,7 @@ MAX_AGE_SECONDS: dict[Purpose, int | None] = {
     Purpose.MANAGE: 180 * 24 * 3600,
     Purpose.UNSUBSCRIBE: None,
     Purpose.EDITION: 365 * 24 * 3600,
+    Purpose.FEEDBACK: 180 * 24 * 3600,
 }
 
 
@@ -68,6 +71,11 @@ class Signer:
             last = self._last = (public_id, want_bytes(payload))
         return self._signers[purpose].sign(last[1]).decode("ascii")
 
+    def sign_once(self, purpose: Purpose, value: str) -> str:
+        """`sign` for a value signed about once (one reader's paper), kept out of the cache."""
+        payload = want_bytes(self._serializer(purpose).dump_payload(value))
+        return self._signers[purpose].sign(payload).decode("ascii")
+
     def verify(self, purpose: Purpose, token: str, *, max_age: int | None = None) -> str:
         """The subscriber's public id, or TokenError (expired=True when only the age is wrong).
         `max_age` overrides the purpose's own limit (MAX_AGE_SECONDS; None there: no limit)."""
@@ -98,13 +106,44 @@ def read_edition_token(signer: Signer, token: str) -> tuple[str, date]:
 
 
 def digest_links(
-    settings: Settings, signer: Signer, public_id: str, *, edition: date | None = None
+    settings: Settings,
+    signer: Signer,
+    public_id: str,
+    paper_ids: Sequence[str] = (),
+    *,
+    edition: date | None = None,
 ) -> DigestLinks:
-    """The signed links every digest carries; "view in browser" when the edition is given."""
+    """The signed manage and unsubscribe links every digest carries, "view in browser" when the
+    edition is given, and the "more like this" / "less like this" links of each of `paper_ids`
+    (the papers of the reader's edition)."""
     base = settings.site.base_url
     browser = f"{base}/editions/{edition_token(signer, public_id, edition)}" if edition else None
+    feedback = {
+        paper_id: FeedbackLinks(
+            more=f"{base}/feedback/{sign_feedback(signer, public_id, paper_id, 'up')}",
+            less=f"{base}/feedback/{sign_feedback(signer, public_id, paper_id, 'down')}",
+        )
+        for paper_id in paper_ids
+    }
     return DigestLinks(
         manage=f"{base}/preferences/{signer.sign(Purpose.MANAGE, public_id)}",
         unsubscribe=f"{base}/unsubscribe/{signer.sign(Purpose.UNSUBSCRIBE, public_id)}",
         browser=browser,
+        feedback=feedback,
     )
+
+
+_FEEDBACK_SEP = "\n"  # never part of a public id, a paper id or a rating
+
+
+def sign_feedback(signer: Signer, public_id: str, paper_id: str, rating: str) -> str:
+    """A FEEDBACK token: this reader, this paper, this rating, signed and dated."""
+    return signer.sign_once(Purpose.FEEDBACK, _FEEDBACK_SEP.join((public_id, paper_id, rating)))
+
+
+def verify_feedback(signer: Signer, token: str) -> tuple[str, str, str]:
+    """(public id, paper id, rating) of a FEEDBACK token, or TokenError."""
+    parts = signer.verify(Purpose.FEEDBACK, token).split(_FEEDBACK_SEP)
+    if len(parts) != 3 or parts[2] not in ("up", "down"):
+        raise TokenError("this link is not valid")
+    return parts[0], parts[1], parts[2]

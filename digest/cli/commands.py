@@ -18,7 +18,9 @@ class Entry(NamedTuple):
 
 
 # Modules of digest.cli that define no command.
-SUPPORT = frozenset({"app", "commands", "demo_run", "logs", "runtime", "sink_server"})
+SUPPORT = frozenset(
+    {"app", "commands", "demo_run", "logs", "match_subscriber", "runtime", "sink_server"}
+)
 
 COMMANDS: dict[str, Entry] = {
     "backup": Entry(
@@ -36,6 +38,11 @@ COMMANDS: dict[str, Entry] = {
         ("evaluate",),
         "Score each topic's query in FILE against the stored papers (precision, recall, F1, nDCG).",
     ),
+    "feedback": Entry(
+        ("feedback",),
+        "Record a reader's rating of one stored paper: up (more like this), down (less like "
+        "this) or clear. Their next digest is ranked with it.",
+    ),
     "inbound": Entry(
         ("inbound",),
         "Receive mail that comes back: bounces, complaints, unsubscribe mail, commands by mail.",
@@ -45,7 +52,8 @@ COMMANDS: dict[str, Entry] = {
     ),
     "match": Entry(
         ("match",),
-        "Rank the stored papers against --query Q or the topics of --profile FILE, best first.",
+        "Rank the stored papers against --query Q, the topics of --profile FILE, or what "
+        "--subscriber EMAIL's digest would carry, best first.",
     ),
     "papers": Entry(("ingest",), "List stored papers, newest and most upvoted first."),
     "preview": Entry(

@@ -19,13 +19,16 @@ from digest.store.papers import list_papers
 
 
 def match_json(match: Match) -> dict[str, Any]:
-    """The `digest match --json` shape (DESIGN.md)."""
-    return {
+    """The `digest match --json` shape (DESIGN.md), with "because" when ratings placed it."""
+    found: dict[str, Any] = {
         "id": match.paper.id,
         "title": match.paper.title,
         "score": round(match.score, 4),
         "matched": [{"term": r.term, "field": r.field} for r in match.matched],
     }
+    if match.because:
+        found["because"] = list(match.because)
+    return found
 
 
 @cli.command()
@@ -36,6 +39,12 @@ def match_json(match: Match) -> dict[str, Any]:
     type=click.Path(path_type=Path),
     default=None,
     help="A TOML profile: match its topics with its min_upvotes.",
+)
+@click.option(
+    "--subscriber",
+    "email",
+    default=None,
+    help="A subscriber's address: what their digest would carry (topics and ratings).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of matches.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N papers.")
@@ -49,17 +58,27 @@ def match(
     app: AppContext,
     query: str | None,
     profile_path: Path | None,
+    email: str | None,
     as_json: bool,
     limit: int | None,
     explain: bool,
 ) -> None:
-    """Rank the stored papers against --query Q or the topics of --profile FILE, best first.
+    """Rank the stored papers against --query Q, the topics of --profile FILE, or what
+    --subscriber EMAIL's digest would carry, best first.
 
-    With --profile and no --limit, the profile's max_papers caps the list.
+    With --profile and no --limit, the profile's max_papers caps the list; --subscriber lists
+    every stored paper their topics and ratings let in unless --limit.
     """
     aliases = load_aliases(app.settings.match.aliases_file)
-    if (query is None) == (profile_path is None):
-        raise click.UsageError("give exactly one of --query Q or --profile FILE")
+    if sum(x is not None for x in (query, profile_path, email)) != 1:
+        raise click.UsageError(
+            "give exactly one of --query Q, --profile FILE or --subscriber EMAIL"
+        )
+    if email is not None:
+        from digest.cli.match_subscriber import show_subscriber  # it uses match_json, above
+
+        show_subscriber(app, email, as_json=as_json, limit=limit)
+        return
     min_upvotes = 0
     if query is not None:
         compile_query(query)  # a bad query fails before the database is opened

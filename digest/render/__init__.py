@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from digest.render.context import DigestLinks
+from digest.render.context import DigestLinks, FeedbackLinks
 from digest.render.renderer import RenderedDigest, Renderer
 
-__all__ = ["DigestLinks", "RenderedDigest", "Renderer"]
+__all__ = ["DigestLinks", "FeedbackLinks", "RenderedDigest", "Renderer"]

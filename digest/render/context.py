@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -49,12 +50,32 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
 
 
 @dataclass(frozen=True, slots=True)
+class FeedbackLinks:
+    """One paper's "more like this" / "less like this" links for one reader (signed)."""
+
+    more: str
+    less: str
+
+
+@dataclass(frozen=True, slots=True)
 class DigestLinks:
-    """Signed per-reader links; built by the caller, who holds the token signer."""
+    """Signed per-reader links; built by the caller, who holds the token signer. `feedback`
+    maps a paper id to its rating links (papers without an entry show none)."""
 
     manage: str
     unsubscribe: str
     browser: str | None = None  # "view in browser" (GET /editions/{token}), when known
+    feedback: Mapping[str, FeedbackLinks] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PaperNote:
+    """What a card shows beside the paper that is per reader (so not in the shared Card):
+    why the reader's ratings placed it, and the links to rate it."""
+
+    because: str
+    more_url: str | None
+    less_url: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +351,7 @@ def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> d
     reason, reason_block = _footer_reason(settings.digest.list_name, tuple(topics))
     toc = len(cards) >= TOC_FROM
     opening = intro(edition, reader_name)
+    notes = [_note(m, links.feedback.get(m.paper.id)) for m in edition.papers]
     return {
         "lang": settings.site.lang,
         "list_name": settings.digest.list_name,
@@ -342,6 +364,7 @@ def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> d
         "intro": opening,
         "intro_block": wrap(opening),
         "papers": cards,
+        "notes": notes,
         "paper_count": len(cards),
         "toc": toc,
         "more_count": 0,  # papers left out of the HTML part to keep it unclipped (Renderer)
@@ -356,3 +379,11 @@ def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> d
         "unsubscribe_url": links.unsubscribe,
         "postal_address": normalise_whitespace(settings.sender.postal_address),
     }
+
+
+def _note(match: Match, feedback: FeedbackLinks | None) -> PaperNote:
+    return PaperNote(
+        because="; ".join(normalise_whitespace(b) for b in match.because),
+        more_url=feedback.more if feedback else None,
+        less_url=feedback.less if feedback else None,
+    )

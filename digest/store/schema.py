@@ -214,3 +214,21 @@ class AlertSentRow(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RatingRow(Base):
+    """A reader's "more like this" (up) or "less like this" (down) on one paper: at most one
+    per reader and paper (rating again replaces it; clearing deletes the row)."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "paper_id", name="uq_rating_subscriber_paper"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    paper_id: Mapped[str] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    rating: Mapped[str] = mapped_column(String(8))  # up | down
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from digest.app.feedback import reader_ratings, undo_rating
 from digest.app.live_preview import EMAIL_PREVIEW_CSP
 from digest.app.subscription import find, save_preferences
 from digest.app.tokens import Purpose
@@ -87,6 +88,7 @@ async def _page(
         "edition": edition,
         "preview_problem": problem,
         "unsubscribe_path": web.path(Purpose.UNSUBSCRIBE, subscriber.public_id),
+        "ratings": await run_in_threadpool(reader_ratings, web.store, subscriber.public_id),
     }
     return web.pages.page(request, "preferences.html", context, status=status)
 
@@ -164,9 +166,23 @@ async def email_preview(request: Request) -> Response:
     )
 
 
+async def undo(request: Request) -> Response:
+    """Clears one of the reader's ratings (the Undo button of "Your ratings")."""
+    web, token, subscriber = await _subscriber(request)
+    fields = fields_of(await request.form())
+    if not web.csrf_ok(request, fields):
+        return expired_form(request)
+    paper_id = (fields.get("paper") or [""])[0]
+    await run_in_threadpool(
+        lambda: undo_rating(web.store, subscriber.public_id, paper_id, now=web.now())
+    )
+    return RedirectResponse(f"/preferences/{token}?saved=1#ratings-heading", status_code=303)
+
+
 ROUTES = [
     Route("/preferences/{token}", show, methods=["GET"], name="preferences"),
     Route("/preferences/{token}", save, methods=["POST"], name="preferences_post"),
     Route("/preferences/{token}/preview", preview, methods=["GET"], name="preview"),
     Route("/preferences/{token}/email", email_preview, methods=["GET"], name="email_preview"),
+    Route("/preferences/{token}/ratings", undo, methods=["POST"], name="ratings_undo"),
 ]
