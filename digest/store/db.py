@@ -1,33 +1,41 @@
-"""Opening the store: one engine per database URL, migrated to the newest schema on first use."""
+"""Opening the store: one engine per database URL, migrated to the newest schema on first use.
+
+Opening an out-of-date database upgrades it, under the same lock `digest db upgrade` takes: on
+PostgreSQL a transaction-level advisory lock, so several processes starting together on an empty
+database run the migrations once, one after the other, and the others find the schema current.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.errors import StoreError
+from digest.store.schema_version import current_revision, head_revision
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = ["Store", "Upgrade", "head_revision", "migrate", "open_store", "upgrade"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# pg_advisory_xact_lock key held while migrating: any fixed 64-bit number no other code uses.
+MIGRATION_LOCK = 0x6469676573740001
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config  # only when there is a migration to run
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
-
-
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -53,22 +61,50 @@ def create_engine_for(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision; a no-op (one cheap query) when already there."""
+@dataclass(frozen=True)
+class Upgrade:
+    """What an upgrade found and left: equal revisions mean there was nothing to do."""
+
+    before: str | None
+    after: str | None
+
+
+def _upgrade_locked(connection: Connection) -> str | None:
+    """Inside the caller's transaction: wait for the migration lock, then migrate if still due."""
+    if connection.dialect.name == "postgresql":
+        # Released at commit; a second process waits here, then finds the schema current.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+    current = current_revision(connection)
+    if current != head_revision():
+        from alembic import command
+
+        config = _alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return current
+
+
+def upgrade(engine: Engine) -> Upgrade:
+    """Bring the schema to the newest revision; one cheap query when it is already there."""
     head = head_revision()
     try:
         with engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
-        if current == head:
-            return
+            before = current_revision(connection)
+        if before == head:
+            return Upgrade(before, head)
         with engine.begin() as connection:
-            config = _alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            before = _upgrade_locked(connection)
     except OperationalError as exc:
         raise StoreError(f"[database] url: cannot open {engine.url!r}: {exc.orig}") from None
     except SQLAlchemyError as exc:
-        raise StoreError(f"database migration failed on {engine.url!r}: {exc}") from None
+        detail = " ".join(str(exc).split())
+        raise StoreError(f"database migration failed on {engine.url!r}: {detail}") from None
+    return Upgrade(before, head)
+
+
+def migrate(engine: Engine) -> None:
+    """What opening the store does: `upgrade`, result not needed."""
+    upgrade(engine)
 
 
 class Store:
