@@ -49,9 +49,10 @@ def shared_file(name: str) -> Path:
 
 
 def sqlite_only(reason: str) -> None:
-    """Skip a test that is about SQLite files themselves (backup, file locks) on PostgreSQL runs."""
+    """Skip, on a PostgreSQL run, a test about SQLite itself (its files, its locks, what it
+    cannot know); `reason` says why it does not apply there."""
     if ON_POSTGRES:
-        pytest.skip(f"about SQLite files, not run on PostgreSQL: {reason}")
+        pytest.skip(f"SQLite only: {reason}")
 
 
 @pytest.fixture
