@@ -8,15 +8,16 @@ except that an unsubscribed, bounced or suppressed address stays so.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from digest.models import Profile
-from digest.store.schema import SubscriberRow, SuppressionRow
-from digest.store.subscribers import Status, apply_profile, create_row, email_key
+from digest.store.schema import SubscriberRow, SuppressionRow, TopicRow
+from digest.store.subscribers import Status, apply_profile, email_key
 
 
 def import_batch(session: Session, profiles: Sequence[Profile], now: datetime) -> list[bool]:
@@ -35,21 +36,57 @@ def import_batch(session: Session, profiles: Sequence[Profile], now: datetime) -
         session.scalars(select(SuppressionRow.email_key).where(SuppressionRow.email_key.in_(keys)))
     )
     created: list[bool] = []
+    fresh: dict[str, tuple[Profile, Status]] = {}  # new addresses, inserted together below
     for profile in profiles:
         key = email_key(profile.email)
         row = rows.get(key)
-        if row is None:
-            status: Status = "bounced" if key in suppressed else "active"
-            row = create_row(profile, status=status, origin="import", now=now)
-            session.add(row)
-            rows[key] = row
-            created.append(True)
+        if row is not None:
+            apply_profile(row, profile)
+            row.updated_at = now
+            if row.status == "pending":
+                row.status = "active"
+                row.confirmed_at = row.confirmed_at or now
+            created.append(False)
             continue
-        apply_profile(row, profile)
-        row.updated_at = now
-        if row.status == "pending":
-            row.status = "active"
-            row.confirmed_at = row.confirmed_at or now
-        created.append(False)
+        created.append(key not in fresh)
+        fresh[key] = (profile, "bounced" if key in suppressed else "active")
     session.flush()
+    if fresh:
+        _insert(session, fresh, now)
     return created
+
+
+def _insert(session: Session, fresh: dict[str, tuple[Profile, Status]], now: datetime) -> None:
+    """Two multi-row INSERTs (subscribers with RETURNING their ids, then their topics), not a
+    unit of work tracking every new object."""
+    values = [
+        {
+            "public_id": secrets.token_urlsafe(16),
+            "email": profile.email,
+            "email_key": key,
+            "name": profile.name,
+            "timezone": profile.timezone,
+            "cadence": profile.cadence,
+            "send_time": profile.send_time,
+            "max_papers": profile.max_papers,
+            "min_upvotes": profile.min_upvotes,
+            "trending": profile.trending,
+            "status": status,
+            "origin": "import",
+            "created_at": now,
+            "updated_at": now,
+            "confirmed_at": now if status == "active" else None,
+        }
+        for key, (profile, status) in fresh.items()
+    ]
+    statement = insert(SubscriberRow).returning(
+        SubscriberRow.id, SubscriberRow.email_key, sort_by_parameter_order=True
+    )
+    ids = {key: id_ for id_, key in session.execute(statement, values)}
+    topics = [
+        {"subscriber_id": ids[key], "position": i, "name": topic.name, "query": topic.query}
+        for key, (profile, _status) in fresh.items()
+        for i, topic in enumerate(profile.topics)
+    ]
+    if topics:
+        session.execute(insert(TopicRow), topics)
