@@ -7,10 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from digest.models import Topic
 from digest.profiles import read_profiles
 from digest.profiles.stream import iter_profiles
+from digest.store import Store
+from digest.store import subscribers as repo
+from digest.store.profile_import import import_batch
 from tests.conftest import ROOT, Cli
 from tests.test_profiles import listed, write
+from tests.test_store_subscribers import NOW, profile
 
 
 def many(count: int, *, bad: frozenset[int] = frozenset(), first: int = 0) -> str:
@@ -87,3 +92,35 @@ def test_a_large_file_imports_in_batches_skipping_the_bad_profiles(
     code, out, err = digest("subscribers", "import", str(tmp_path / "again.toml"))
     assert (code, err) == (0, "")
     assert out.endswith(f"4 profiles imported from {tmp_path / 'again.toml'}: 1 new, 3 updated.\n")
+
+
+def test_a_batch_follows_the_one_at_a_time_rules(store: Store) -> None:
+    """Suppressed addresses arrive bounced, pending readers become active, unsubscribed ones
+    stay so, and the address is matched whatever its case."""
+    with store.session() as session:
+        repo.suppress(session, "gone@example.org", "550 no such user", NOW)
+        pending = repo.create(session, profile("wait@example.org"), status="pending",
+                              origin="web", now=NOW)  # fmt: skip
+        left = repo.import_profile(session, profile("left@example.org"), NOW)[0]
+        repo.set_status(session, left, "unsubscribed", NOW)
+    batch = [
+        profile("Gone@Example.org"),
+        profile("WAIT@example.org", topics=(Topic("KV", "kv cache"),)),
+        profile("left@example.org"),
+        profile("new@example.org"),
+        profile("NEW@example.org", name="Again"),
+    ]
+    with store.session() as session:
+        assert import_batch(session, batch, NOW) == [True, False, False, True, False]
+    with store.session() as session:
+        found = {s.email.casefold(): s for s in repo.list_subscribers(session)}
+    assert {email: s.status for email, s in found.items()} == {
+        "gone@example.org": "bounced",
+        "wait@example.org": "active",
+        "left@example.org": "unsubscribed",
+        "new@example.org": "active",
+    }
+    assert found["wait@example.org"].id == pending.id
+    assert found["wait@example.org"].profile.topics == (Topic("KV", "kv cache"),)
+    assert found["new@example.org"].profile.name == "Again"
+    assert found["new@example.org"].profile.topics == profile("x@example.org").topics
