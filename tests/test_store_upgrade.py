@@ -69,11 +69,17 @@ def test_upgrade_reports_what_it_did_then_finds_nothing_to_do(tmp_path: Path) ->
     assert again.stdout == f"database schema is current (revision {head_revision()})\n"
 
 
-@pytest.mark.parametrize("trial", range(3))
-def test_three_processes_starting_together_on_an_empty_postgresql_database_never_race(
-    empty_postgres: str, tmp_path: Path, trial: int
+@pytest.mark.parametrize(
+    ("backend", "trial"), [("postgresql", 0), ("postgresql", 1), ("postgresql", 2), ("sqlite", 0)]
+)
+def test_three_processes_starting_together_on_an_empty_database_never_race(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str, trial: int
 ) -> None:
-    env = base_env(empty_postgres)
+    if backend == "postgresql":
+        url = request.getfixturevalue("empty_postgres")
+    else:
+        url = f"sqlite:///{tmp_path / 'digest.db'}"
+    env = base_env(url)
     commands = [["db", "upgrade"], ["db", "upgrade"], ["subscribers", "list", "--json"]]
     running = [
         subprocess.Popen(
@@ -91,7 +97,7 @@ def test_three_processes_starting_together_on_an_empty_postgresql_database_never
     assert results[2][1].strip() == "[]"
     upgraded = [out for _code, out, _err in results[:2] if "upgraded" in out]
     assert len(upgraded) <= 1
-    assert stamped(empty_postgres) == head_revision()
+    assert stamped(url) == head_revision()
 
 
 def test_an_older_schema_is_brought_to_the_head_with_the_ledger_index(

@@ -1,12 +1,14 @@
 """Opening the store: one engine per database URL, migrated to the newest schema on first use.
 
 Opening an out-of-date database upgrades it, under the same lock `digest db upgrade` takes: on
-PostgreSQL a transaction-level advisory lock, so several processes starting together on an empty
-database run the migrations once, one after the other, and the others find the schema current.
+PostgreSQL a transaction-level advisory lock, on SQLite flock(2) on the file. Several processes
+starting together on an empty database run the migrations once, one after the other, and the
+others find the schema current.
 """
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,6 +86,23 @@ def _upgrade_locked(connection: Connection) -> str | None:
     return current
 
 
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """SQLite's counterpart of the advisory lock: flock(2) on the database file itself, which
+    SQLite's own (fcntl) locks do not see. Nothing to do for other backends or :memory:."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        yield
+        return
+    assert database is not None
+    with Path(database).open("ab") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def upgrade(engine: Engine) -> Upgrade:
     """Bring the schema to the newest revision; one cheap query when it is already there."""
     head = head_revision()
@@ -92,7 +111,7 @@ def upgrade(engine: Engine) -> Upgrade:
             before = current_revision(connection)
         if before == head:
             return Upgrade(before, head)
-        with engine.begin() as connection:
+        with _sqlite_file_lock(engine), engine.begin() as connection:
             before = _upgrade_locked(connection)
     except OperationalError as exc:
         raise StoreError(f"[database] url: cannot open {engine.url!r}: {exc.orig}") from None
