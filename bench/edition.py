@@ -13,7 +13,11 @@ each size (default 10,000 and 100,000 readers; `--sizes 10000,100000,1000000` fo
   its history, every topic regex-scanned over the papers, then Jinja → MJML → mjml2html →
   EmailMessage.as_bytes().
 
-Run: `.venv/bin/python bench/edition.py [--sizes N,N] [--papers 1000] [--sample 300]`.
+- `digest preview` (write_previews) over every reader at `--preview-sizes` (default 2,000 and
+  20,000: it writes three files per reader), CPU per reader and peak RSS, which must stay flat.
+
+Run: `.venv/bin/python bench/edition.py [--sizes N,N] [--papers 1000] [--sample 300]
+[--preview-sizes N,N] [--skip-send]`.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from mjml import mjml2html
 from sqlalchemy import insert, select
 
 from digest.app.due import WorkPage, hand_send_pages
+from digest.app.preview import write_previews
 from digest.app.send import send_editions
 from digest.app.tokens import Signer, digest_links
 from digest.match import compile_query
@@ -146,6 +151,29 @@ def child(db: Path, shard: int, shards: int) -> None:
     print(json.dumps({"readers": summary.sent, "cpu": cpu, "wall": wall, "rss_mb": peak_kb / 1024}))
 
 
+def preview_child(db: Path) -> None:
+    """`digest preview`'s own function over every reader: files written as it goes, the index
+    streamed; peak RSS must not grow with the readers."""
+    settings = settings_for(db)
+    store = open_store(settings.database.url)
+    with tempfile.TemporaryDirectory(dir=db.parent) as out:
+        cpu = time.process_time()
+        written = write_previews(store, settings, Path(out) / "previews", now=NOW)
+        cpu = time.process_time() - cpu
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"readers": written.previews, "cpu": cpu, "rss_mb": peak_kb / 1024}))
+
+
+def run_preview(db: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--preview-child", str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 def run_children(db: Path, shards: int) -> list[dict[str, float]]:
     command = [sys.executable, __file__, "--child", str(db)]
     children = [
@@ -240,9 +268,25 @@ def main() -> None:
     parser.add_argument("--sizes", default=os.environ.get("BENCH_READERS", "10000,100000"))
     parser.add_argument("--papers", type=int, default=1000)
     parser.add_argument("--sample", type=int, default=300)
+    parser.add_argument(
+        "--preview-sizes",
+        default=os.environ.get("BENCH_PREVIEW_READERS", "2000,20000"),
+        help="reader counts for `digest preview` (3 files of ~50 KB each per reader)",
+    )
+    parser.add_argument("--skip-send", action="store_true", help="only the preview figures")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [] if args.skip_send else [int(s) for s in args.sizes.split(",")]
+    previews = [int(s) for s in args.preview_sizes.split(",") if s]
     with tempfile.TemporaryDirectory() as folder:
+        for size in previews:
+            db = Path(folder) / f"preview-{size}.db"
+            populate(db, size, args.papers)
+            result = run_preview(db)
+            print(
+                f"{size:>9,} readers, digest preview: {result['cpu'] / size * 1000:.3f} ms CPU "
+                f"per reader, peak RSS {result['rss_mb']:.0f} MB"
+            )
+            db.unlink()
         for size in sizes:
             db = Path(folder) / f"edition-{size}.db"
             started = time.perf_counter()
@@ -269,5 +313,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--child":
         child(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--preview-child":
+        preview_child(Path(sys.argv[2]))
     else:
         main()

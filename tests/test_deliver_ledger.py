@@ -9,7 +9,9 @@ import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -22,7 +24,7 @@ from digest.store.papers import upsert_papers
 from digest.store.schema import DeliveryPaperRow, DeliveryRow
 from digest.store.subscribers import create, is_suppressed, mailable_page, to_subscriber
 from digest.store.workers import HOST
-from tests.conftest import ROOT
+from tests.conftest import ROOT, sqlite_only
 from tests.delivery_support import (  # noqa: F401 (postgres_url is a fixture)
     INGESTED,
     ingest,
@@ -86,6 +88,23 @@ class Clock:
         return self.now
 
 
+_OPEN: list[Ledger] = []
+
+
+def ledger_on(store: Store, **options: Any) -> Ledger:
+    """A ledger closed when the test ends: on PostgreSQL it holds a session of its own."""
+    ledger = Ledger(store, **options)
+    _OPEN.append(ledger)
+    return ledger
+
+
+@pytest.fixture(autouse=True)
+def _close_ledgers() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 def rows(store: Store) -> list[DeliveryRow]:
     with store.session() as session:
         return list(session.scalars(select(DeliveryRow).order_by(DeliveryRow.id)))
@@ -106,7 +125,7 @@ def test_a_claim_is_a_queued_row_and_prepare_records_what_the_edition_carries(
 ) -> None:
     reader = add_subscribers(store, 1)[0]
     papers = add_papers(store, 3)
-    ledger = Ledger(store, lease=timedelta(minutes=2))
+    ledger = ledger_on(store, lease=timedelta(minutes=2))
     claim = claim_one(ledger, reader)
     assert claim is not None
     [row] = rows(store)
@@ -130,8 +149,8 @@ def test_a_claim_is_a_queued_row_and_prepare_records_what_the_edition_carries(
 
 def test_a_page_is_claimed_in_disjoint_parts_whoever_asks(store: Store) -> None:
     readers = add_subscribers(store, 6)
-    first = Ledger(store, lease=timedelta(minutes=2))
-    second = Ledger(store, lease=timedelta(minutes=2))
+    first = ledger_on(store, lease=timedelta(minutes=2))
+    second = ledger_on(store, lease=timedelta(minutes=2))
     got = first.claim_page([(r.id, DAY) for r in readers[:4]])
     assert sorted(got.claims) == [r.id for r in readers[:4]]
     other = second.claim_page([(r.id, DAY) for r in readers])
@@ -146,12 +165,12 @@ def test_a_page_is_claimed_in_disjoint_parts_whoever_asks(store: Store) -> None:
 def test_final_states_are_never_claimed_again(store: Store, final: str) -> None:
     reader = add_subscribers(store, 1)[0]
     clock = Clock()
-    ledger = Ledger(store, lease=timedelta(seconds=1), clock=clock)
+    ledger = ledger_on(store, lease=timedelta(seconds=1), clock=clock)
     claim = claim_one(ledger, reader)
     assert claim is not None
     ledger.record([Result(claim, final, attempts=1, address=reader.email)])  # type: ignore[arg-type]
     clock.now += timedelta(hours=1)
-    later = Ledger(store, lease=timedelta(seconds=1), clock=clock).claim_page([(reader.id, DAY)])
+    later = ledger_on(store, lease=timedelta(seconds=1), clock=clock).claim_page([(reader.id, DAY)])
     assert later.claims == {} and later.done == [reader.id]
     assert rows(store)[0].status == final
 
@@ -159,12 +178,12 @@ def test_final_states_are_never_claimed_again(store: Store, final: str) -> None:
 def test_a_deferred_delivery_is_claimed_again_with_its_attempts_kept(store: Store) -> None:
     reader = add_subscribers(store, 1)[0]
     papers = add_papers(store, 2)
-    ledger = Ledger(store, lease=timedelta(minutes=2))
+    ledger = ledger_on(store, lease=timedelta(minutes=2))
     claim = claim_one(ledger, reader)
     assert claim is not None
     ledger.prepare([(claim, edition(reader, papers[:1]), "<a@x.org>")])
     ledger.record([Result(claim, "deferred", attempts=4, error="451 try later")])
-    later = Ledger(store, lease=timedelta(minutes=2))
+    later = ledger_on(store, lease=timedelta(minutes=2))
     assert open_for(store, reader, later.lease)
     again = claim_one(later, reader)
     assert again is not None and again.delivery_id == claim.delivery_id
@@ -181,12 +200,13 @@ def test_a_deferred_delivery_is_claimed_again_with_its_attempts_kept(store: Stor
 def test_a_queued_row_of_an_unknown_sender_is_taken_over_after_the_lease_only(
     store: Store,
 ) -> None:
+    sqlite_only("on PostgreSQL a peer's advisory lock says whether it lives (test below)")
     reader = add_subscribers(store, 1)[0]
     clock = Clock()
     # A sender on another host (SQLite cannot ask it whether it lives): only the lease tells.
-    elsewhere = Ledger(store, lease=timedelta(seconds=60), clock=clock, worker="far:4242:ab")
+    elsewhere = ledger_on(store, lease=timedelta(seconds=60), clock=clock, worker="far:4242:ab")
     assert claim_one(elsewhere, reader) is not None
-    successor = Ledger(store, lease=timedelta(seconds=60), clock=clock)
+    successor = ledger_on(store, lease=timedelta(seconds=60), clock=clock)
     clock.now += timedelta(seconds=59)
     waiting = successor.claim_page([(reader.id, DAY)])
     assert waiting.claims == {} and waiting.unknown == [reader.id]
@@ -205,9 +225,9 @@ def test_a_queued_row_of_a_dead_process_on_this_host_is_taken_over_at_once(
     reader = add_subscribers(store, 1)[0]
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
                           capture_output=True, text=True).stdout.strip()  # fmt: skip
-    dead = Ledger(store, lease=timedelta(minutes=10), worker=f"{HOST}:{gone}:deadbeef")
+    dead = ledger_on(store, lease=timedelta(minutes=10), worker=f"{HOST}:{gone}:deadbeef")
     assert claim_one(dead, reader) is not None
-    successor = Ledger(store, lease=timedelta(minutes=10))
+    successor = ledger_on(store, lease=timedelta(minutes=10))
     page = successor.claim_page([(reader.id, DAY)])
     assert list(page.claims) == [reader.id] and page.taken_over == 1
 
@@ -219,9 +239,9 @@ def test_on_postgresql_a_sender_elsewhere_is_known_dead_once_its_session_ends(
     try:
         reader = add_subscribers(store, 1)[0]
         # Another machine's sender: its pid means nothing here, its advisory lock does.
-        elsewhere = Ledger(store, lease=timedelta(minutes=10), worker="far:4242:ef")
+        elsewhere = ledger_on(store, lease=timedelta(minutes=10), worker="far:4242:ef")
         assert claim_one(elsewhere, reader) is not None
-        successor = Ledger(store, lease=timedelta(minutes=10))
+        successor = ledger_on(store, lease=timedelta(minutes=10))
         waiting = successor.claim_page([(reader.id, DAY)])
         assert waiting.claims == {} and waiting.live == [reader.id]
         elsewhere.close()  # its session ends, as when its process is killed
@@ -235,18 +255,18 @@ def test_on_postgresql_a_sender_elsewhere_is_known_dead_once_its_session_ends(
 def test_a_live_sender_keeps_its_claims_by_renewing_them(store: Store) -> None:
     reader = add_subscribers(store, 1)[0]
     clock = Clock()
-    live = Ledger(store, lease=timedelta(seconds=60), clock=clock, worker="far:1:cd")
+    live = ledger_on(store, lease=timedelta(seconds=60), clock=clock, worker="far:1:cd")
     assert claim_one(live, reader) is not None
     for _ in range(5):
         clock.now += timedelta(seconds=30)
         assert live.renew() == 1
-    other = Ledger(store, lease=timedelta(seconds=60), clock=clock)
+    other = ledger_on(store, lease=timedelta(seconds=60), clock=clock)
     assert claim_one(other, reader) is None
 
 
 def test_a_bounce_suppresses_the_address(store: Store) -> None:
     reader = add_subscribers(store, 1)[0]
-    ledger = Ledger(store, lease=timedelta(minutes=2))
+    ledger = ledger_on(store, lease=timedelta(minutes=2))
     claim = claim_one(ledger, reader)
     assert claim is not None
     ledger.record([Result(claim, "bounced", 1, "550 no such user", reader.email)])
@@ -258,10 +278,10 @@ def test_a_bounce_suppresses_the_address(store: Store) -> None:
 
 def test_released_claims_are_open_to_the_next_run_at_once(store: Store) -> None:
     readers = add_subscribers(store, 2)
-    ledger = Ledger(store, lease=timedelta(minutes=2))
+    ledger = ledger_on(store, lease=timedelta(minutes=2))
     claims = list(ledger.claim_page([(r.id, DAY) for r in readers]).claims.values())
     assert ledger.release(claims, "stopped") == 2
-    fresh = Ledger(store, lease=timedelta(minutes=2))
+    fresh = ledger_on(store, lease=timedelta(minutes=2))
     assert sorted(fresh.claim_page([(r.id, DAY) for r in readers]).claims) == [
         r.id for r in readers
     ]

@@ -95,7 +95,8 @@ def test_every_preview_is_a_valid_message_with_its_parts_beside_it(
     written = write_previews(store, settings, out, now=NOW)
     emls = sorted(out.glob("*.eml"))
     assert len(emls) == 3  # active readers only
-    assert written[-1] == out / "index.html" and len(written) == 10
+    assert written.previews == 3 and written.index == out / "index.html"
+    assert len(list(out.iterdir())) == 10
     for eml in emls:
         data = eml.read_bytes()
         assert max(len(line) for line in data.split(b"\r\n")) <= 998
@@ -321,3 +322,24 @@ def check_preview_server(state: PreviewState, client: httpx.Client, text_templat
     assert "digest.txt.j2:1:" in status["error"]
     assert "digest.txt.j2:1:" in client.get("/").text
     assert client.get("/text/bo-example-org").text == "Second version\n"  # last good render kept
+
+
+def test_addresses_that_share_a_slug_get_files_of_their_own_and_index_rows(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    populate(store)
+    with store.session() as session:
+        for address in ("a.b@example.org", "a-b@example.org"):
+            profile = Profile(email=address, topics=(TOPIC,))
+            create(session, profile, status="active", origin="import", now=NOW)
+    out = tmp_path / "p"
+    written = write_previews(store, settings, out, now=NOW)
+    assert written.previews == 5
+    assert {p.name for p in out.glob("a-b-example-org*.eml")} == {
+        "a-b-example-org.eml",
+        "a-b-example-org-2.eml",
+    }
+    index = written.index.read_text(encoding="utf-8")
+    assert index.count("<tr><td>") == 5
+    assert 'href="a-b-example-org-2.html"' in index and "5 digest(s) rendered" in index
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".p-")]  # no staging left

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 import httpx
 
-from digest.errors import DigestError, SourceError, StoreError
+from digest.errors import DigestError, SourceError, StoreBusyError, StoreError
 from digest.models import Paper
 from digest.sources import read
 from digest.store import Store, ingest_runs
@@ -152,6 +152,8 @@ def ingest(
                     parsed=counts.parsed,
                     new=counts.new,
                 )
+    except StoreBusyError:
+        raise  # another writer holds the database: the history cannot be written either
     except StoreError as exc:
         _record_failure(store, reads, str(exc))
         raise

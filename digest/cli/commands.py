@@ -27,6 +27,7 @@ COMMANDS: dict[str, Entry] = {
         ("manage",),
         "Write a consistent copy of the SQLite database to PATH, safe while it is in use.",
     ),
+    "db": Entry(("db",), "Manage the database schema."),
     "demo": Entry(
         ("demo",), "Run the whole pipeline on the bundled sample in a fresh demo folder."
     ),

@@ -128,7 +128,7 @@ def import_subscribers(state: DemoState, report: Reporter) -> None:
 def write_demo_previews(state: DemoState, report: Reporter) -> None:
     out = state.directory / "previews"
     written = write_previews(state.store, state.settings, out, now=state.now)
-    report.info(f"{(len(written) - 1) // 3} digests previewed; open {out / 'index.html'}")
+    report.info(f"{written.previews} digests previewed; open {written.index}")
 
 
 def send_through_sink(state: DemoState, report: Reporter) -> None:

@@ -54,5 +54,4 @@ def preview(
     written = write_previews(
         app.store, app.settings, out_dir, now=datetime.now(UTC), subscriber=email, edition_date=day
     )
-    count = (len(written) - 1) // 3
-    click.echo(f"wrote {count} preview(s) to {out_dir}/; open {out_dir / 'index.html'}")
+    click.echo(f"wrote {written.previews} preview(s) to {out_dir}/; open {written.index}")

@@ -12,9 +12,13 @@ from digest.app.readers import export_readers
 from digest.app.stats import gather
 from digest.cli.app import AppContext, cli, pass_app, print_json
 from digest.errors import ProfileError
-from digest.models import Subscriber
-from digest.profiles import read_profiles
-from digest.store.subscribers import import_profile, list_subscribers
+from digest.models import Profile, Subscriber
+from digest.profiles.stream import iter_profiles
+from digest.store.profile_import import import_batch
+from digest.store.subscribers import list_subscribers
+
+# Profiles per transaction: large enough that a commit is rare, small enough for an `IN` list.
+IMPORT_BATCH = 500
 
 
 def subscriber_json(subscriber: Subscriber) -> dict[str, Any]:
@@ -42,27 +46,39 @@ def import_(app: AppContext, path: Path) -> None:
     """Create or update subscribers from a TOML profile, or every *.toml in a folder.
 
     Imported subscribers are active: the operator vouches for them. Importing again updates
-    them, never duplicates. Each profile is stored in its own transaction after it validated, so
-    a bad profile is reported (FILE:LINE) and skipped while the others are imported; the exit
-    status is then 2.
+    them, never duplicates. Profiles are read one at a time and stored in batches of
+    IMPORT_BATCH, each in its own transaction once its profiles validated, so a file of 100,000
+    profiles works in flat memory; a bad profile is reported (FILE:LINE) and skipped while the
+    others are imported; the exit status is then 2.
     """
-    results = read_profiles(path)
     now = datetime.now(UTC)
-    created = updated = 0
-    for result in results:
-        if result.profile is None:
-            continue
+    created = updated = rejected = 0
+    batch: list[Profile] = []
+
+    def store_batch() -> None:
+        nonlocal created, updated
         with app.store.session() as session:
-            _row, new = import_profile(session, result.profile, now)
-        created += new
-        updated += not new
-    bad = [r.error for r in results if r.error is not None]
-    for error in bad:
-        click.echo(f"error: {error}", err=True)
+            new = import_batch(session, batch, now)
+        created += sum(new)
+        updated += len(new) - sum(new)
+        batch.clear()
+
+    for result in iter_profiles(path):
+        if result.error is not None:
+            click.echo(f"error: {result.error}", err=True)
+            rejected += 1
+            continue
+        assert result.profile is not None
+        batch.append(result.profile)
+        if len(batch) >= IMPORT_BATCH:
+            store_batch()
+    if batch:
+        store_batch()
     summary = f"{created + updated} profiles imported from {path}: {created} new, {updated} updated"
-    click.echo(summary + (f"; {len(bad)} rejected." if bad else "."))
-    if bad:
-        raise ProfileError(f"{len(bad)} of {len(results)} profiles rejected (see above)")
+    click.echo(summary + (f"; {rejected} rejected." if rejected else "."))
+    if rejected:
+        total = created + updated + rejected
+        raise ProfileError(f"{rejected} of {total} profiles rejected (see above)")
 
 
 @subscribers.command("list")

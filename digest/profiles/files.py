@@ -61,14 +61,23 @@ def _read_file(file: Path) -> list[ProfileResult]:
         text = file.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         return [ProfileResult(file, error=ProfileError(f"{file}: cannot read: {exc}"))]
+    return parse_text(file, text)
+
+
+def parse_text(file: Path, text: str, first_line: int = 1) -> list[ProfileResult]:
+    """The profiles in `text`, read from `file` where it starts at line `first_line`."""
+    shift = first_line - 1
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"line (\d+)", str(exc))
-        line = found.group(1) if found else "1"
+        line = int(found.group(1)) + shift if found else first_line
         reason = re.sub(r"\s*\(at [^)]*\)$", "", str(exc))
         return [ProfileResult(file, error=ProfileError(f"{file}:{line}: invalid TOML: {reason}"))]
-    locate = _Locator(text).line
+    locator = _Locator(text)
+
+    def locate(path: Sequence[str | int]) -> int:
+        return locator.line(path) + shift
 
     def check(table: Mapping[str, Any], base: PathKey) -> ProfileResult:
         try:

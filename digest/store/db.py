@@ -1,24 +1,36 @@
-"""Opening the store: one engine per database URL, migrated to the newest schema on first use."""
+"""Opening the store: one engine per database URL, migrated to the newest schema on first use.
+
+Opening an out-of-date database upgrades it, under the same lock `digest db upgrade` takes: on
+PostgreSQL a transaction-level advisory lock, on SQLite flock(2) on the file. Several processes
+starting together on an empty database run the migrations once, one after the other, and the
+others find the schema current.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.errors import StoreBusyError, StoreError
+from digest.store.schema_version import current_revision, head_revision
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = ["Store", "Upgrade", "head_revision", "migrate", "open_store", "upgrade"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# pg_advisory_xact_lock key held while migrating: any fixed 64-bit number no other code uses.
+MIGRATION_LOCK = 0x6469676573740001
 BUSY_MESSAGE = "database is busy: another digest process is writing; try again"
 DEFAULT_BUSY_TIMEOUT = 15.0  # seconds; `[database] busy_timeout`
 # What SQLite (and the pysqlite driver) says when another connection holds the lock.
@@ -72,13 +84,11 @@ def retry_busy(work: Callable[[], T], *, bound: float, url: object) -> T:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config  # only when there is a migration to run
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
-
-
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
@@ -109,25 +119,86 @@ def create_engine_for(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -
     return engine
 
 
-def migrate(engine: Engine, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
-    """Bring the schema to the newest revision; a no-op (one cheap query) when already there.
+@dataclass(frozen=True)
+class Upgrade:
+    """What an upgrade found and left: equal revisions mean there was nothing to do."""
 
-    Opening and migrating hold nothing between tries, so a busy database is retried here with
-    backoff (bounded by `busy_timeout`) before it becomes the one-line StoreBusyError."""
+    before: str | None
+    after: str | None
+
+
+def _upgrade_locked(connection: Connection) -> str | None:
+    """Inside the caller's transaction: wait for the migration lock, then migrate if still due."""
+    if connection.dialect.name == "postgresql":
+        # Released at commit; a second process waits here, then finds the schema current.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+    current = current_revision(connection)
+    if current != head_revision():
+        from alembic import command
+
+        config = _alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return current
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """SQLite's counterpart of the advisory lock: flock(2) on the database file itself, which
+    SQLite's own (fcntl) locks do not see. Nothing to do for other backends or :memory:."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        yield
+        return
+    assert database is not None
+    with Path(database).open("ab") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def upgrade(engine: Engine, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Upgrade:
+    """Bring the schema to the newest revision; one cheap query when it is already there.
+
+    Reading the revision and migrating hold nothing between tries, so a busy database is
+    retried here with backoff (bounded by `busy_timeout`) before it becomes the one-line
+    StoreBusyError."""
     head = head_revision()
 
-    def current_revision() -> str | None:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+    def read() -> str | None:
+        try:
+            with engine.connect() as connection:
+                return current_revision(connection)
+        except OperationalError as exc:
+            if is_busy(exc):
+                raise  # retried
+            detail = _driver_message(exc)
+            raise StoreError(
+                f"[database] url: cannot open {_shown(engine.url)}: {detail}"
+            ) from None
 
-    def upgrade() -> None:
-        with engine.begin() as connection:
-            config = _alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+    def migrate_locked() -> str | None:
+        with _sqlite_file_lock(engine), engine.begin() as connection:
+            return _upgrade_locked(connection)
 
-    if retry_busy(current_revision, bound=busy_timeout, url=engine.url) != head:
-        retry_busy(upgrade, bound=busy_timeout, url=engine.url)
+    try:
+        before = retry_busy(read, bound=busy_timeout, url=engine.url)
+        if before == head:
+            return Upgrade(before, head)
+        before = retry_busy(migrate_locked, bound=busy_timeout, url=engine.url)
+    except StoreError:
+        raise
+    except SQLAlchemyError as exc:
+        detail = " ".join(str(exc).split())
+        raise StoreError(f"database migration failed on {engine.url!r}: {detail}") from None
+    return Upgrade(before, head)
+
+
+def migrate(engine: Engine, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    """What opening the store does: `upgrade`, result not needed."""
+    upgrade(engine, busy_timeout=busy_timeout)
 
 
 class Store:

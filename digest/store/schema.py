@@ -123,6 +123,7 @@ class DeliveryRow(Base):
     __table_args__ = (
         UniqueConstraint("subscriber_id", "edition", name="uq_delivery_subscriber_edition"),
         Index("ix_deliveries_status", "status"),
+        Index("ix_deliveries_edition_status", "edition", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

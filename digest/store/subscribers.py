@@ -38,7 +38,7 @@ def to_subscriber(row: SubscriberRow) -> Subscriber:
     )
 
 
-def _apply_profile(row: SubscriberRow, profile: Profile) -> None:
+def apply_profile(row: SubscriberRow, profile: Profile) -> None:
     row.email = profile.email
     row.name = profile.name
     row.timezone = profile.timezone
@@ -80,6 +80,14 @@ def get_row_by_public_id(session: Session, public_id: str) -> SubscriberRow | No
 def create(
     session: Session, profile: Profile, *, status: Status, origin: str, now: datetime
 ) -> SubscriberRow:
+    row = create_row(profile, status=status, origin=origin, now=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def create_row(profile: Profile, *, status: Status, origin: str, now: datetime) -> SubscriberRow:
+    """A new subscriber row, not yet added to a session (batch imports flush many at once)."""
     row = SubscriberRow(
         public_id=secrets.token_urlsafe(16),
         email_key=email_key(profile.email),
@@ -89,14 +97,12 @@ def create(
         updated_at=now,
         confirmed_at=now if status == "active" else None,
     )
-    _apply_profile(row, profile)
-    session.add(row)
-    session.flush()
+    apply_profile(row, profile)
     return row
 
 
 def update_profile(session: Session, row: SubscriberRow, profile: Profile, now: datetime) -> None:
-    _apply_profile(row, profile)
+    apply_profile(row, profile)
     row.updated_at = now
     session.flush()
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from digest.store.db import Store
 
@@ -55,6 +56,17 @@ def _own_session(store: Store) -> Connection:
     connection = store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     connection.detach()
     return connection
+
+
+def _release(connection: Connection) -> None:
+    """Unlock, then end the session. Closing alone frees the locks only once the server has
+    noticed the disconnect, a moment later: a peer asking at once would still find them held."""
+    try:
+        connection.execute(select(func.pg_advisory_unlock_all()))
+    except SQLAlchemyError:
+        pass  # the session is gone already, and its locks with it
+    finally:
+        connection.close()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -97,7 +109,7 @@ class Liveness:
 
     def close(self) -> None:
         if self._connection is not None:
-            self._connection.close()  # ends the session: the lock goes with it
+            _release(self._connection)
             self._connection = None
 
 
@@ -137,7 +149,7 @@ class Leadership:
 
     def close(self) -> None:
         if self._connection is not None:
-            self._connection.close()
+            _release(self._connection)
             self._connection = None
         if self._file is not None:
             self._file.close()
