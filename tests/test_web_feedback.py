@@ -118,8 +118,8 @@ def test_every_paper_of_a_digest_carries_both_links_in_both_parts(site: Site) ->
     assert text is not None and html is not None
     for pid in ("p1", "p2"):
         entry = links.feedback[pid]
-        assert f"More like this: {entry.more}" in text.get_content()
-        assert f"Less like this: {entry.less}" in text.get_content()
+        assert f"More like this:\r\n   {entry.more}" in text.get_content()
+        assert f"Less like this:\r\n   {entry.less}" in text.get_content()
         assert f'href="{entry.more}"' in html.get_content()
         assert f'href="{entry.less}"' in html.get_content()
 

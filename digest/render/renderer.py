@@ -208,7 +208,7 @@ class Renderer:
         try:
             pieces = self._pieces(self.html_template, context)
             if fit and sum(map(len, pieces)) > HTML_LIMIT * 0.9:  # characters: cheap, a bound
-                pieces = self._fit(context, pieces)
+                pieces, context = self._fit(context, pieces)
         except _RENDER_ERRORS:
             # Lines in the compiled page mean nothing to the author: render the source
             # template with the same context to report the line in the file they edit.
@@ -221,10 +221,13 @@ class Renderer:
             text_pieces = (self._render(self.text_template, context),)
         return RenderedDigest(context["subject"], context["preheader"], pieces, text_pieces)
 
-    def _fit(self, context: dict[str, Any], pieces: tuple[str, ...]) -> tuple[str, ...]:
-        """The HTML part with as many papers as fit under HTML_LIMIT; the rest are counted in
-        "N more papers" (`more_count`), linked to the browser view. The text part, which no
-        client clips, keeps them all."""
+    def _fit(
+        self, context: dict[str, Any], pieces: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """The HTML part with as many papers as fit under HTML_LIMIT, and the context it was
+        rendered from; the rest are counted in "N more papers" (`more_count`), linked to the
+        browser view. The text part is rendered from the same context: two parts that list
+        different papers read as a spammer's trick (SpamAssassin's MPART_ALT_DIFF_COUNT)."""
         cards = context["papers"]
         size = _utf8_size(pieces)
         shown = len(cards)
@@ -234,7 +237,8 @@ class Renderer:
             trimmed = {**context, "papers": cards[:shown], "more_count": len(cards) - shown}
             pieces = self._pieces(self.html_template, trimmed)
             size = _utf8_size(pieces)
-        return pieces
+            context = trimmed
+        return pieces, context
 
     def render_per_email(self, context: dict[str, Any]) -> str:
         """Reference path: Jinja renders MJML, MJML compiles it, for this one mail."""

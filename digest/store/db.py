@@ -144,14 +144,18 @@ def _upgrade_locked(connection: Connection) -> str | None:
 
 @contextmanager
 def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
-    """SQLite's counterpart of the advisory lock: flock(2) on the database file itself, which
-    SQLite's own (fcntl) locks do not see. Nothing to do for other backends or :memory:."""
+    """SQLite's counterpart of the advisory lock: flock(2) on `<database>.migrate` beside it.
+
+    Never on the database file itself: closing any descriptor of that file drops every POSIX
+    lock this process holds on it, SQLite's own included, and other connections of the process
+    would then read and write without them (the scheduler's `.leader` file follows the same
+    rule). Nothing to do for other backends or :memory:."""
     database = engine.url.database
     if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
         yield
         return
     assert database is not None
-    with Path(database).open("ab") as handle:
+    with Path(database + ".migrate").open("ab") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
