@@ -113,7 +113,9 @@ def main() -> None:
         for edited in typed:
             with store.session() as session:
                 everything = list_papers(session, limit=PREVIEW_POOL)
-            naive.append(preview_for_profile(edited, everything, settings, now=NOW))
+            naive.append(
+                preview_for_profile(edited, everything, settings, edition_date=NOW.date(), now=NOW)
+            )
         slow = (time.perf_counter() - start) / args.requests
         store.dispose()
 
