@@ -58,6 +58,19 @@ class ConfigError(DigestError):
     pass
 
 
+class ListenError(ConfigError):
+    """A server could not listen. `option` says which of the caller's values was at fault
+    ("host" or "port"), so that a shell can name its own flag for it."""
+
+    def __init__(self, message: str, *, option: str = "port") -> None:
+        super().__init__(message)
+        self.option = option
+
+
+class OutputFolderError(ConfigError):
+    """The folder asked to write into exists and is not a folder (the shell names its flag)."""
+
+
 class SourceError(DigestError):
     pass
 

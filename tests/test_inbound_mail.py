@@ -7,6 +7,7 @@ smtplib, and reads the outcome from the SQLite file and from the SMTP server rep
 from __future__ import annotations
 
 import smtplib
+import socket
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -281,3 +282,16 @@ def test_with_no_address_to_receive_the_command_says_so_in_one_line(digest) -> N
         "error: nothing to receive: set [bounces] domain, [sender] unsubscribe_mailto or "
         "[inbound] command_address"
     ]
+
+
+def test_a_busy_port_is_one_line_naming_the_flag(digest, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DIGEST_INBOUND__COMMAND_ADDRESS", "commands@example.org")
+    monkeypatch.setenv("DIGEST_SITE__SECRET_KEY", "k" * 40)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code, out, err = digest("inbound", "--port", str(port))
+    assert code == 2 and out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"error: --port: cannot listen on 127.0.0.1:{port}")

@@ -30,7 +30,7 @@ from digest.app.edition import EditionBuilder
 from digest.app.tokens import Signer, digest_links
 from digest.deliver.dkim import DkimSigner
 from digest.deliver.message import compose_rendered
-from digest.errors import ConfigError, InvalidValue, ProfileError, QueryError
+from digest.errors import InvalidValue, OutputFolderError, ProfileError, QueryError
 from digest.models import Edition
 from digest.profiles.cadence import hand_send_edition
 from digest.render.renderer import Renderer
@@ -170,7 +170,7 @@ def write_previews(
     """Write `<slug>.html`, `<slug>.txt`, `<slug>.eml` per reader and an `index.html`. All or
     nothing: nothing reaches `out_dir` unless every preview rendered."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"--out: {out_dir} exists and is not a folder")
+        raise OutputFolderError(f"{out_dir} exists and is not a folder")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     rows_file = Path(tempfile.mkstemp(prefix=f".{out_dir.name}-index-", dir=out_dir.parent)[1])

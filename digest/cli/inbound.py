@@ -16,6 +16,7 @@ from digest.app.tokens import Purpose, Signer, digest_links
 from digest.cli.app import AppContext, cli, pass_app, report_warnings
 from digest.cli.logs import configure as configure_logging
 from digest.cli.logs import event_line, log_format_option
+from digest.errors import ListenError
 from digest.inbound.server import InboundServer
 from digest.settings import Settings
 from digest.web.notices import Notice, Notices
@@ -100,10 +101,16 @@ def inbound_command(app: AppContext, host: str, port: int, log_format: str) -> N
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with server:
+        try:
+            server.start()
+        except ListenError as exc:
+            raise exc.within(f"--{exc.option}") from None
+        try:
             echo(f"{READY_PREFIX}{server.host}:{server.port}")
             while not done.wait(0.5):
                 pass
+        finally:
+            server.stop()
         echo("inbound stopped")
     finally:
         for sig, handler_ in previous.items():

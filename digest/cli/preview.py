@@ -50,8 +50,17 @@ def preview(
         serve_previews(app.settings, app.store, port=port, subscriber=email, edition_date=day)
         return
     from digest.app.preview import write_previews
+    from digest.errors import OutputFolderError
 
-    written = write_previews(
-        app.store, app.settings, out_dir, now=datetime.now(UTC), subscriber=email, edition_date=day
-    )
+    try:
+        written = write_previews(
+            app.store,
+            app.settings,
+            out_dir,
+            now=datetime.now(UTC),
+            subscriber=email,
+            edition_date=day,
+        )
+    except OutputFolderError as exc:
+        raise exc.within("--out") from None
     click.echo(f"wrote {written.previews} preview(s) to {out_dir}/; open {written.index}")

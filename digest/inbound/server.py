@@ -12,6 +12,7 @@ nothing of SQL or of what a decision leads to.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 from typing import Any, Protocol
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
-from digest.errors import ConfigError
+from digest.errors import ListenError
 from digest.inbound.decide import Decision, Ignored, InboundAddresses, decide
 
 log = logging.getLogger(__name__)
@@ -132,10 +133,13 @@ class InboundServer:
         try:
             self._controller.start()
         except OSError as exc:
-            option = "--port" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else "--host"
+            # The controller's loop never ran: close it, or its sockets outlive the failure.
+            with contextlib.suppress(Exception):
+                self._controller.loop.close()
+            option = "port" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else "host"
             where = f"{self.host}:{self._controller.port}"
-            raise ConfigError(
-                f"{option}: cannot listen on {where} ({exc.strerror or exc})"
+            raise ListenError(
+                f"cannot listen on {where} ({exc.strerror or exc})", option=option
             ) from None
         return self
 
