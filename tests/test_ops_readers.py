@@ -17,7 +17,7 @@ from digest.cli import run
 from digest.store import Store
 from digest.store.schema import DeliveryRow, SubscriberRow, SuppressionRow, TopicRow
 from digest.store.subscribers import suppress
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, sqlite_only
 from tests.delivery_support import add_readers, ingest, paper
 from tests.smtpd import SmtpServer
 
@@ -168,6 +168,7 @@ def test_export_streams_in_pages(operator: Operator, store: Store, monkeypatch: 
 def test_backup_of_a_database_in_use_holds_the_ledger(
     operator: Operator, tmp_path: Path, db_url: str, store: Store
 ) -> None:
+    sqlite_only("digest backup copies a SQLite file (PostgreSQL: pg_dump)")
     # Another process holds a transaction open in WAL mode, so the ledger still sits in the
     # -wal file, where a plain copy of the database file would miss it.
     busy = threading.Event()
