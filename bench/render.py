@@ -161,7 +161,8 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = load_settings(
-        None, site={"base_url": "https://digest.example.org", "secret_key": ["bench-secret-" + "k" * 32]}
+        None,
+        site={"base_url": "https://digest.example.org", "secret_key": ["bench-secret-" + "k" * 32]},
     )
     rng = random.Random(42)
     papers = make_papers(rng, 400)

@@ -13,6 +13,7 @@ import json
 import logging
 import pkgutil
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import click
 from digest import __version__
 from digest.cli.commands import COMMANDS, SUPPORT
 from digest.cli.runtime import Runtime
-from digest.errors import DigestError
+from digest.errors import ConfigError, DigestError
 
 
 class LazyGroup(click.Group):
@@ -91,6 +92,16 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     app = AppContext(config_path=config_path)
     ctx.obj = app
     ctx.call_on_close(app.close)
+
+
+def parse_date_option(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    """Click callback for `--date YYYY-MM-DD` (None when the option is not given)."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"--date: expected a date as YYYY-MM-DD, got {value!r}") from None
 
 
 def print_json(value: Any) -> None:

@@ -13,7 +13,7 @@ import click
 
 from digest.app import readers
 from digest.cli.app import AppContext, cli, pass_app
-from digest.cli.subscribers import subscribers
+from digest.cli.subscribers import subscriber_json, subscribers
 from digest.store.exports import Exported
 from digest.store.suppressions import Suppression
 
@@ -27,12 +27,7 @@ def exported_json(item: Exported) -> dict[str, Any]:
     subscriber = item.subscriber
     profile = subscriber.profile
     return {
-        "email": profile.email,
-        "status": subscriber.status,
-        "timezone": profile.timezone,
-        "cadence": profile.cadence,
-        "send_time": profile.send_time,
-        "topics": [{"name": t.name, "query": t.query} for t in profile.topics],
+        **subscriber_json(subscriber),
         "name": profile.name,
         "max_papers": profile.max_papers,
         "min_upvotes": profile.min_upvotes,

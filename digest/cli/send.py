@@ -15,23 +15,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from digest.app.send import SendEvent, SendSummary, send_editions
-from digest.cli.app import AppContext, cli, pass_app, print_json
-from digest.errors import ConfigError
+from digest.cli.app import AppContext, cli, parse_date_option, pass_app, print_json
 
 OUTCOMES = ("sent", "skipped", "deferred", "failed", "bounced")
 INTERRUPTED = 130
 TEMPFAIL = 75  # EX_TEMPFAIL (sysexits.h): try again later
 # What a dry run says instead of each outcome: it did none of them.
 WOULD = {"sent": "would send", "skipped": "would skip"}
-
-
-def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ConfigError(f"--date: expected a date as YYYY-MM-DD, got {value!r}") from None
 
 
 class LogLines:
@@ -165,7 +155,7 @@ async def _send(app: AppContext, progress: Any, **options: Any) -> tuple[SendSum
 @click.option(
     "--date",
     "edition_date",
-    callback=_parse_date,
+    callback=parse_date_option,
     default=None,
     metavar="YYYY-MM-DD",
     help="Edition date for every reader (default: each reader's current edition).",

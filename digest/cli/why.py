@@ -8,17 +8,7 @@ from typing import Any
 import click
 
 from digest.app.why import Why, why
-from digest.cli.app import AppContext, cli, pass_app, print_json
-from digest.errors import ConfigError
-
-
-def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ConfigError(f"--date: expected a date as YYYY-MM-DD, got {value!r}") from None
+from digest.cli.app import AppContext, cli, parse_date_option, pass_app, print_json
 
 
 def _when(instant: datetime | None) -> str | None:
@@ -75,7 +65,7 @@ def why_json(answer: Why) -> dict[str, Any]:
 @click.option(
     "--date",
     "edition_date",
-    callback=_parse_date,
+    callback=parse_date_option,
     default=None,
     metavar="YYYY-MM-DD",
     help="The edition to explain (default: the newest whose send time has passed).",
