@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.utils import format_datetime, make_msgid
 
-from digest.deliver.headers import domain_of, encode_header, format_address, validate_address
-from digest.deliver.message import OutgoingMessage, quoted_printable_text
+from digest.deliver.headers import domain_of, format_address, validate_address
+from digest.deliver.message import OutgoingMessage
+from digest.deliver.plain_text import compose_plain_text
 from digest.settings import Settings
 
 
@@ -25,13 +26,4 @@ def compose_alert(
         ("Message-ID", message_id),
         ("Auto-Submitted", "auto-generated"),
     ]
-    head = "\r\n".join(encode_header(name, value) for name, value in headers)
-    data = (
-        head.encode("ascii")
-        + b"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        + b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-        + quoted_printable_text([text])
-    )
-    return OutgoingMessage(
-        recipient=to, message_id=message_id, data=data, subscriber_id=None, edition=None
-    )
+    return compose_plain_text(headers, text, recipient=to, message_id=message_id)
