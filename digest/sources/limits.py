@@ -132,7 +132,8 @@ def admit(paper: Paper, at: Locate) -> Paper:
         names = names[:MAX_AUTHORS]
     return replace(
         paper,
-        id=paper.id if paper.arxiv_id else paper_id(None, title),
+        # The parser keyed the paper by its raw title: a new key only if sanitising changed it.
+        id=paper.id if paper.arxiv_id or title == paper.title else paper_id(None, title),
         title=title,
         abstract=_truncated(sanitise(paper.abstract), MAX_ABSTRACT, at("abstract")),
         authors=tuple(names),
