@@ -206,6 +206,26 @@ def test_the_preview_follows_the_unsaved_topics(site: Site, manage: str) -> None
     assert site.profile("ada@example.org").topics[1].query == "graph"  # nothing was saved
 
 
+def test_the_preview_says_how_each_topic_is_read(site: Site, manage: str) -> None:
+    html = _preview(site, manage, topic_name="Decoding", topic_query="speculative robot")
+    understood = html.split('class="understood"', 1)[1]
+    assert "How your topics are read" in understood
+    assert "<h4>Decoding</h4>" in understood
+    assert "&#39;speculative robot&#39;: plain words" in understood
+    assert "<li>speculative: required, in 1 paper</li>" in understood
+    assert "<li>robot: required, in 1 paper</li>" in understood
+    # A quoted or boolean query is the query language, taken as written.
+    quoted = _preview(site, manage, topic_query='"speculative decoding"')
+    assert "query language (quotes or operators)" in quoted.split('class="understood"', 1)[1]
+
+
+def test_the_page_says_how_the_saved_topics_are_read(site: Site, manage: str) -> None:
+    html = site.client().get(manage).text
+    understood = html.split('class="understood"', 1)[1]
+    assert "<h4>Mine</h4>" in understood
+    assert "&#39;graph&#39;: plain words" in understood
+
+
 def test_the_preview_reports_a_bad_query_with_its_column(site: Site, manage: str) -> None:
     html = _preview(site, manage, topic_query='"unclosed phrase')
     assert "column" in html.lower()

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from digest.app.edition import DEFAULT_LOOKBACK, preview_for_profile
 from digest.match import Matcher, PaperIndex
 from digest.match.aliases import load_aliases
+from digest.match.explanation import explanation
 from digest.models import Edition, Paper, Profile
 from digest.profiles.cadence import hand_send_edition
 from digest.render import DigestLinks, Renderer
@@ -92,6 +93,17 @@ class PreviewSource:
                 now=now,
                 matcher=index.matcher,
             )
+
+    def understood(self, profile: Profile, *, now: datetime) -> list[tuple[str, list[str]]]:
+        """How each topic's query is read over the papers the preview draws on (which words
+        are required, which are too common to gate a match, what else they match), as
+        `digest match --explain` says it: (topic name, lines) per topic."""
+        index = self._current(now)
+        with self._lock:
+            return [
+                (topic.name, explanation(topic.query, index.matcher.explain(topic.query)))
+                for topic in profile.topics
+            ]
 
     def email_html(self, profile: Profile, links: DigestLinks, *, now: datetime) -> str:
         """The full digest mail as HTML (templates compiled once, on first use)."""

@@ -12,7 +12,7 @@ from digest.cli.app import AppContext, cli, pass_app, print_json
 from digest.errors import ProfileError
 from digest.match import Matcher, PaperIndex, compile_query
 from digest.match.aliases import load_aliases
-from digest.match.plain import Group
+from digest.match.explanation import explanation
 from digest.models import Match, Topic
 from digest.profiles import load_profiles
 from digest.store.papers import list_papers
@@ -110,31 +110,3 @@ def match(
         topic_note = f" [{', '.join(m.topics)}]" if profile_path is not None else ""
         click.echo(f"{position:>3}. {m.score:.3f}  {m.paper.title}{topic_note}")
         click.echo(f"       matched: {reasons}")
-
-
-def explanation(query: str, groups: list[Group] | None) -> list[str]:
-    """`--explain`: how one query was read, in plain lines."""
-    if groups is None:
-        return [f"{query!r}: query language (quotes or operators), matched exactly as written"]
-    lines = [f"{query!r}: plain words"]
-    for group in groups:
-        if len(groups) > 1:
-            lines.append(f"  any of: {group.display}")
-        for concept in group.concepts:
-            for word in concept.words:
-                how = "required" if word.required else "not required (common)"
-                count = f"{word.papers} paper" + ("" if word.papers == 1 else "s")
-                lines.append(f"  {word.display}: {how}, in {count}")
-            if concept.aliases:
-                also = ", ".join(term.display for term in concept.aliases)
-                lines.append(f"  {concept.display} also matches: {also}")
-        if group.phrase is not None:
-            lines.append(f'  "{group.phrase.display}" side by side ranks higher')
-        if group.cutoff > 0:
-            lines.append(
-                f"  score cut-off: {group.cutoff:.2f} (required words named twice in the "
-                "abstract would score more; one passing mention each scores less)"
-            )
-        else:
-            lines.append("  score cut-off: none (one required word: any mention counts)")
-    return lines

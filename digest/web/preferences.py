@@ -9,6 +9,7 @@ parse are reported beside their field with the column where parsing stopped.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -55,14 +56,25 @@ async def _subscriber(request: Request) -> tuple[WebContext, str, Subscriber]:
     return web, token, subscriber
 
 
-def _edition(web: WebContext, profile: Profile) -> tuple[Edition | None, str | None]:
-    """The preview edition, or a message saying why there is none (never an error page: the
-    preview is a courtesy beside the form)."""
+@dataclass(frozen=True, slots=True)
+class _Preview:
+    edition: Edition | None
+    problem: str | None
+    understood: list[tuple[str, list[str]]]
+
+
+def _preview(web: WebContext, profile: Profile) -> _Preview:
+    """The preview edition and how each topic is read, or a message saying why there is none
+    (never an error page: the preview is a courtesy beside the form)."""
+    now = web.now()
     try:
-        return web.preview.edition(profile, now=web.now()), None
+        return _Preview(
+            web.preview.edition(profile, now=now), None, web.preview.understood(profile, now=now)
+        )
     except DigestError as exc:
         log.warning("preview failed: %s", exc)
-        return None, "The preview is not available right now; your settings can still be saved."
+        problem = "The preview is not available right now; your settings can still be saved."
+        return _Preview(None, problem, [])
 
 
 async def _page(
@@ -76,7 +88,7 @@ async def _page(
     saved: bool = False,
 ) -> Response:
     profile = form.profile if form.valid and form.profile is not None else subscriber.profile
-    edition, problem = await run_in_threadpool(_edition, web, profile)
+    shown = await run_in_threadpool(_preview, web, profile)
     context: dict[str, Any] = {
         "form": form,
         "subscriber": subscriber,
@@ -85,8 +97,9 @@ async def _page(
         "catalog": web.settings.catalog,
         "cadences": CADENCE_CHOICES,
         "timezones": timezone_choices(),
-        "edition": edition,
-        "preview_problem": problem,
+        "edition": shown.edition,
+        "preview_problem": shown.problem,
+        "understood": shown.understood,
         "unsubscribe_path": web.path(Purpose.UNSUBSCRIBE, subscriber.public_id),
         "ratings": await run_in_threadpool(reader_ratings, web.store, subscriber.public_id),
     }
@@ -129,12 +142,16 @@ async def preview(request: Request) -> Response:
         email=subscriber.email,
         require_topic=False,
     )
-    edition, problem = None, None
+    shown = _Preview(None, None, [])
     if form.valid and form.profile is not None:
-        edition, problem = await run_in_threadpool(_edition, web, form.profile)
-    body = web.pages.render(
-        request, "_preview.html", {"form": form, "edition": edition, "preview_problem": problem}
-    )
+        shown = await run_in_threadpool(_preview, web, form.profile)
+    context = {
+        "form": form,
+        "edition": shown.edition,
+        "preview_problem": shown.problem,
+        "understood": shown.understood,
+    }
+    body = web.pages.render(request, "_preview.html", context)
     return HTMLResponse(body)
 
 
