@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.models import Paper, Rating, RatingValue
@@ -85,8 +85,3 @@ def ratings_of(session: Session, subscriber_ids: Iterable[int]) -> dict[int, tup
 
 def ratings_for(session: Session, subscriber_id: int) -> tuple[Rating, ...]:
     return ratings_of(session, [subscriber_id]).get(subscriber_id, ())
-
-
-def clear_all(session: Session, subscriber_id: int) -> None:
-    """Forget every rating of one reader (their data, on request)."""
-    session.execute(delete(RatingRow).where(RatingRow.subscriber_id == subscriber_id))

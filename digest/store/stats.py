@@ -62,15 +62,6 @@ def editions(session: Session, *, limit: int = 30) -> list[EditionCounts]:
     ]
 
 
-def deliveries_by_outcome(session: Session) -> dict[str, int]:
-    """Every ledger state over all editions, zeros included (the metrics' counters)."""
-    counts = dict.fromkeys(OUTCOMES, 0)
-    query = select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)
-    for status, n in session.execute(query):
-        counts[status] = int(n)
-    return counts
-
-
 @dataclass(frozen=True, slots=True)
 class DeliveryRecord:
     """One ledger row of one reader, as `digest why` and the admin reader page show it.
