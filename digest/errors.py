@@ -16,11 +16,20 @@ web app turns it into a page. Anything else escaping is a bug (exit 1).
     └── DeliveryError      mail could not be handed to the SMTP server
         ├── TransientDeliveryError   worth retrying (connection, timeout, 4xx)
         └── PermanentDeliveryError   the server refused for good (5xx)
+
+`map_value_errors` is the one place a parse error becomes one of these (httpx's
+`map_httpcore_exceptions` is the model): a `ValueError` from a library (`date.fromisoformat`,
+a cron trigger, an IP network) or an `InvalidValue` from the project's own parsers, raised
+inside its block, leaves it as the error the caller names, worded "<where>: expected <what>,
+got <value>". Core code says where the data came from (a file and line, a settings key, a
+subscriber and field); a shell says which of its flags or form fields carried it.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 
 class DigestError(Exception):
@@ -121,3 +130,37 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     pass
+
+
+_NO_VALUE = object()
+
+
+@contextmanager
+def map_value_errors(
+    *,
+    where: str = "",
+    value: object = _NO_VALUE,
+    expected: str | None = None,
+    error: Callable[[str], Exception] = InvalidValue,
+) -> Iterator[None]:
+    """Turn a ValueError raised in the block into `error(message)`, one line.
+
+    The message is `where: detail` (just `detail` without `where`). An InvalidValue already
+    says what was expected and keeps its words. A library's ValueError is worded "expected
+    <expected>, got <value>" when `expected` is given (library wording is rarely for users),
+    else its own text on one line. Any other exception passes through untouched."""
+    try:
+        yield
+    except InvalidValue as exc:
+        raise error(_located(where, exc.message)) from None
+    except ValueError as exc:
+        if expected is not None:
+            got = "" if value is _NO_VALUE else f", got {value!r}"
+            detail = f"expected {expected}{got}"
+        else:
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise error(_located(where, detail)) from None
+
+
+def _located(where: str, detail: str) -> str:
+    return f"{where}: {detail}" if where else detail

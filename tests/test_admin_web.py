@@ -224,3 +224,23 @@ def test_guessing_the_password_is_stopped(sites: Sites) -> None:
     # …and after it, the operator is in.
     site.clock.advance(seconds=61)
     assert right.get("/admin").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "before", "message"),
+    [
+        (
+            "/admin/editions",
+            "last-week",
+            "before: expected a date as YYYY-MM-DD, got &#39;last-week&#39;",
+        ),
+        ("/admin", "12x", "before: expected a reader number, got &#39;12x&#39;"),
+    ],
+)
+def test_a_cursor_that_does_not_parse_is_a_400_naming_it(
+    sites: Sites, path: str, before: str, message: str
+) -> None:
+    site = sites(admin={"password": ADMIN_PASSWORD})
+    response = admin_client(site).get(path, params={"before": before})
+    assert response.status_code == 400
+    assert message in response.text

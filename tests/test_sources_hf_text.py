@@ -168,8 +168,17 @@ def test_abstract_wrapped_over_several_lines_is_joined() -> None:
     ("lines", "line", "fragment"),
     [
         ((*HEADER, "T", "", "A.", "", "• 3 authors", "·", "Sepp 29"), 13, "expected a date"),
-        ((*HEADER, "T", "", "A.", "", "• 3 authors", "·", "Feb 31, 2025"), 13, "not a real date"),
+        (
+            (*HEADER, "T", "", "A.", "", "• 3 authors", "·", "Feb 31, 2025"),
+            13,
+            "expected a real date, got 'Feb 31, 2025'",
+        ),
         ((*HEADER, "T", "", "A.", "", "• many authors", "·", "Oct 1"), 11, "'• N authors'"),
+        (
+            (*HEADER[:4], "Feb 30", "", "T", "", "A.", "", "• 3 authors", "·", "Oct 1"),
+            5,
+            "page date: expected a real date, got 'Feb 30'",
+        ),
         ((*HEADER, "T", "", "A.", "", "• 3 authors", "Oct 1"), 11, "expected a line '·'"),
         ((*HEADER, "T", "", "A.", "", "• 3 authors", "·"), 12, "ends the file"),
         ((*HEADER, "• 3 authors", "·", "Oct 1"), 8, "no paper before it"),

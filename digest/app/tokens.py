@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer, want_bytes
 
-from digest.errors import ConfigError, TokenError
+from digest.errors import ConfigError, TokenError, map_value_errors
 from digest.render import DigestLinks, FeedbackLinks
 from digest.settings import Settings
 
@@ -99,10 +99,9 @@ def edition_token(signer: Signer, public_id: str, edition: date) -> str:
 def read_edition_token(signer: Signer, token: str) -> tuple[str, date]:
     """(public id, edition date) from a "view in browser" token, or TokenError."""
     public_id, _, day = signer.verify(Purpose.EDITION, token).rpartition("/")
-    try:
+    # A link's detail is never shown: every bad link reads the same.
+    with map_value_errors(error=lambda _detail: TokenError("this link is not valid")):
         return public_id, date.fromisoformat(day)
-    except ValueError:
-        raise TokenError("this link is not valid") from None
 
 
 def digest_links(

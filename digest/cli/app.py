@@ -22,7 +22,7 @@ import click
 from digest import __version__
 from digest.cli.commands import COMMANDS, SUPPORT
 from digest.cli.runtime import Runtime
-from digest.errors import ConfigError, DigestError
+from digest.errors import ConfigError, DigestError, map_value_errors
 
 
 class LazyGroup(click.Group):
@@ -98,10 +98,10 @@ def parse_date_option(ctx: click.Context, param: click.Parameter, value: str | N
     """Click callback for `--date YYYY-MM-DD` (None when the option is not given)."""
     if value is None:
         return None
-    try:
+    with map_value_errors(
+        where="--date", value=value, expected="a date as YYYY-MM-DD", error=ConfigError
+    ):
         return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ConfigError(f"--date: expected a date as YYYY-MM-DD, got {value!r}") from None
 
 
 def print_json(value: Any) -> None:

@@ -14,18 +14,19 @@ from digest.app.due import Due, due_pages
 from digest.cli.app import AppContext, cli, pass_app, report_warnings
 from digest.cli.logs import configure as configure_logging
 from digest.cli.logs import log_format_option
-from digest.errors import ConfigError
+from digest.errors import ConfigError, map_value_errors
 
 
 def parse_instant(value: str) -> datetime:
     """An ISO 8601 datetime with an offset (`Z` allowed). A naive one is refused: guessing the
     zone would silently shift every answer by hours."""
-    try:
+    with map_value_errors(
+        where="--at",
+        value=value,
+        expected="an ISO datetime such as 2026-03-29T08:00:00+02:00",
+        error=ConfigError,
+    ):
         instant = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ConfigError(
-            f"--at: expected an ISO datetime such as 2026-03-29T08:00:00+02:00, got {value!r}"
-        ) from None
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ConfigError(
             f"--at: {value!r} has no UTC offset; add one, e.g. {value}Z or {value}+02:00"

@@ -15,7 +15,7 @@ from email.utils import format_datetime, formataddr
 from functools import lru_cache
 
 from digest.addresses import check_address
-from digest.errors import DeliveryError, InvalidValue
+from digest.errors import DeliveryError, map_value_errors
 
 MAX_LINE = 998  # octets, RFC 5322 2.1.1
 FOLD_AT = 78  # preferred width
@@ -39,10 +39,8 @@ def validate_address(address: str, *, field: str) -> str:
     The rule is digest.addresses (a non-ASCII local part would need SMTPUTF8 end to end).
     """
     check_value(field, address)
-    try:
+    with map_value_errors(where=field, error=DeliveryError):
         return check_address(address).ascii
-    except InvalidValue as exc:
-        raise DeliveryError(f"{field}: {exc}") from None
 
 
 def domain_of(address: str) -> str:

@@ -29,7 +29,7 @@ import aiosmtplib
 from digest.addresses import check_address
 from digest.deliver.dkim import DkimSigner
 from digest.deliver.headers import stamp_date
-from digest.errors import InvalidValue, PermanentDeliveryError
+from digest.errors import PermanentDeliveryError, map_value_errors
 from digest.settings import Settings, SmtpSettings
 
 Outcome = Literal["sent", "bounced", "failed", "deferred"]
@@ -55,10 +55,8 @@ def envelope_address(address: str, *, role: str) -> str:
     """
     if any(char in address for char in "\r\n\0"):
         raise PermanentDeliveryError(f"{role} address contains a line break or NUL: {address!r}")
-    try:
+    with map_value_errors(where=f"{role} address", error=PermanentDeliveryError):
         return check_address(address).ascii
-    except InvalidValue as exc:
-        raise PermanentDeliveryError(f"{role} address: {exc}") from None
 
 
 def connection_options(smtp: SmtpSettings) -> dict[str, Any]:

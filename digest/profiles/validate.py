@@ -10,10 +10,11 @@ profile file means the same thing whichever installation imports it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from digest.addresses import MAX_ADDRESS_LENGTH, check_address
-from digest.errors import InvalidValue, ProfileError, QueryError
+from digest.errors import ProfileError, QueryError, map_value_errors
 from digest.match import compile_query
 from digest.models import Profile, Topic
 from digest.profiles.cadence import parse_cadence, parse_local_time, parse_timezone
@@ -91,10 +92,8 @@ def validate_profile(data: Mapping[str, Any], base: PathKey) -> Profile:
     ):
         if key in data:
             raw = _text(data[key], (*base, key), 64, key)
-            try:
+            with map_value_errors(where=key, error=partial(InvalidField, (*base, key))):
                 parsed = check(raw)
-            except ValueError as exc:
-                raise InvalidField((*base, key), f"{key}: {exc}") from None
             values[key] = str(parsed) if key == "cadence" else raw
     for key, low, high in (("max_papers", 1, MAX_PAPERS), ("min_upvotes", 0, MAX_MIN_UPVOTES)):
         if key in data:
@@ -130,10 +129,8 @@ def _text(value: Any, path: PathKey, limit: int, label: str) -> str:
 
 def _email(value: Any, path: PathKey) -> str:
     text = _text(value, path, MAX_ADDRESS_LENGTH, "email")
-    try:
+    with map_value_errors(where="email", error=partial(InvalidField, path)):
         return check_address(text).normalized
-    except InvalidValue as exc:
-        raise InvalidField(path, f"email: {exc}") from None
 
 
 def _topics(value: Any, path: PathKey) -> tuple[Topic, ...]:

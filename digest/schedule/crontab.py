@@ -11,11 +11,11 @@ APScheduler ANDs them.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, map_value_errors
+from digest.zones import parse_zone
 
 # crontab(5) numbering: 0 and 7 are Sunday.
 CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -67,10 +67,8 @@ def weekday_field(field: str) -> str:
 
 def crontab_trigger(expression: str, timezone: str) -> CronTrigger:
     """The trigger for a 5-field crontab expression in an IANA zone; ConfigError names the key."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ValueError, KeyError, OSError) as exc:
-        raise ConfigError(f"[schedule] timezone: unknown time zone {timezone!r} ({exc})") from None
+    with map_value_errors(where="[schedule] timezone", error=ConfigError):
+        zone = parse_zone(timezone)
     fields = expression.split()
     if len(fields) != 5:
         raise ConfigError(
@@ -85,7 +83,7 @@ def crontab_trigger(expression: str, timezone: str) -> CronTrigger:
             f"[schedule] ingest_cron: {expression!r} restricts both day of month and day of "
             "week, which cron and APScheduler read differently; restrict only one"
         )
-    try:
+    with map_value_errors(where=f"[schedule] ingest_cron: {expression!r}", error=ConfigError):
         return CronTrigger(
             minute=minute,
             hour=hour,
@@ -94,8 +92,6 @@ def crontab_trigger(expression: str, timezone: str) -> CronTrigger:
             day_of_week=weekday_field(weekday),
             timezone=zone,
         )
-    except ValueError as exc:
-        raise ConfigError(f"[schedule] ingest_cron: {expression!r}: {exc}") from None
 
 
 def fired_since(trigger: CronTrigger, since: datetime | None, now: datetime) -> bool:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
-from digest.errors import SourceError
+from digest.errors import SourceError, map_value_errors
 from digest.identity import extract_arxiv_id, normalise_whitespace, paper_id
 from digest.models import Paper
 from digest.sources.base import ParseContext, decode_text, strip_bom
@@ -58,12 +59,12 @@ class _Shape:
         value = self.text(parent, key, path, required=False)
         if not value:
             return None
-        try:
+        with map_value_errors(
+            value=value,
+            expected="an ISO date such as 2024-10-22T17:59:30Z",
+            error=partial(self.fail, f"{path}.{key}"),
+        ):
             return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
-        except ValueError:
-            raise self.fail(
-                f"{path}.{key}", f"expected an ISO date such as 2024-10-22T17:59:30Z, got {value!r}"
-            ) from None
 
 
 def _kind(value: Any) -> str:

@@ -19,8 +19,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
-from digest.errors import SourceError
+from digest.errors import SourceError, map_value_errors
 from digest.identity import normalise_whitespace, paper_id
 from digest.models import Paper
 from digest.sources.base import ParseContext, decode_text
@@ -242,14 +243,15 @@ class _Parser:
         else:
             index = len(lines)
         if header_date is not None and self.context.page_date is None:
-            try:
+            with map_value_errors(
+                where="page date",
+                value=lines[header_line - 1],
+                expected="a real date",
+                error=partial(self.error, header_line),
+            ):
                 self.page_date = resolve_date(
                     header_date.month, header_date.day, header_date.year, self.context.today
                 )
-            except ValueError:
-                raise self.error(
-                    header_line, f"page date {lines[header_line - 1]!r} is not a real date"
-                ) from None
         return index
 
     def _read_body(self, lines: list[str], start: int) -> None:
@@ -315,10 +317,10 @@ class _Parser:
                 f"expected a date such as 'Oct 17' or 'Oct 17, 2024' (then optional upvotes) "
                 f"after '·', got {text!r}",
             )
-        try:
+        with map_value_errors(
+            value=text, expected="a real date", error=partial(self.error, found + 1)
+        ):
             meta.published = resolve_date(parsed.month, parsed.day, parsed.year, self.page_date)
-        except ValueError:
-            raise self.error(found + 1, f"{text!r} is not a real date") from None
         meta.upvotes = parsed.upvotes
         index = found + 1
         # Some captures put the upvote count on its own line right under the date.

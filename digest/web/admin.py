@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.app import admin
+from digest.errors import InvalidValue
 from digest.web.admin_auth import require_admin
 from digest.web.context import WebContext
 from digest.web.errors import expired_form
@@ -36,7 +37,12 @@ DONE = {
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value is not None and value.isdigit() and len(value) < 19 else None
+    """The `before` cursor; a value that is no reader number is a 400 naming it."""
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) < 19):
+        raise InvalidValue(f"before: expected a reader number, got {value[:40]!r}")
+    return int(value)
 
 
 def page(web: WebContext, request: Request, name: str, context: dict[str, Any]) -> Response:

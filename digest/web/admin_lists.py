@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.app import admin
+from digest.errors import map_value_errors
 from digest.web.admin import page
 from digest.web.admin_auth import require_admin
 from digest.web.errors import expired_form
@@ -21,10 +22,11 @@ log = logging.getLogger("digest.web")
 
 
 def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
+    """The `before` cursor; a value that is no date is a 400 naming it, not a silent page 1."""
+    if not value:
         return None
+    with map_value_errors(where="before", value=value, expected="a date as YYYY-MM-DD"):
+        return date.fromisoformat(value)
 
 
 async def editions(request: Request) -> Response:

@@ -217,15 +217,16 @@ def read_profile_form(
     elif not topics and not result.trending and not result.topic_errors:
         errors["topics"] = "Pick at least one topic, or keep the trending section."
 
+    # The rules are the profile's (InvalidValue); only the wording beside each field is the form's.
     try:
         parse_cadence(result.cadence)
-    except ValueError:
+    except InvalidValue:
         errors["cadence"] = "Choose every day or one day of the week."
         result.cadence = "daily"
     try:
         result.send_time = _hh_mm(result.send_time)
         parse_local_time(result.send_time)
-    except ValueError:
+    except InvalidValue:
         errors["send_time"] = "Enter a time such as 08:00 (24-hour clock)."
     if not _single_line(result.timezone):
         errors["timezone"] = "Choose a time zone from the list."
@@ -233,7 +234,7 @@ def read_profile_form(
     else:
         try:
             parse_timezone(result.timezone)
-        except ValueError:
+        except InvalidValue:
             errors["timezone"] = "Choose a time zone from the list, such as Europe/Paris."
     try:
         max_papers = int(result.max_papers)
@@ -288,6 +289,6 @@ def cadence_phrase(cadence: str) -> str:
     """`every day` / `every Monday`, to sit inside a sentence."""
     try:
         weekday = parse_cadence(cadence).weekday
-    except ValueError:
+    except InvalidValue:
         return cadence
     return "every day" if weekday is None else f"every {DAY_NAMES[weekday]}"
