@@ -27,7 +27,7 @@ from digest.settings import Settings
 from digest.store import Store
 from digest.store.editions import carried
 from digest.store.papers import get_paper, get_papers
-from digest.store.subscribers import get_row_by_public_id, to_subscriber
+from digest.store.subscribers import get_by_public_id
 
 ARXIV_SEARCH = "https://arxiv.org/search/?searchtype=title&query={query}"
 DAILY_PAPERS_SEARCH = "https://huggingface.co/papers?q={query}"
@@ -87,10 +87,9 @@ def mailed_edition(store: Store, public_id: str, day: date, *, now: datetime) ->
     order, with the reasons the reader's topics give for them (the ledger keeps which papers,
     not why). None when that edition was never sent to that reader."""
     with store.session() as session:
-        row = get_row_by_public_id(session, public_id)
-        if row is None:
+        subscriber = get_by_public_id(session, public_id)
+        if subscriber is None:
             return None
-        subscriber = to_subscriber(row)
         record = carried(session, subscriber.id, day)
         if record is None:
             return None

@@ -19,7 +19,7 @@ from digest.models import Match, Paper, Rating, RatingValue, Subscriber
 from digest.store import Store
 from digest.store.papers import list_papers
 from digest.store.ratings import find_paper, ratings_for, set_rating
-from digest.store.subscribers import get_row_by_email, get_row_by_public_id, to_subscriber
+from digest.store.subscribers import get_by_email, get_by_public_id
 
 Choice = Literal["up", "down", "clear"]
 CHOICES: tuple[Choice, ...] = ("up", "down", "clear")
@@ -48,14 +48,14 @@ def rate(store: Store, email: str, paper_id: str, choice: str, *, now: datetime)
     """Record one rating from the CLI. Unknown address or paper: InvalidValue naming it."""
     value = _value(choice)
     with store.session() as session:
-        row = get_row_by_email(session, email)
-        if row is None:
+        subscriber = get_by_email(session, email)
+        if subscriber is None:
             raise InvalidValue(f"no subscriber with address {email!r}")
         paper = find_paper(session, paper_id)
         if paper is None:
             raise InvalidValue(f"no stored paper with id {paper_id!r} (see `digest papers`)")
-        set_rating(session, row.id, paper.id, value, now)
-        return Rated(to_subscriber(row), paper, value)
+        set_rating(session, subscriber.id, paper.id, value, now)
+        return Rated(subscriber, paper, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +72,12 @@ def open_link(store: Store, signer: Signer, token: str) -> FeedbackLink:
     is forged or expired, or its reader or paper is gone."""
     public_id, paper_id, rating = verify_feedback(signer, token)
     with store.session() as session:
-        row = get_row_by_public_id(session, public_id)
+        subscriber = get_by_public_id(session, public_id)
         paper = find_paper(session, paper_id)
-        if row is None or paper is None:
+        if subscriber is None or paper is None:
             raise TokenError("this link is not valid")
         value: RatingValue = "up" if rating == "up" else "down"
-        return FeedbackLink(to_subscriber(row), paper, value)
+        return FeedbackLink(subscriber, paper, value)
 
 
 def rate_by_link(store: Store, signer: Signer, token: str, *, now: datetime) -> FeedbackLink:
@@ -91,17 +91,17 @@ def rate_by_link(store: Store, signer: Signer, token: str, *, now: datetime) -> 
 def reader_ratings(store: Store, public_id: str) -> tuple[Rating, ...]:
     """The reader's ratings, newest first (the preferences page lists them with undo)."""
     with store.session() as session:
-        row = get_row_by_public_id(session, public_id)
-        return ratings_for(session, row.id) if row is not None else ()
+        subscriber = get_by_public_id(session, public_id)
+        return ratings_for(session, subscriber.id) if subscriber is not None else ()
 
 
 def undo_rating(store: Store, public_id: str, paper_id: str, *, now: datetime) -> bool:
     """Clear one of the reader's ratings (the preferences page's undo); False if unknown."""
     with store.session() as session:
-        row = get_row_by_public_id(session, public_id)
-        if row is None:
+        subscriber = get_by_public_id(session, public_id)
+        if subscriber is None:
             return False
-        set_rating(session, row.id, paper_id, None, now)
+        set_rating(session, subscriber.id, paper_id, None, now)
         return True
 
 
@@ -112,11 +112,10 @@ def subscriber_matches(
     --subscriber`): their topics, their ratings, their min_upvotes; no edition window, no cap
     but `limit`. Papers they rated down are left out, as their digests leave them out."""
     with store.session() as session:
-        row = get_row_by_email(session, email)
-        if row is None:
+        subscriber = get_by_email(session, email)
+        if subscriber is None:
             raise InvalidValue(f"no subscriber with address {email!r}")
-        subscriber = to_subscriber(row)
-        ratings = ratings_for(session, row.id)
+        ratings = ratings_for(session, subscriber.id)
         papers = list_papers(session)
     profile = subscriber.profile
     matcher = Matcher(PaperIndex.build(papers, now=now))

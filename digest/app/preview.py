@@ -36,7 +36,7 @@ from digest.profiles.cadence import hand_send_edition
 from digest.render.renderer import Renderer
 from digest.settings import Settings
 from digest.store import Store
-from digest.store.subscribers import get_row_by_email, to_subscriber
+from digest.store.subscribers import get_by_email
 
 log = logging.getLogger(__name__)
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
@@ -82,10 +82,9 @@ def _work(
         yield from hand_send_pages(store, now=now, edition_date=edition_date)
         return
     with store.session() as session:
-        row = get_row_by_email(session, subscriber)
-        if row is None:
-            raise ProfileError(f"no subscriber with address {subscriber!r}")
-        reader = to_subscriber(row)
+        reader = get_by_email(session, subscriber)
+    if reader is None:
+        raise ProfileError(f"no subscriber with address {subscriber!r}")
     profile = reader.profile
     try:
         day = hand_send_edition(profile.cadence, profile.send_time, profile.timezone, now)

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from digest.models import Profile, Subscriber
-from digest.store import Store, signups
+from digest.store import Store, signups, subscribers
 from digest.store.subscribers import is_suppressed
 
 
@@ -55,7 +55,7 @@ def _record(store: Store, profile: Profile, *, now: datetime, window: timedelta)
         claimed = signups.claim_notice(session, profile.email, now=now, window=window)
         if is_suppressed(session, profile.email):
             return SignupDecision(Step.NOTHING, None)
-        known = signups.find_by_email(session, profile.email)
+        known = subscribers.get_by_email(session, profile.email)
         if known is None:
             return SignupDecision(
                 Step.SEND_CONFIRMATION, signups.create_pending(session, profile, now=now)
@@ -87,12 +87,12 @@ class ConfirmOutcome(StrEnum):
 
 def find(store: Store, public_id: str) -> Subscriber | None:
     with store.session() as session:
-        return signups.find_by_public_id(session, public_id)
+        return subscribers.get_by_public_id(session, public_id)
 
 
 def find_by_email(store: Store, address: str) -> Subscriber | None:
     with store.session() as session:
-        return signups.find_by_email(session, address)
+        return subscribers.get_by_email(session, address)
 
 
 def confirm(
@@ -104,7 +104,7 @@ def confirm(
     welcome mail)."""
     with store.session() as session:
         activated = signups.activate(session, public_id, now=now)
-        subscriber = signups.find_by_public_id(session, public_id)
+        subscriber = subscribers.get_by_public_id(session, public_id)
     if subscriber is None:
         return ConfirmOutcome.MISSING, None
     if activated:
@@ -121,7 +121,7 @@ def unsubscribe(store: Store, public_id: str, *, now: datetime) -> Subscriber | 
     bounced address stays bounced. None when the subscriber no longer exists."""
     with store.session() as session:
         signups.end_subscription(session, public_id, now=now)
-        return signups.find_by_public_id(session, public_id)
+        return subscribers.get_by_public_id(session, public_id)
 
 
 def save_preferences(store: Store, public_id: str, profile: Profile, *, now: datetime) -> bool:

@@ -22,7 +22,7 @@ from digest.settings import Settings
 from digest.store import Store
 from digest.store.editions import History
 from digest.store.stats import DeliveryRecord, reader_deliveries
-from digest.store.subscribers import get_row_by_email, to_subscriber
+from digest.store.subscribers import membership_by_email
 from digest.store.suppressions import Suppression, suppression_of
 
 RECENT = 10
@@ -67,14 +67,14 @@ def why(
     """Explain `email`'s edition of `edition_date`, or of the newest slot that has passed."""
     stale = now - timedelta(seconds=settings.smtp.claim_lease_seconds)
     with store.session() as session:
-        row = get_row_by_email(session, email)
+        member = membership_by_email(session, email)
         suppression = suppression_of(session, email)
-        if row is None:
+        if member is None:
             extra = f" (suppressed since {_day(suppression.since)})" if suppression else ""
             raise ConfigError(f"no subscriber with the address {email!r}{extra}")
-        subscriber = to_subscriber(row)
+        subscriber = member.subscriber
         recent = reader_deliveries(session, subscriber.id, stale=stale, limit=RECENT)
-        confirmed, unsubscribed = row.confirmed_at, row.unsubscribed_at
+        confirmed, unsubscribed = member.confirmed_at, member.unsubscribed_at
     answer = Why(subscriber, state="", suppression=suppression, recent=recent)
     answer.last_answer = next((d.last_error for d in recent if d.last_error), None)
     answer.reasons.append(_status_line(subscriber, confirmed, unsubscribed))

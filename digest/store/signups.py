@@ -18,7 +18,6 @@ from digest.store.schema import SubscriberRow, SuppressionRow
 from digest.store.subscribers import (
     create,
     email_key,
-    get_row_by_email,
     get_row_by_public_id,
     set_status,
     to_subscriber,
@@ -50,16 +49,6 @@ def claim_notice(session: Session, address: str, *, now: datetime, window: timed
         .execution_options(synchronize_session=False)
     )
     return bool(claimed.rowcount)  # type: ignore[attr-defined]
-
-
-def find_by_email(session: Session, address: str) -> Subscriber | None:
-    row = get_row_by_email(session, address)
-    return to_subscriber(row) if row is not None else None
-
-
-def find_by_public_id(session: Session, public_id: str) -> Subscriber | None:
-    row = get_row_by_public_id(session, public_id)
-    return to_subscriber(row) if row is not None else None
 
 
 def create_pending(session: Session, profile: Profile, *, now: datetime) -> Subscriber:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, cast
 
@@ -63,6 +64,28 @@ def get_by_email(session: Session, address: str) -> Subscriber | None:
     """The subscriber with this address (compared case-insensitively), as a value."""
     row = get_row_by_email(session, address)
     return to_subscriber(row) if row is not None else None
+
+
+def get_by_public_id(session: Session, public_id: str) -> Subscriber | None:
+    """The subscriber a signed link names, as a value."""
+    row = get_row_by_public_id(session, public_id)
+    return to_subscriber(row) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A subscriber with the dates its status line reports (`digest why`)."""
+
+    subscriber: Subscriber
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+
+
+def membership_by_email(session: Session, address: str) -> Membership | None:
+    row = get_row_by_email(session, address)
+    if row is None:
+        return None
+    return Membership(to_subscriber(row), row.confirmed_at, row.unsubscribed_at)
 
 
 def save_profile(session: Session, subscriber_id: int, profile: Profile, now: datetime) -> None:
