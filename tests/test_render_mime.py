@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import random
 from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
 from urllib.parse import urlparse
@@ -282,71 +283,58 @@ def test_a_piece_ending_on_a_full_line_still_leaves_room_for_a_soft_break() -> N
     assert parts(parse(data))[1].get_content() == "".join(pieces)
 
 
-def test_text_part_encoded_by_block_and_line_decodes_to_the_text() -> None:
-    """The text part is encoded paragraph by paragraph (and line by line) from caches: it
-    decodes to exactly the text with CRLF line breaks, keeps every line within 76 characters
-    and gives the same bytes from the caches, CRs, blank-line runs, trailing whitespace, long
-    lines and non-ASCII included. (Byte for byte it can differ from encoding the text whole:
-    b2a_qp soft-breaks a line ending in whitespace at the end of its input one character
-    earlier than before a line break; both are valid.)"""
-    import binascii
-    import random
+ALPHABET = ["a", " ", "\t", "\n", "\n\n", "\r", "\r\n", "é", "=", "x" * 80, "  \n", "🎉", "."]
+ALPHABET += ["x" * 73, "x" * 74, "x" * 75]  # whitespace right after them ends a full line
 
-    from digest.deliver.message import _quoted_printable_by_line
 
+def decoded_parts(data: bytes) -> tuple[bytes, bytes]:
+    """The text and HTML parts' bodies as their quoted-printable decodes to."""
+    plain, rich = parts(parse(data))
+    return plain.get_payload(decode=True), rich.get_payload(decode=True)  # type: ignore[return-value]
+
+
+def test_the_text_part_decodes_to_the_text_with_crlf_and_keeps_lines_short() -> None:
+    """Whatever the text (CRs, blank-line runs, trailing whitespace, long lines, non-ASCII), the
+    text part decodes to exactly it with CRLF line breaks, every encoded line stays within 76
+    characters, and the same text gives the same bytes every time."""
     rng = random.Random(7)
-    alphabet = ["a", " ", "\t", "\n", "\n\n", "\r", "\r\n", "é", "=", "x" * 80, "  \n", "🎉", "."]
-    alphabet += ["x" * 73, "x" * 74, "x" * 75]  # whitespace right after them ends a full line
-    for _ in range(5_000):
-        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+    for _ in range(3_000):
+        text = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 30)))
         expected = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
-        encoded = _quoted_printable_by_line(text)
-        assert binascii.a2b_qp(encoded) == expected.encode(), repr(text)
-        assert max(len(line) for line in encoded.split(b"\r\n")) <= 76, repr(text)
-        assert _quoted_printable_by_line(text) == encoded  # the second time from the caches
+        data = build_mime([("Subject", "s")], text, "h")
+        assert decoded_parts(data)[0] == expected.encode(), repr(text)
+        assert max(len(line) for line in data.split(b"\r\n")) <= 76, repr(text)
+        assert build_mime([("Subject", "s")], text, "h") == data
 
 
-def test_text_part_given_as_pieces_encodes_exactly_as_the_joined_text() -> None:
-    """Text pieces are encoded line by line from caches: the bytes are exactly those of the
-    joined text given whole, whatever the pieces (CR and CRLF split between two pieces, blank
-    lines, trailing whitespace, long lines, non-ASCII) and however often seen."""
-    import random
-
-    from digest.deliver.message import _quoted_printable_by_line, quoted_printable_text
-
+def test_a_text_part_given_as_pieces_is_the_same_mail_as_its_joined_text() -> None:
+    """Template pieces (CR and CRLF split between two pieces, blank lines, trailing whitespace,
+    long lines, non-ASCII) give byte for byte the mail their joined text gives, however often
+    the same pieces come back."""
     rng = random.Random(11)
-    alphabet = ["a", " ", "\t", "\n", "\n\n", "\r", "\r\n", "é", "=", "x" * 80, "  \n", "🎉", "."]
-    alphabet += ["x" * 73, "x" * 74, "x" * 75]  # whitespace right after them ends a full line
-    pool = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) for _ in range(60)]
-    for _ in range(5_000):
+    pool = ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 8))) for _ in range(60)]
+    for _ in range(3_000):
         pieces = [rng.choice(pool) for _ in range(rng.randint(0, 12))]
-        for _ in range(2):  # the second time from the caches
-            assert quoted_printable_text(pieces) == _quoted_printable_by_line("".join(pieces))
+        whole = build_mime([("Subject", "s")], "".join(pieces), "h")
+        for _ in range(2):
+            assert build_mime([("Subject", "s")], pieces, "h") == whole
 
 
 @pytest.mark.parametrize("width", range(70, 80))
 @pytest.mark.parametrize("space", [" ", "\t"])
 def test_quoted_printable_lines_stay_within_76_characters(width: int, space: str) -> None:
     """RFC 2045 caps encoded lines at 76 characters; b2a_qp alone overruns it by one or two when
-    a 74- or 75-character line ends in a space or tab. Every encoder keeps the cap and decodes
-    back to the text."""
-    import binascii
-
-    from digest.deliver.message import (
-        _pieces_encoded,
-        _quoted_printable,
-        _quoted_printable_by_line,
-        quoted_printable_text,
-    )
-
+    a 74- or 75-character line ends in a space or tab. Each part, given whole or as pieces,
+    keeps the cap and decodes back to the text."""
     text = "x" * width + space + "\nnext line\n" + "y" * width + space
-    for encoded in (
-        _quoted_printable(text),
-        _quoted_printable_by_line(text),
-        b"".join(_pieces_encoded([text])),
-        b"".join(_pieces_encoded(["<p>", text, "</p>"])),
-        quoted_printable_text([text[:40], text[40:]]),
+    wire = text.replace("\n", "\r\n").encode()
+    for body, html in (
+        (text, text),
+        ([text[:40], text[40:]], [text]),
+        ("t", ["<p>", text, "</p>"]),
     ):
-        assert max(len(line) for line in encoded.split(b"\r\n")) <= 76, encoded
-        assert space.encode() in binascii.a2b_qp(encoded)
-    assert binascii.a2b_qp(_quoted_printable(text)) == text.replace("\n", "\r\n").encode()
+        data = build_mime([("Subject", "s")], body, html)
+        assert max(len(line) for line in data.split(b"\r\n")) <= 76, data
+        plain, rich = decoded_parts(data)
+        assert plain == (wire if body != "t" else b"t")
+        assert wire in rich

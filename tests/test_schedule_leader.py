@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from digest.schedule.crontab import crontab_trigger
 from digest.schedule.service import Scheduler
 from digest.settings import Settings
 from digest.store import Store, open_store
@@ -42,6 +43,13 @@ def test_one_scheduler_leads_and_another_takes_over_when_it_stops(
         store.dispose()
 
 
+async def minute_job(scheduler: Scheduler) -> None:
+    """Run the job `digest serve` schedules every minute, as APScheduler would."""
+    job = scheduler.build(crontab_trigger("0 6 * * *", "UTC")).get_job("deliver")
+    assert job is not None
+    await job.func()
+
+
 def test_only_the_leader_delivers_on_its_tick(
     store: Store, make_settings: Callable[..., Settings], smtp_server: SmtpServer
 ) -> None:
@@ -52,9 +60,9 @@ def test_only_the_leader_delivers_on_its_tick(
     follower = Scheduler(settings, store, clock=SimulatedClock(at))
     try:
         assert follower.leads()  # whoever asks first leads
-        asyncio.run(leader._delivery_job())
+        asyncio.run(minute_job(leader))
         assert smtp_server.messages == [] and ledger(store) == {}
-        asyncio.run(follower._delivery_job())
+        asyncio.run(minute_job(follower))
         assert [m.rcpt_tos for m in smtp_server.messages] == [["paris@example.org"]]
     finally:
         leader.leadership.close()

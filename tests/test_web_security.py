@@ -213,7 +213,7 @@ def test_the_limiter_forgets_idle_keys() -> None:
         limiter.hit(f"k{i}")
     now[0] = 11.0
     limiter.hit("fresh")
-    assert len(limiter._hits) == 1
+    assert len(limiter) == 1
 
 
 # Errors and health -----------------------------------------------------------------------------

@@ -29,6 +29,11 @@ class SlidingWindowLimiter:
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        """How many keys the limiter holds: idle ones are forgotten once there are many."""
+        with self._lock:
+            return len(self._hits)
+
     def hit(self, key: str) -> float | None:
         """Record a hit and return None, or refuse it and return the seconds until one is free."""
         now = self._clock()
