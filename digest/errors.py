@@ -142,18 +142,21 @@ def map_value_errors(
     value: object = _NO_VALUE,
     expected: str | None = None,
     error: Callable[[str], Exception] = InvalidValue,
+    also: tuple[type[Exception], ...] = (),
 ) -> Iterator[None]:
     """Turn a ValueError raised in the block into `error(message)`, one line.
 
     The message is `where: detail` (just `detail` without `where`). An InvalidValue already
-    says what was expected and keeps its words. A library's ValueError is worded "expected
-    <expected>, got <value>" when `expected` is given (library wording is rarely for users),
-    else its own text on one line. Any other exception passes through untouched."""
+    says what was expected and keeps its words. A library's ValueError (or one of the library
+    errors listed in `also`) is worded "expected <expected>, got <value>" when `expected` is
+    given (library wording is rarely for users), else its own text on one line. Any other
+    exception passes through untouched."""
+    caught: tuple[type[Exception], ...] = (ValueError, *also)
     try:
         yield
     except InvalidValue as exc:
         raise error(_located(where, exc.message)) from None
-    except ValueError as exc:
+    except caught as exc:
         if expected is not None:
             got = "" if value is _NO_VALUE else f", got {value!r}"
             detail = f"expected {expected}{got}"

@@ -129,3 +129,53 @@ def test_no_import_cycle_between_layers() -> None:
     for start in sorted(graph):
         visit(start, [start])
     assert cycles == []
+
+
+# The one module where a library's parse error may be turned into the project's own, and the
+# places that do it another way, each with its reason.
+TRANSLATION_POINT = "digest.errors"
+OWN_TRANSLATION = {
+    # mjml2html's ValueError carries a byte offset that the message turns into a template line.
+    "digest.render.compile",
+    # The subject template's fill errors (KeyError, IndexError, ValueError from str.format):
+    # render's own module; `map_value_errors(also=(KeyError, IndexError))` words it the same.
+    "digest.render.context",
+}
+
+
+def _catches_value_error(handler: ast.ExceptHandler) -> bool:
+    kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(
+        isinstance(kind, ast.Name | ast.Attribute)
+        and (kind.id if isinstance(kind, ast.Name) else kind.attr) == "ValueError"
+        for kind in kinds
+    )
+
+
+def _raises_something_else(handler: ast.ExceptHandler) -> bool:
+    """A `raise X(...)` inside the handler, X not ValueError itself (pydantic validators must
+    re-raise ValueError, which pydantic then reports through the settings' one error)."""
+    for node in ast.walk(handler):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            called = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if not (isinstance(called, ast.Name) and called.id == "ValueError"):
+                return True
+    return False
+
+
+def test_parse_errors_become_project_errors_only_through_map_value_errors() -> None:
+    """`except ValueError: raise SomeError(...)` re-invents the translation with its own
+    wording; `map_value_errors` is the one place that does it. Handlers that fall back to a
+    default (a header that is not a number, a date format to try next) are control flow and
+    stay."""
+    offenders = sorted(
+        f"{module}:{handler.lineno}"
+        for module, path in modules()
+        if module != TRANSLATION_POINT and module not in OWN_TRANSLATION
+        for handler in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(handler, ast.ExceptHandler)
+        and handler.type is not None
+        and _catches_value_error(handler)
+        and _raises_something_else(handler)
+    )
+    assert offenders == []

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import dkim
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, map_value_errors
 from digest.settings import SenderSettings
 
 # Headers a receiver shows or acts on; signing them stops a relay from rewriting them.
@@ -59,7 +59,11 @@ class DkimSigner:
 
     def sign(self, data: bytes) -> bytes:
         """`data` with a DKIM-Signature header prepended (relaxed/relaxed, rsa-sha256)."""
-        try:
+        with map_value_errors(
+            where="[sender] dkim_private_key: cannot sign with it",
+            also=(dkim.DKIMException,),
+            error=ConfigError,
+        ):
             header = dkim.sign(
                 data,
                 self.selector.encode("ascii"),
@@ -69,8 +73,6 @@ class DkimSigner:
                 include_headers=[h for h in SIGNED_HEADERS if _has_header(data, h)] or None,
                 linesep=b"\r\n",
             )
-        except (dkim.DKIMException, ValueError) as exc:
-            raise ConfigError(f"[sender] dkim_private_key: cannot sign with it ({exc})") from None
         return bytes(header) + data
 
 
