@@ -176,7 +176,18 @@ def test_a_busy_port_is_a_clean_error(store: Store, db_url: str, tmp_path: Path)
         port = busy.getsockname()[1]
         result = digest("serve", "--port", str(port), env=base_env(db_url), cwd=tmp_path)
     assert result.returncode == 2
-    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert result.stderr.startswith(f"error: --port: cannot listen on 127.0.0.1:{port} (")
+
+
+def test_an_address_this_machine_does_not_have_is_a_host_error(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    # 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never assigned to a local interface.
+    result = digest(
+        "serve", "--host", "192.0.2.1", "--port", "0", env=base_env(db_url), cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --host: cannot listen on 192.0.2.1:0 (")
 
 
 # -- the tick, in process, on a simulated clock -------------------------------------------------

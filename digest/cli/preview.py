@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from digest.cli.app import AppContext, cli, pass_app
+from digest.errors import ListenError
 
 
 @cli.command()
@@ -47,7 +48,10 @@ def preview(
     if serve:
         from digest.web.preview_server import serve_previews
 
-        serve_previews(app.settings, app.store, port=port, subscriber=email, edition_date=day)
+        try:
+            serve_previews(app.settings, app.store, port=port, subscriber=email, edition_date=day)
+        except ListenError as exc:
+            raise exc.within("--port") from None  # the preview server's host is fixed
         return
     from digest.app.preview import write_previews
     from digest.errors import OutputFolderError

@@ -14,7 +14,7 @@ from digest.app.due import Due, due_pages
 from digest.cli.app import AppContext, cli, pass_app, report_warnings
 from digest.cli.logs import configure as configure_logging
 from digest.cli.logs import log_format_option
-from digest.errors import ConfigError, map_value_errors
+from digest.errors import ConfigError, ListenError, map_value_errors
 
 
 def parse_instant(value: str) -> datetime:
@@ -173,7 +173,10 @@ async def _serve(scheduler: Any, trigger: Any, web_app: Any, host: str, port: in
     if web_app is None:
         await serve(scheduler, ingest_trigger=trigger)
         return
-    sock = bind(host, port)
+    try:
+        sock = bind(host, port)
+    except ListenError as exc:
+        raise exc.within(f"--{exc.option}") from None
     try:
         await serve(
             scheduler,

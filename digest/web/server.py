@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import socket
 from collections.abc import Iterator
@@ -12,14 +13,15 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
-from digest.errors import ConfigError
+from digest.errors import ListenError
 from digest.web import accesslog
 
 log = logging.getLogger("digest.web")
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """Bind before anything starts, so a busy port is a clean error, not a half-started service."""
+    """Bind before anything starts, so a busy port is a clean error, not a half-started service.
+    ListenError says whether the host or the port was at fault; the caller names its option."""
     sock: socket.socket | None = None
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -30,7 +32,10 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         if sock is not None:
             sock.close()
-        raise ConfigError(f"--host/--port: cannot listen on {host}:{port} ({exc})") from None
+        option = "port" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else "host"
+        raise ListenError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc})", option=option
+        ) from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
