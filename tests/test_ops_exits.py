@@ -146,7 +146,7 @@ def test_preview_serve_on_a_busy_port_is_one_line_and_exit_2(
     assert code == 2
     assert captured.out == ""
     assert captured.err.count("\n") == 1
-    assert captured.err.startswith("error: ") and f"127.0.0.1:{busy_port}" in captured.err
+    assert captured.err.startswith(f"error: --port: cannot listen on 127.0.0.1:{busy_port} (")
 
 
 def test_serve_once_exits_75_when_no_due_digest_got_through(
