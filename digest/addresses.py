@@ -31,17 +31,24 @@ class Address:
     ascii: str
 
 
+class UnsupportedAddress(InvalidValue):
+    """Valid syntax this sender cannot deliver to: a non-ASCII local part needs SMTPUTF8."""
+
+
 @lru_cache(maxsize=16_384)
-def _checked(address: str) -> Address | str:
+def _checked(address: str) -> Address | InvalidValue:
     """Sender addresses repeat on every message and a scheduler sends to the same readers
     edition after edition: each distinct value is validated once per process (bounded). The
-    refusal reason is cached too, as a string, so a bad value costs no more than a good one."""
+    refusal is cached too (as the error to raise a copy of), so a bad value costs no more than
+    a good one."""
     try:
         valid = validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
-        return f"{address!r} is not a valid address ({exc})"
+        return InvalidValue(f"{address!r} is not a valid address ({exc})")
     if valid.ascii_email is None:
-        return f"{address!r} has a non-ASCII local part, which needs SMTPUTF8; not supported"
+        return UnsupportedAddress(
+            f"{address!r} has a non-ASCII local part, which needs SMTPUTF8; not supported"
+        )
     return Address(normalized=valid.normalized, ascii=valid.ascii_email)
 
 
@@ -52,6 +59,6 @@ def check_address(address: str) -> Address:
     if len(address) > MAX_ADDRESS_LENGTH:
         raise InvalidValue(f"address longer than {MAX_ADDRESS_LENGTH} characters")
     result = _checked(address)
-    if isinstance(result, str):
-        raise InvalidValue(result)
+    if isinstance(result, InvalidValue):
+        raise type(result)(result.message)  # a fresh one: a raised error keeps its traceback
     return result

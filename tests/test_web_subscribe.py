@@ -213,6 +213,23 @@ def test_invalid_addresses_are_refused_with_a_friendly_message(site: Site, email
 
 
 @pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("josé@example.org", "Addresses with non-ASCII characters before the @ are not supported."),
+        ("ada@", "This does not look like an email address: &#39;ada@&#39; is not a valid"),
+        ("ada@example.org\r\nBcc: x@example.org", "Enter a single email address"),
+    ],
+)
+def test_the_message_beside_the_address_says_what_is_wrong(
+    site: Site, email: str, message: str
+) -> None:
+    client = site.client()
+    response = client.post("/subscribe", data=subscribe_form(client, email=email))
+    assert response.status_code == 422
+    assert message in response.text
+
+
+@pytest.mark.parametrize(
     ("field", "value", "error_id"),
     [
         ("timezone", "UTC\r\nBcc: victim@example.org", "timezone-error"),

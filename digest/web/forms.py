@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.datastructures import ImmutableMultiDict
 
-from digest.addresses import check_address
+from digest.addresses import MAX_ADDRESS_LENGTH, UnsupportedAddress, check_address
 from digest.errors import DigestError, InvalidValue, QueryError
 from digest.match import compile_query
 from digest.models import Profile, Topic
@@ -27,7 +27,6 @@ from digest.web.timezones import TimezoneList, timezone_list
 MAX_TOPICS = 20
 MAX_QUERY_LENGTH = MAX_QUERY
 MAX_NAME_LENGTH = MAX_TOPIC_NAME
-MAX_EMAIL_LENGTH = 320
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 CADENCE_CHOICES: tuple[tuple[str, str], ...] = (
@@ -130,14 +129,14 @@ def check_email(raw: str) -> tuple[str | None, str | None]:
     """(normalised address, None) or (None, the message to show beside the field)."""
     if not raw:
         return None, "Enter your email address."
-    if not _single_line(raw) or len(raw) > MAX_EMAIL_LENGTH:
+    if not _single_line(raw) or len(raw) > MAX_ADDRESS_LENGTH:
         return None, "Enter a single email address, such as ada@example.org."
     # The policy is digest.addresses; only the wording shown beside the field is the form's.
     try:
         return check_address(raw).normalized, None
+    except UnsupportedAddress:
+        return None, "Addresses with non-ASCII characters before the @ are not supported."
     except InvalidValue as exc:
-        if "non-ASCII local part" in str(exc):
-            return None, "Addresses with non-ASCII characters before the @ are not supported."
         return None, f"This does not look like an email address: {exc}"
 
 
