@@ -25,7 +25,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, map_value_errors
 from digest.settings_sections import (
     AdminSettings,
     AlertsSettings,
@@ -196,13 +196,13 @@ class WebSettings(Section):
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         for item in value:
-            try:
+            # pydantic wants a ValueError back; it names the key and the file (`_describe`).
+            with map_value_errors(
+                value=item,
+                expected="an IP address or network such as 127.0.0.1 or 10.0.0.0/8",
+                error=ValueError,
+            ):
                 ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"{item!r} is not an IP address or network; expected e.g. 127.0.0.1 or "
-                    "10.0.0.0/8"
-                ) from None
         return value
 
 

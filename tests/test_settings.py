@@ -106,6 +106,11 @@ def test_secret_keys_rotate_from_env(value: str, monkeypatch: pytest.MonkeyPatch
         ("[database]\nbusy_timeout = 0\n", "[database] busy_timeout"),
         ("[schedule]\ningest_cron = 'every day'\n", "[schedule] ingest_cron"),
         ("[site]\nbase_url = 'example.org'\n", "[site] base_url"),
+        (
+            "[web]\ntrusted_proxies = ['10.0.0.0/33']\n",
+            "[web] trusted_proxies (or $DIGEST_WEB__TRUSTED_PROXIES): expected an IP address or "
+            "network such as 127.0.0.1 or 10.0.0.0/8, got '10.0.0.0/33'",
+        ),
         ("[smtp\nport = 1\n", "invalid TOML"),
     ],
 )
