@@ -107,6 +107,13 @@ def test_use_cases_call_no_shell() -> None:
     assert offenders == []
 
 
+@pytest.mark.parametrize("module", ["digest.models", "digest.errors"])
+def test_the_ground_floor_imports_nothing_of_the_project(module: str) -> None:
+    """The plain data and the error tree are what every layer may import: they import none."""
+    names = imports_by_module()[module]
+    assert sorted(n for n in names if n == "digest" or n.startswith("digest.")) == []
+
+
 def test_no_import_cycle_between_layers() -> None:
     graph: dict[str, set[str]] = {}
     for module, names in imports_by_module().items():
