@@ -5,7 +5,10 @@ web app turns it into a page. Anything else escaping is a bug (exit 1).
 
     DigestError
     ├── InvalidValue       one value does not validate (also a ValueError); says what was expected
+    │   └── addresses.UnsupportedAddress   valid, but needs SMTPUTF8 (a non-ASCII local part)
     ├── ConfigError        settings file, environment override or CLI option is wrong
+    │   ├── ListenError        a server cannot listen; says whether the host or the port
+    │   └── OutputFolderError  the folder to write into is not a folder
     ├── SourceError        an input file/URL cannot be read or is not the expected format
     ├── QueryError         a topic query does not parse (carries the column)
     ├── ProfileError       a subscriber profile is invalid (carries file and line)
