@@ -17,7 +17,7 @@ from digest.addresses import MAX_ADDRESS_LENGTH, UnsupportedAddress, check_addre
 from digest.errors import DigestError, InvalidValue, QueryError
 from digest.match import compile_query
 from digest.models import Profile, Topic
-from digest.profiles import MAX_QUERY, MAX_TOPIC_NAME, profile_from_mapping
+from digest.profiles import MAX_PAPERS, MAX_QUERY, MAX_TOPIC_NAME, profile_from_mapping
 from digest.profiles.cadence import WEEKDAYS, parse_cadence, parse_local_time, parse_timezone
 from digest.settings import CatalogEntry
 from digest.web.timezones import TimezoneList, timezone_list
@@ -237,10 +237,10 @@ def read_profile_form(
             errors["timezone"] = "Choose a time zone from the list, such as Europe/Paris."
     try:
         max_papers = int(result.max_papers)
-        if not 1 <= max_papers <= 100:
+        if not 1 <= max_papers <= MAX_PAPERS:
             raise ValueError
     except ValueError:
-        errors["max_papers"] = "Enter a number of papers between 1 and 100."
+        errors["max_papers"] = f"Enter a number of papers between 1 and {MAX_PAPERS}."
         max_papers = 10
 
     if errors or result.topic_errors:
