@@ -10,8 +10,13 @@ from markupsafe import Markup
 from digest.render.fragments import FRAGMENT_FUNCTION, extract_fragments
 
 CONTEXTS = [
-    {"cs": [["<x>", "&"], ["y"], []], "notes": ["<n>", "", "m"], "other": "<o>"},
-    {"cs": [], "notes": [], "other": ""},
+    {
+        "cs": [["<x>", "&"], ["y"], []],
+        "notes": ["<n>", "", "m"],
+        "pairs": [("<x>", "<n>"), ("y", "")],
+        "other": "<o>",
+    },
+    {"cs": [], "notes": [], "pairs": [], "other": ""},
 ]
 
 
@@ -62,6 +67,9 @@ def _assert_same_output(env: Environment, source: str, *, as_filter: bool) -> in
         ),
         ("{% for c in cs %}{{ c }}{{ other }}{{ c }}{{ other }}{% endfor %}", 2),
         ("{% for c in cs %} <b>{{ c }}</b>{% endfor %}", 1),
+        # Two targets: the first one keys the fragments; the other is the reader's own.
+        ("{% for c, n in pairs %}<b>{{ c }}</b>{% if n %}<i>{{ n }}</i>{% endif %}{% endfor %}", 1),
+        ("{% for c, n in pairs %}<b>{{ n }}</b>{% endfor %}", 0),
         # Nothing to cache, or unsure: the loop is left as it is.
         ("{% for c in cs %}<b>{{ other }}</b>{% endfor %}", 0),
         ("{% for c in cs %}<b>{{ c }}</b>{% else %}none{% endfor %}", 0),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -71,11 +71,18 @@ class DigestLinks:
 @dataclass(frozen=True, slots=True)
 class PaperNote:
     """What a card shows beside the paper that is per reader (so not in the shared Card):
-    why the reader's ratings placed it, and the links to rate it."""
+    whether its "Matched" line is shown (not when an earlier card of the digest gave the same
+    topics and reasons: a one-topic reader would read the same line on every paper), why the
+    reader's ratings placed it, and the links to rate it."""
 
-    because: str
-    more_url: str | None
-    less_url: str | None
+    reasons: bool
+    because: str = ""
+    more_url: str | None = None
+    less_url: str | None = None
+
+
+# The notes of a paper that neither ratings nor rating links touch: one of these two.
+_PLAIN_NOTES = {True: PaperNote(reasons=True), False: PaperNote(reasons=False)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +102,7 @@ class Card:
     abstract_lines: tuple[str, ...]
     abstract_block: str  # the lines joined, continuation lines indented by three spaces
     topics: tuple[str, ...]
-    matched: str  # empty on a card whose reasons an earlier card of the digest already gave
+    matched: str  # the reasons as one line ("" if none); PaperNote.reasons says if it shows
     meta: str  # "A, B, C et al. · Org · 42 upvotes · 17 Oct 2026", skipping what is unknown
     anchor: str  # the id of its heading, for the table of contents
     # The plain-text part's lines, wrapped at TEXT_WIDTH: the title after its "N. " (later
@@ -226,22 +233,6 @@ def make_card(paper: Paper, match: Match | None = None, *, base_url: str) -> Car
     return _card(paper, match.topics, match.matched, base_url)
 
 
-_QUIET: dict[int, tuple[Card, Card]] = {}  # id(card) -> (card, the card without its reasons)
-
-
-def without_reasons(card: Card) -> Card:
-    """The card with its "Matched" line left out, the same object for the same card (so the
-    renderer's fragment cache finds it)."""
-    found = _QUIET.get(id(card))
-    if found is not None and found[0] is card:
-        return found[1]
-    quiet = replace(card, matched="", matched_block="")
-    if len(_QUIET) >= 16384:
-        _QUIET.clear()
-    _QUIET[id(card)] = (card, quiet)
-    return quiet
-
-
 # bench/render.py: compose 250 µs/msg with this cache, 790 without (3.3x): a card per paper.
 @lru_cache(maxsize=16384)
 def _card(
@@ -281,17 +272,31 @@ def _card(
     )
 
 
-def _cards(edition: Edition, base_url: str) -> list[Card]:
-    """The personal cards; a card whose topics and reasons repeat an earlier card's leaves
-    the "Matched" line out (a one-topic reader would read the same line on every paper)."""
+def _entries(
+    edition: Edition, base_url: str, feedback: Mapping[str, FeedbackLinks]
+) -> list[tuple[Card, PaperNote]]:
+    """Each personal paper's card, shared by every reader it reaches for the same reasons, and
+    the reader's own note beside it. A card whose topics and reasons repeat an earlier card's
+    leaves the "Matched" line out."""
     seen: set[tuple[tuple[str, ...], str]] = set()
-    cards = []
+    entries = []
     for m in edition.papers:
         card = _card(m.paper, m.topics, m.matched, base_url)
         key = (card.topics, card.matched)
-        cards.append(without_reasons(card) if key in seen else card)
+        reasons = key not in seen
         seen.add(key)
-    return cards
+        links = feedback.get(m.paper.id)
+        if m.because or links:
+            note = PaperNote(
+                reasons=reasons,
+                because="; ".join(normalise_whitespace(b) for b in m.because),
+                more_url=links.more if links else None,
+                less_url=links.less if links else None,
+            )
+        else:
+            note = _PLAIN_NOTES[reasons]
+        entries.append((card, note))
+    return entries
 
 
 def _top_title(title: str | None) -> str:
@@ -344,14 +349,14 @@ def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> d
     """Everything both templates may use; templates are rendered with StrictUndefined."""
     profile = edition.subscriber.profile
     base_url = settings.site.base_url
-    cards = _cards(edition, base_url)
+    entries = _entries(edition, base_url, links.feedback)
+    cards = [card for card, _ in entries]
     trending = [make_card(p, base_url=base_url) for p in edition.trending]
     reader_name = normalise_whitespace(profile.name) if profile.name else ""
     topics = [normalise_whitespace(t.name) for t in profile.topics]
     reason, reason_block = _footer_reason(settings.digest.list_name, tuple(topics))
     toc = len(cards) >= TOC_FROM
     opening = intro(edition, reader_name)
-    notes = [_note(m, links.feedback.get(m.paper.id)) for m in edition.papers]
     return {
         "lang": settings.site.lang,
         "list_name": settings.digest.list_name,
@@ -364,7 +369,8 @@ def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> d
         "intro": opening,
         "intro_block": wrap(opening),
         "papers": cards,
-        "notes": notes,
+        "entries": entries,  # (card, note) per paper: what the papers loop walks
+        "notes": [note for _, note in entries],
         "paper_count": len(cards),
         "toc": toc,
         "more_count": 0,  # papers left out of the HTML part to keep it unclipped (Renderer)
@@ -379,11 +385,3 @@ def build_context(edition: Edition, links: DigestLinks, settings: Settings) -> d
         "unsubscribe_url": links.unsubscribe,
         "postal_address": normalise_whitespace(settings.sender.postal_address),
     }
-
-
-def _note(match: Match, feedback: FeedbackLinks | None) -> PaperNote:
-    return PaperNote(
-        because="; ".join(normalise_whitespace(b) for b in match.because),
-        more_url=feedback.more if feedback else None,
-        less_url=feedback.less if feedback else None,
-    )

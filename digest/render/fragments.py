@@ -1,9 +1,10 @@
 """Loop bodies rendered once per distinct value: a paper's card is the same for every reader.
 
-`extract_fragments` rewrites a template so that, inside a `{% for x in … %}` loop, each stretch
-of the body that depends on nothing but `x` is rendered by a call, `x|FRAGMENT_FUNCTION(i)`,
-which the Renderer answers from its cache. What depends on more than `x` (the reader's own
-notes beside a card, `loop.index`) stays in the loop as it was written. Whitespace handling is
+`extract_fragments` rewrites a template so that, inside a `{% for x in … %}` loop (or
+`{% for x, y in … %}`), each stretch of the body that depends on nothing but `x` is rendered
+by a call, `x|FRAGMENT_FUNCTION(i)`, which the Renderer answers from its cache. What depends
+on more than `x` (the reader's own note beside a card, `loop.index`) stays in the loop as it
+was written. Whitespace handling is
 Jinja's own: at each cut, what `trim_blocks`, `lstrip_blocks` and `-` would have removed around
 the neighbouring tag is removed from the stretch itself, and where that is not certain the
 stretch is left in the loop. The Renderer also checks that the rewritten template renders its
@@ -20,7 +21,8 @@ from jinja2 import Environment, Template, TemplateSyntaxError, meta
 
 _BLOCK_TAG = re.compile(r"\{%(-?)\s*(\w+)(.*?)(-?)%\}", re.DOTALL)
 _OPENERS = frozenset({"for", "if", "with", "filter", "macro", "call", "block", "autoescape"})
-_LOOP_HEAD = re.compile(r"\s*([A-Za-z_]\w*)\s+in\s+(.+?)\s*", re.DOTALL)
+# `for x in …` or `for x, y in …`: fragments are keyed by the first target, `x`.
+_LOOP_HEAD = re.compile(r"\s*([A-Za-z_]\w*)(?:\s*,\s*[A-Za-z_]\w*)*\s+in\s+(.+?)\s*", re.DOTALL)
 _BODY_TAG = re.compile(r"\{%(-?)\s*(\w+)(.*?)(-?)%\}|\{\{(.*?)\}\}", re.DOTALL)
 # Statements whose effect reaches past their own output (names they set, context they read):
 # a stretch holding one is never rendered on its own.

@@ -241,7 +241,13 @@ class Renderer:
         while size > HTML_LIMIT and shown > 0:
             # Cards are of similar size: aim at the limit, then step down if still over.
             shown = max(0, min(shown - 1, int(shown * HTML_LIMIT / size)))
-            trimmed = {**context, "papers": cards[:shown], "more_count": len(cards) - shown}
+            trimmed = {
+                **context,
+                "papers": cards[:shown],
+                "entries": context["entries"][:shown],
+                "notes": context["notes"][:shown],
+                "more_count": len(cards) - shown,
+            }
             pieces = self._pieces(self.html_template, trimmed)
             size = _utf8_size(pieces)
             context = trimmed
