@@ -27,9 +27,8 @@ from render import NOW, make_editions, make_papers
 
 from digest.app.tokens import Signer, digest_links
 from digest.deliver import message
-from digest.deliver.headers import format_address
 from digest.deliver.message import compose
-from digest.render import Renderer, context, summary
+from digest.render import Renderer, context
 from digest.settings import load_settings
 
 
@@ -52,28 +51,13 @@ def _no_mime_memos(renderer: Renderer) -> None:
     message._PIECES_LIMIT = 0  # every memo is emptied before each insert: nothing is reused
 
 
-def _no_sender_memo(renderer: Renderer) -> None:
-    message._sender_address = format_address
-
-
 VARIANTS: dict[str, Callable[[Renderer], None]] = {
     "all caches": lambda renderer: None,
     "card": _plain(context, "_card"),
     "fragments": _no_fragments,
     "mime memos": _no_mime_memos,
-    "highlight": _plain(context, "highlight", "highlight_spans"),
     "abstract": _plain(context, "trim_abstract", "_wrapped"),
-    "meta": _plain(context, "_meta"),
-    "dates": _plain(context, "format_date", "format_long_date"),
-    "subject": lambda r: (_plain(context, "_subject")(r), _plain(summary, "subject_line")(r)),
-    "preheader": _plain(summary, "_preheader"),
-    "wrap": _plain(summary, "_wrap"),
-    "footer": _plain(context, "_footer_reason"),
-    "sender": _no_sender_memo,
 }
-# Every variant above but the first four at once: what the small caches save together.
-SMALL = [name for name in VARIANTS if name not in ("all caches", "card", "fragments", "mime memos")]
-VARIANTS["all small"] = lambda renderer: [VARIANTS[name](renderer) for name in SMALL]
 
 
 def run_one(variant: str, emails: int) -> float:
@@ -86,11 +70,6 @@ def run_one(variant: str, emails: int) -> float:
     editions = make_editions(rng, papers, emails, 10)
     renderer = Renderer(settings)
     signer = Signer(settings.secret_keys)
-    if variant in (
-        "subject",
-        "all small",
-    ):  # context imported the cached function under its own name
-        context.subject_line = summary.subject_line.__wrapped__  # type: ignore[attr-defined]
     VARIANTS[variant](renderer)
     cpu = time.process_time()
     for edition in editions:

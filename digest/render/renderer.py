@@ -36,9 +36,11 @@ _RENDER_ERRORS = (
 )
 
 
-# Rendered fragments kept: a card is a fragment of its own and an entry of the table of
-# contents, and a run rarely has more than ten thousand distinct cards (a few KB each at most).
-_FRAGMENT_CACHE_LIMIT = 20_000
+# What a renderer (one run) keeps of rendered fragments, per part, in characters: a card is
+# about 2 KB of HTML with its table-of-contents entry and 0.5 KB of text, so some 4,000
+# distinct cards (bench/render.py's 3,000 readers meet 2,800). Past it the cache starts over:
+# memory stays flat however many readers the run serves.
+_FRAGMENT_CACHE_CHARS = 8_000_000
 # Gmail clips an HTML part past about 102 KB, and the clipped part is the footer (unsubscribe,
 # postal address): papers beyond this size are left to the browser view.
 HTML_LIMIT = 95_000  # bytes
@@ -96,9 +98,10 @@ class Renderer:
             message = _one_line(exc.message or "")
             raise TemplateError(f"{filename}: compiled HTML: {message}") from None
         # (fragment, id(value)) -> (value, its HTML); the value is kept, so its id stays its own.
-        # bench/render.py: compose 250 µs/msg with the fragment caches, 480 without (2.0x).
+        # bench/caches.py: 1,143 msg/s with the fragment caches, 823 without (+39% CPU/msg).
         self._fragment_cache: dict[tuple[int, int], tuple[object, str]] = {}
         self._text_fragment_cache: dict[tuple[int, int], tuple[object, str]] = {}
+        self._fragment_chars = self._text_fragment_chars = 0  # what each cache holds
         # The environments belong to this renderer: the filter is its fragment cache.
         self._html_env.filters[FRAGMENT_FUNCTION] = self._fragment_filter
         self._text_env.filters[FRAGMENT_FUNCTION] = self._text_fragment_filter
@@ -111,6 +114,7 @@ class Renderer:
         self.text_fast, self._text_fragments = self._fast(
             self._text_env, source, self.text_template, self._text_fragment_cache
         )
+        self._fragment_chars = self._text_fragment_chars = 0  # the checks' entries are gone
         for edition, links in _samples():
             self.render(edition, links)
 
@@ -181,9 +185,11 @@ class Renderer:
         cached = self._fragment_cache.get(key)
         if cached is not None and cached[0] is value:
             return cached[1]
-        if len(self._fragment_cache) >= _FRAGMENT_CACHE_LIMIT:
-            self._fragment_cache.clear()
         html = self._render_fragment(index, value)
+        self._fragment_chars += len(html)
+        if self._fragment_chars > _FRAGMENT_CACHE_CHARS:
+            self._fragment_cache.clear()
+            self._fragment_chars = len(html)
         self._fragment_cache[key] = (value, html)
         return html
 
@@ -194,10 +200,12 @@ class Renderer:
         cached = self._text_fragment_cache.get(key)
         if cached is not None and cached[0] is value:
             return cached[1]
-        if len(self._text_fragment_cache) >= _FRAGMENT_CACHE_LIMIT:
-            self._text_fragment_cache.clear()
         fragment = self._text_fragments[index]
         text = fragment.template.render({fragment.name: value})
+        self._text_fragment_chars += len(text)
+        if self._text_fragment_chars > _FRAGMENT_CACHE_CHARS:
+            self._text_fragment_cache.clear()
+            self._text_fragment_chars = len(text)
         self._text_fragment_cache[key] = (value, text)
         return text
 
