@@ -113,12 +113,32 @@ class Card:
     matched_block: str
 
 
+# Names spelled out, not strftime's: the same in every locale, and several times cheaper.
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
 def format_date(day: date) -> str:
-    return f"{day.day} {day:%b %Y}"
+    """ "17 Oct 2026"."""
+    return f"{day.day} {_MONTHS[day.month - 1][:3]} {day.year}"
 
 
 def format_long_date(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
+    """ "Saturday 17 October 2026"."""
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def absolute_url(url: str | None) -> str | None:
