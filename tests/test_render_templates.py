@@ -201,7 +201,7 @@ def _line_of(path: Path, needle: str) -> int:
         (HTML_TEMPLATE, "{{ card.meta }}", "{{ card.meta }", "unexpected '}'"),
         (HTML_TEMPLATE, "{% if more_count %}", "{% if 0 < more_count %}", "'<'"),
         (HTML_TEMPLATE, '<mj-spacer height="24px" />', '<mj-spacer height="24px">', "still open"),
-        (HTML_TEMPLATE, "{{ card.matched }}", "{{ card.no_such_field }}", "no_such_field"),
+        (HTML_TEMPLATE, "{{ card.meta }}<", "{{ card.no_such_field }}<", "no_such_field"),
         (TEXT_TEMPLATE, "{{ card.title_block }}", "{{ card.title_block | x }}", "x"),
         (TEXT_TEMPLATE, "{{ postal_address }}", "{{ postal_adress }}", "postal_adress"),
     ],

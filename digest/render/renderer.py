@@ -18,14 +18,9 @@ import jinja2
 
 from digest.errors import TemplateError
 from digest.models import Edition, Match, MatchReason, Paper, Profile, Subscriber, Topic
-from digest.render.compile import (
-    FRAGMENT_FUNCTION,
-    Fragment,
-    compile_layout,
-    extract_fragments,
-    mjml_to_html,
-)
-from digest.render.context import DigestLinks, build_context
+from digest.render.compile import compile_layout, mjml_to_html
+from digest.render.context import DigestLinks, FeedbackLinks, build_context
+from digest.render.fragments import FRAGMENT_FUNCTION, Fragment, extract_fragments
 from digest.render.loader import HTML_TEMPLATE, TEXT_TEMPLATE, environments
 from digest.settings import Settings
 
@@ -41,9 +36,11 @@ _RENDER_ERRORS = (
 )
 
 
-# Rendered fragments kept: a card is a fragment of its own and an entry of the table of
-# contents, and a run rarely has more than ten thousand distinct cards (a few KB each at most).
-_FRAGMENT_CACHE_LIMIT = 20_000
+# What a renderer (one run) keeps of rendered fragments, per part, in characters: a card is
+# about 2 KB of HTML with its table-of-contents entry and 0.5 KB of text, so some 4,000
+# distinct cards (bench/render.py's 3,000 readers meet 2,800). Past it the cache starts over:
+# memory stays flat however many readers the run serves.
+_FRAGMENT_CACHE_CHARS = 8_000_000
 # Gmail clips an HTML part past about 102 KB, and the clipped part is the footer (unsubscribe,
 # postal address): papers beyond this size are left to the browser view.
 HTML_LIMIT = 95_000  # bytes
@@ -95,47 +92,61 @@ class Renderer:
         self.text_template = self._load(self._text_env, TEXT_TEMPLATE)
         source, filename = self._source(HTML_TEMPLATE)
         self.compiled_html = compile_layout(source, filename)
-        # The environment belongs to this renderer: the filter is its fragment cache.
-        self._html_env.filters[FRAGMENT_FUNCTION] = self._fragment_filter
         try:
-            fast_source, self._fragments = extract_fragments(
-                self._html_env, self.compiled_html, as_filter=True
-            )
-            self.html_template = self._html_env.from_string(fast_source)
+            self.compiled_template = self._html_env.from_string(self.compiled_html)
         except jinja2.TemplateSyntaxError as exc:  # pragma: no cover - the source compiled
             message = _one_line(exc.message or "")
             raise TemplateError(f"{filename}: compiled HTML: {message}") from None
         # (fragment, id(value)) -> (value, its HTML); the value is kept, so its id stays its own.
-        # bench/render.py: compose 250 µs/msg with the fragment caches, 480 without (2.0x).
+        # bench/caches.py: 1,143 msg/s with the fragment caches, 823 without (+39% CPU/msg).
         self._fragment_cache: dict[tuple[int, int], tuple[object, str]] = {}
         self._text_fragment_cache: dict[tuple[int, int], tuple[object, str]] = {}
-        self._text_fragments: list[Fragment] = []
-        self.text_fast = self._fast_text_template()
-        for edition in _sample_editions():
-            self.render(edition, _SAMPLE_LINKS)
-
-    def _fast_text_template(self) -> jinja2.Template:
-        """The text template with each paper's entry rendered once per distinct card (see
-        `extract_fragments`), or the template itself if the rewrite finds nothing to cache or
-        renders any sample edition differently."""
-        source, _ = self._source(TEXT_TEMPLATE)
+        self._fragment_chars = self._text_fragment_chars = 0  # what each cache holds
+        # The environments belong to this renderer: the filter is its fragment cache.
+        self._html_env.filters[FRAGMENT_FUNCTION] = self._fragment_filter
         self._text_env.filters[FRAGMENT_FUNCTION] = self._text_fragment_filter
+        self._fragments: list[Fragment] = []
+        self._text_fragments: list[Fragment] = []
+        self.html_template, self._fragments = self._fast(
+            self._html_env, self.compiled_html, self.compiled_template, self._fragment_cache
+        )
+        source, _ = self._source(TEXT_TEMPLATE)
+        self.text_fast, self._text_fragments = self._fast(
+            self._text_env, source, self.text_template, self._text_fragment_cache
+        )
+        self._fragment_chars = self._text_fragment_chars = 0  # the checks' entries are gone
+        for edition, links in _samples():
+            self.render(edition, links)
+
+    def _fast(
+        self,
+        env: jinja2.Environment,
+        source: str,
+        template: jinja2.Template,
+        cache: dict[tuple[int, int], tuple[object, str]],
+    ) -> tuple[jinja2.Template, list[Fragment]]:
+        """The template with each paper's card rendered once per distinct card (see
+        `extract_fragments`), and its fragments; or the template itself and no fragments if the
+        rewrite finds nothing to cache or renders any sample edition differently."""
         try:
-            fast_source, self._text_fragments = extract_fragments(
-                self._text_env, source, as_filter=True, split_at_loop=True
-            )
-            if not self._text_fragments:
-                return self.text_template
-            fast = self._text_env.from_string(fast_source)
-            for edition in _sample_editions():
-                context = build_context(edition, _SAMPLE_LINKS, self.settings)
-                if fast.render(context) != self.text_template.render(context):
-                    return self.text_template
+            fast_source, fragments = extract_fragments(env, source, as_filter=True)
+            if not fragments:
+                return template, []
+            fast = env.from_string(fast_source)
+            # The filter looks fragments up on this renderer: install them for the check.
+            if env is self._html_env:
+                self._fragments = fragments
+            else:
+                self._text_fragments = fragments
+            for edition, links in _samples():
+                context = build_context(edition, links, self.settings)
+                if fast.render(context) != template.render(context):
+                    return template, []
         except _RENDER_ERRORS:
-            return self.text_template  # render() reports the template's own errors
+            return template, []  # render() reports the template's own errors
         finally:
-            self._text_fragment_cache.clear()
-        return fast
+            cache.clear()
+        return fast, fragments
 
     def _source(self, name: str) -> tuple[str, str]:
         loader = self._html_env.loader
@@ -174,9 +185,11 @@ class Renderer:
         cached = self._fragment_cache.get(key)
         if cached is not None and cached[0] is value:
             return cached[1]
-        if len(self._fragment_cache) >= _FRAGMENT_CACHE_LIMIT:
-            self._fragment_cache.clear()
         html = self._render_fragment(index, value)
+        self._fragment_chars += len(html)
+        if self._fragment_chars > _FRAGMENT_CACHE_CHARS:
+            self._fragment_cache.clear()
+            self._fragment_chars = len(html)
         self._fragment_cache[key] = (value, html)
         return html
 
@@ -187,10 +200,12 @@ class Renderer:
         cached = self._text_fragment_cache.get(key)
         if cached is not None and cached[0] is value:
             return cached[1]
-        if len(self._text_fragment_cache) >= _FRAGMENT_CACHE_LIMIT:
-            self._text_fragment_cache.clear()
         fragment = self._text_fragments[index]
         text = fragment.template.render({fragment.name: value})
+        self._text_fragment_chars += len(text)
+        if self._text_fragment_chars > _FRAGMENT_CACHE_CHARS:
+            self._text_fragment_cache.clear()
+            self._text_fragment_chars = len(text)
         self._text_fragment_cache[key] = (value, text)
         return text
 
@@ -234,7 +249,13 @@ class Renderer:
         while size > HTML_LIMIT and shown > 0:
             # Cards are of similar size: aim at the limit, then step down if still over.
             shown = max(0, min(shown - 1, int(shown * HTML_LIMIT / size)))
-            trimmed = {**context, "papers": cards[:shown], "more_count": len(cards) - shown}
+            trimmed = {
+                **context,
+                "papers": cards[:shown],
+                "entries": context["entries"][:shown],
+                "notes": context["notes"][:shown],
+                "more_count": len(cards) - shown,
+            }
             pieces = self._pieces(self.html_template, trimmed)
             size = _utf8_size(pieces)
             context = trimmed
@@ -252,11 +273,25 @@ def _utf8_size(pieces: tuple[str, ...]) -> int:
     )
 
 
-_SAMPLE_LINKS = DigestLinks(
-    manage="https://example.org/preferences/sample",
-    unsubscribe="https://example.org/u/sample",
-    browser="https://example.org/editions/sample",
-)
+def _samples() -> list[tuple[Edition, DigestLinks]]:
+    """Every branch of the default templates: a full edition with and without the reader's
+    notes (rating links, a reason from ratings), and an empty one."""
+    links = DigestLinks(
+        manage="https://example.org/preferences/sample",
+        unsubscribe="https://example.org/u/sample",
+        browser="https://example.org/editions/sample",
+    )
+    full, empty = _sample_editions()
+    because = ('like "A sample", which you rated up',)
+    rated = replace(full, papers=(replace(full.papers[0], because=because), *full.papers[1:]))
+    feedback = {
+        m.paper.id: FeedbackLinks(
+            more=f"https://example.org/feedback/{m.paper.id}/up",
+            less=f"https://example.org/feedback/{m.paper.id}/down",
+        )
+        for m in full.papers[::2]
+    }
+    return [(full, links), (rated, replace(links, feedback=feedback)), (empty, links)]
 
 
 def _sample_editions() -> list[Edition]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
-from functools import lru_cache
 
 from markupsafe import Markup
 
@@ -43,9 +42,7 @@ def preheader(edition: Edition) -> str:
     return _preheader(firsts, len(edition.trending))
 
 
-@lru_cache(maxsize=4096)
 def _preheader(firsts: tuple[str, ...], trending: int) -> str:
-    """Cached: readers with the same topics mostly get the same counts."""
     per_topic = Counter(name for name in firsts if name).most_common()
     line = _plural(len(firsts), "new paper")
     if len(per_topic) == 1 and per_topic[0][1] == len(firsts):
@@ -89,7 +86,6 @@ def intro(edition: Edition, reader_name: str) -> str:
     return greeting + (sentence if greeting else sentence[0].upper() + sentence[1:])
 
 
-@lru_cache(maxsize=4096)
 def subject_line(template: str, fields: tuple[tuple[str, str], ...], title: str) -> str:
     """The template filled in, with the top title shortened so the whole stays within
     SUBJECT_LIMIT. Raises KeyError, IndexError or ValueError for a template that cannot be
@@ -112,9 +108,7 @@ def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str = "") 
     return _wrap(text, width, indent, first)
 
 
-@lru_cache(maxsize=8192)
 def _wrap(text: str, width: int, indent: str, first: str) -> str:
-    """Cached: the same title, abstract and footer go to many readers."""
     text = normalise_whitespace(text)
     lead = first or indent
     if len(lead) + len(text) <= width:
