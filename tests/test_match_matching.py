@@ -19,7 +19,7 @@ PAPERS = [
     Paper(
         id="spec",
         title="Speculative Decoding for Fast LLMs",
-        abstract="We speculatively decode with a small draft model and reuse the KV cache.",
+        abstract="We speculatively decode with a small draft and reuse its KV cache, one KV cache.",
         authors=("Zoë Müller", "Yann LeCun"),
         published=date(2026, 11, 28),
         upvotes=30,

@@ -146,9 +146,15 @@ def subparts(original: str) -> tuple[tuple[str, str], ...]:
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b\S+\.(?:github|gitlab)\.io\S*", re.IGNORECASE)
 _SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s|$)|\Z)", re.DOTALL)
 _RELEASE = re.compile(
+    # "our code is available at", "code and data will be made publicly available", "the
+    # implementation can be found at": a code-like subject, then a verb saying where it is.
+    # "code-related tasks, yet open-source models" says nothing of the sort.
     r"\b(?:codes?|source code|implementation|github|repository|project page)\b[^.]{0,80}?"
-    r"\b(?:available|released?|open[- ]?sourced?|accessible|found|hosted)\b"
-    r"|\bwe\s+(?:will\s+)?(?:release|open[- ]?source|make|publish)\b[^.]{0,60}?\bcodes?\b"
+    r"\b(?:is|are|will be|can be|has been|have been|was|were|be)\s+(?:\w+\s+){0,2}?"
+    r"(?:available|released|open[- ]?sourced|accessible|found|hosted)\b"
+    r"|\b(?:codes?|implementation)\b[^.]{0,40}?\bavailable\s+(?:at|on|from|online)\b"
+    r"|\bwe\s+(?:will\s+)?(?:release|open[- ]?source|make|publish)\s+(?:our|the|all|its)\s+"
+    r"(?:[\w-]+\s+){0,3}?(?:source\s+)?codes?\b"
     r"|^\s*(?:code|codes|project|github|website|demo)\s*:",
     re.IGNORECASE,
 )

@@ -41,8 +41,8 @@ from digest.match.query import DEFAULT_FIELDS, MAX_LENGTH, Term, _lex, _word
 
 COMMON_SHARE = 0.8  # a word in four papers out of five does not gate a match
 MIN_PAPERS_FOR_SHARE = 20  # below this, shares are too noisy: only the `common:` list counts
-PHRASE_SHARE = 0.5  # half the phrase bonus counts towards the cut-off: side by side is evidence
-CUT = 0.75  # fraction of the "named twice in the abstract" score a paper must reach
+PHRASE_SHARE = 0.0  # adjacency ranks higher but does not let a paper in: the words must be there
+CUT = 1.0  # a paper must weigh what naming each required word twice in the abstract weighs
 _TWICE = rank.saturate(2)
 
 
