@@ -41,7 +41,6 @@ from digest.match.query import DEFAULT_FIELDS, MAX_LENGTH, Term, _lex, _word
 
 COMMON_SHARE = 0.8  # a word in four papers out of five does not gate a match
 MIN_PAPERS_FOR_SHARE = 20  # below this, shares are too noisy: only the `common:` list counts
-PHRASE_SHARE = 0.0  # adjacency ranks higher but does not let a paper in: the words must be there
 CUT = 1.0  # a paper must weigh what naming each required word twice in the abstract weighs
 _TWICE = rank.saturate(2)
 
@@ -65,6 +64,7 @@ class Concept:
     display: str  # as typed
     words: tuple[Word, ...]
     aliases: tuple[Term, ...]
+    cutoff: float = 0.0  # what its names must weigh in a paper for the paper to be let in
 
     @property
     def required(self) -> bool:
@@ -78,7 +78,10 @@ class Group:
     display: str
     concepts: tuple[Concept, ...]
     phrase: Term | None  # the typed words side by side, rewarded when a paper has them so
-    cutoff: float
+
+    @property
+    def cutoff(self) -> float:
+        return sum(c.cutoff for c in self.concepts)
 
 
 _SYNTAX = frozenset('"“”„():*')
@@ -171,6 +174,10 @@ def understand(words: list[Term], index: PaperIndex, aliases: AliasTable) -> Gro
             )
             idf = math.log(1.0 + index.size / (1.0 + df))
             judged.append(Word(word.display, word, not common, df, idf))
+        if len(judged) > 1 and any(w.required for w in judged):
+            # a word of a named term ("learning" in "reinforcement learning") is part of the
+            # name, not a common word on its own: the term is there when all of it is
+            judged = [Word(w.display, w.term, True, w.papers, w.idf) for w in judged]
         concepts.append(Concept(" ".join(w.display for w in typed), tuple(judged), others))
     if not any(c.required for c in concepts):
         # every word is common: the rarest one decides (a query must look for something)
@@ -182,23 +189,48 @@ def understand(words: list[Term], index: PaperIndex, aliases: AliasTable) -> Gro
         concepts[n] = Concept(c.display, (*c.words[:k], chosen, *c.words[k + 1 :]), c.aliases)
     display = " ".join(w.display for w in words)
     phrase = _phrase_of(words, display) if len(words) > 1 else None
-    needed = [w.idf for c in concepts for w in c.words if w.required]
+    needed = [w for c in concepts for w in c.words if w.required]
     # One required word is the reader's key term: any mention counts. Two or more can meet by
-    # accident ("code … generation"): together they must weigh what naming each twice would.
-    cutoff = CUT * sum(needed) * _TWICE * rank.FIELD_WEIGHTS["abstract"] if len(needed) > 1 else 0.0
-    return Group(display, tuple(concepts), phrase, cutoff)
+    # accident ("code … generation"), or one can be a passing mention: each concept must weigh
+    # what naming its words twice in the abstract would (a title mention does).
+    if len(needed) > 1:
+        twice = CUT * _TWICE * rank.FIELD_WEIGHTS["abstract"]
+        concepts = [
+            Concept(c.display, c.words, c.aliases, twice * _own_idf(c)) if c.required else c
+            for c in concepts
+        ]
+    return Group(display, tuple(concepts), phrase)
 
 
-def _best(terms: tuple[Term, ...], index: PaperIndex) -> tuple[dict[int, float], int]:
-    weights: dict[int, float] = {}
+def _own_idf(concept: Concept) -> float:
+    return sum(w.idf for w in concept.words if w.required)
+
+
+def _alias_weights(
+    concept: Concept, index: PaperIndex
+) -> tuple[dict[int, float], dict[int, float], int]:
+    """What a concept's other names weigh per paper: (best of those sharing a word with the
+    typed words, sum of those sharing none, papers with any). A required concept's alias
+    weighs as its own words would in its place, so naming it by another name ("VLM",
+    "mathematical") counts as naming it; another name for the same words ("speculative
+    sampling" beside "speculative decoding") is not counted twice."""
+    idf = _own_idf(concept) if concept.required else None
+    typed = {s for w in concept.words for s in w.term.stems}
+    overlapping: dict[int, float] = {}
+    disjoint: dict[int, float] = {}
     bits = 0
-    for term in terms:
+    for term in concept.aliases:
         hits = index.hits(term)
         bits |= hits.bits
+        scale = 1.0 if idf is None or not hits.idf else idf / hits.idf
+        shares = not typed.isdisjoint(term.stems)
         for doc, weight in hits.weights.items():
-            if weight > weights.get(doc, 0.0):
-                weights[doc] = weight
-    return weights, bits
+            weight *= scale
+            if not shares:
+                disjoint[doc] = disjoint.get(doc, 0.0) + weight
+            elif weight > overlapping.get(doc, 0.0):
+                overlapping[doc] = weight
+    return overlapping, disjoint, bits
 
 
 def score_group(
@@ -206,8 +238,8 @@ def score_group(
 ) -> tuple[dict[int, float], list[tuple[str, TermHits]]]:
     """Raw relevance of every paper the group lets in, and the (display, hits) that explain it.
 
-    Required words (or an alias of their concept) must all be there, and their weight, with
-    part of the phrase bonus, must reach the cut-off; common words only add to the ranking."""
+    Required words (or an alias of their concept) must all be there, and what the concepts'
+    names weigh together must reach the cut-off; common words and the phrase only rank."""
     explain: list[tuple[str, TermHits]] = []
     if len(group.concepts) == 1 and group.phrase is None:
         only = group.concepts[0]
@@ -217,7 +249,11 @@ def score_group(
     if group.phrase is not None:
         explain.append((group.phrase.display, index.hits(group.phrase)))
     allowed = index.all_bits
-    parts: list[tuple[list[dict[int, float]], dict[int, float], list[dict[int, float]]]] = []
+    parts: list[
+        tuple[
+            list[dict[int, float]], dict[int, float], dict[int, float], list[dict[int, float]], int
+        ]
+    ] = []
     for concept in group.concepts:
         needed: list[dict[int, float]] = []
         extra: list[dict[int, float]] = []
@@ -230,27 +266,29 @@ def score_group(
                 has_words &= hits.bits
             else:
                 extra.append(hits.weights)
-        alias_weights, alias_bits = _best(concept.aliases, index)
+        overlapping, disjoint, alias_bits = _alias_weights(concept, index)
         for term in concept.aliases:
             hits = index.hits(term)
             if hits.bits:
                 explain.append((term.display, hits))
         if concept.required:
             allowed &= has_words | alias_bits
-        parts.append((needed, alias_weights, extra))
+        parts.append((needed, overlapping, disjoint, extra, has_words))
     if not allowed:
         return {}, explain
     phrase = index.hits(group.phrase).weights if group.phrase is not None else {}
     out: dict[int, float] = {}
     for doc in index.docs(allowed):
-        value = PHRASE_SHARE * phrase.get(doc, 0.0)
-        bonus = 0.0
-        for needed, alias_weights, extra in parts:
-            own = sum(w.get(doc, 0.0) for w in needed)
-            value += max(own, alias_weights.get(doc, 0.0)) if needed else 0.0
+        named = 0.0
+        bonus = phrase.get(doc, 0.0)
+        for needed, overlapping, disjoint, extra, has_words in parts:
+            alias = overlapping.get(doc, 0.0)
+            if needed:
+                own = sum(w.get(doc, 0.0) for w in needed) if has_words >> doc & 1 else 0.0
+                named += max(own, alias) + disjoint.get(doc, 0.0)
+            else:
+                bonus += alias + disjoint.get(doc, 0.0)
             bonus += sum(w.get(doc, 0.0) for w in extra)
-            if not needed:
-                bonus += alias_weights.get(doc, 0.0)
-        if value >= group.cutoff:
-            out[doc] = value + bonus + (1.0 - PHRASE_SHARE) * phrase.get(doc, 0.0)
+        if named >= group.cutoff:
+            out[doc] = named + bonus
     return out, explain
