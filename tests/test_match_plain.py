@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from digest.errors import ConfigError
-from digest.match import Matcher, PaperIndex
+from digest.match import Matcher, PaperIndex, term_spans
 from digest.match.aliases import load_aliases
 from digest.match.normalize import boilerplate_spans
 from digest.models import Paper, Topic
@@ -60,6 +60,24 @@ def test_acronyms_are_not_stemmed_and_glued_digits_split(matcher: Matcher) -> No
     assert ids(matcher, "aime") == {"mathr"}  # not "aims"
     assert ids(matcher, "aims") == {"aims"}
     assert ids(matcher, "math500") == {"mathr"}
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "lit"),
+    [
+        ("aime", "abstract", ["AIME"]),
+        ("math500", "abstract", ["MATH500"]),
+        ("moe", "title", ["MoE"]),
+    ],
+)
+def test_parts_of_glued_words_are_highlighted(
+    matcher: Matcher, query: str, field: str, lit: list[str]
+) -> None:
+    [found] = matcher.match([Topic(query, query)])
+    text = getattr(found.paper, field)
+    terms = [r.term for r in found.matched if r.field == field]
+    spans = sorted({span for term in terms for span in term_spans(text, term)})
+    assert [text[a:b] for a, b in spans] == lit
 
 
 def test_plain_words_match_inflections_not_every_shared_stem(matcher: Matcher) -> None:

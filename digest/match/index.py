@@ -19,6 +19,7 @@ from digest.match.normalize import (
     boilerplate_spans,
     compounds,
     inflection_base,
+    is_glued,
     plural_aliases,
     subparts,
     tokens,
@@ -173,7 +174,7 @@ class PaperIndex:
             index.add(doc, joined, offset + first)
         for i, tok in enumerate(toks):
             written = text[tok.start : tok.end]
-            if len(written) < 3 or (written.isalpha() and (written.islower() or written.istitle())):
+            if not is_glued(written):
                 continue
             for part_surface, part in subparts(written):
                 if part != tok.stem:

@@ -128,19 +128,30 @@ _CUTS = re.compile(
 def subparts(original: str) -> tuple[tuple[str, str], ...]:
     """(folded surface, stem) of the leading and trailing parts of a glued word: "DeepSeekMoE"
     → deepseek, deep, moe, seekmoe; "AIME24" → aime, 24. Parts of one character are dropped."""
+    return tuple(dict.fromkeys((surface, stem) for _s, _e, surface, stem in part_spans(original)))
+
+
+def part_spans(original: str) -> list[tuple[int, int, str, str]]:
+    """The parts `subparts` names, each with its offsets in `original` (for highlighting)."""
     if not original.isascii() or len(original) < 3 or is_acronym(original):
-        return ()
-    cuts = [m.start() for m in _CUTS.finditer(original)]
-    if not cuts:
-        return ()
-    found: dict[tuple[str, str], None] = {}
-    for cut in cuts:
-        for part in (original[:cut], original[cut:]):
+        return []
+    found: list[tuple[int, int, str, str]] = []
+    for match in _CUTS.finditer(original):
+        cut = match.start()
+        for start, end in ((0, cut), (cut, len(original))):
+            part = original[start:end]
             if len(part) < 2:
                 continue
             surface = _acronym_plural(part, part.lower())
-            found.setdefault((surface, word_stem(part, surface)), None)
-    return tuple(found)
+            found.append((start, end, surface, word_stem(part, surface)))
+    return found
+
+
+def is_glued(written: str) -> bool:
+    """Whether a word as written may be made of parts: not a plain lower-case or capitalised
+    word ("training", "Training"), whose parts are not worth indexing."""
+    plain = written.isalpha() and (written.islower() or written.istitle())
+    return len(written) >= 3 and not plain
 
 
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b\S+\.(?:github|gitlab)\.io\S*", re.IGNORECASE)
