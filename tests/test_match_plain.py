@@ -85,6 +85,14 @@ def test_plain_words_match_inflections_not_every_shared_stem(matcher: Matcher) -
     assert "distn" in ids(matcher, '"distributed" training')  # the query language: Snowball
 
 
+def test_query_language_words_match_inflections_and_exclusions_are_broad(
+    matcher: Matcher,
+) -> None:
+    assert ids(matcher, "distributed OR aims") == {"dist", "aims"}  # not "distribution"
+    assert ids(matcher, "training") == {"dist", "distn"}
+    assert ids(matcher, "training -distributed") == set()  # excluding drops "distribution" too
+
+
 def test_boilerplate_and_passing_mentions_do_not_make_a_topic(matcher: Matcher) -> None:
     assert ids(matcher, "code generation") == {"codegen"}
     # one mention of "kv cache" in an abstract is in passing; the quoted phrase finds any

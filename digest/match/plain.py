@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from digest.match import rank
 from digest.match.aliases import AliasTable
 from digest.match.index import PaperIndex, TermHits
-from digest.match.normalize import inflection_base
 from digest.match.query import DEFAULT_FIELDS, MAX_LENGTH, Term, _lex, _word
 
 COMMON_SHARE = 0.8  # a word in four papers out of five does not gate a match
@@ -105,20 +104,9 @@ def plain_groups(text: str) -> list[list[Term]] | None:
             continue
         if tok.kind != "word" or "*" in tok.text:
             return None
-        groups[-1].append(_inflections_only(_word(tok, DEFAULT_FIELDS)))
+        groups[-1].append(_word(tok, DEFAULT_FIELDS))
     found = [g for g in groups if g]
     return found or None
-
-
-def _inflections_only(term: Term) -> Term:
-    """A plain word matches its inflections, not every word Snowball gives the same stem."""
-    if len(term.stems) != 1 or term.joined is not None:
-        return term
-    surface = (term.surfaces or term.stems)[0]
-    if surface == term.stems[0]:
-        return term  # unstemmed (an acronym, a short word): nothing to tell apart
-    forms = inflection_base(surface)
-    return Term(term.display, term.stems, term.fields, surfaces=term.surfaces, forms=forms)
 
 
 def _phrase_of(words: list[Term], display: str) -> Term:
