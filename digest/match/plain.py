@@ -11,18 +11,20 @@ Each group is understood instead as a handful of *concepts*, scored like BM25:
 2. A word is *required* unless it is common: listed as `common:` in the table ("ai", "model",
    "llm", "learning") or found in more than `COMMON_SHARE` of the papers (when there are enough
    papers to tell). So `medical ai` requires "medical" and prefers papers that also say "AI".
-   When every word is common, the rarest one is required. A concept is there when its required
-   words are (in any order, anywhere) or one of its aliases is.
+   When every word is common, the rarest one is required. A word of a named term is part of the
+   name, not a common word on its own: in `reinforcement learning` both words are required. A
+   concept is there when its required words are (in any order, anywhere) or one of its aliases
+   is; an alias weighs as the words it stands for would in its place.
 3. Words match their inflections only ("distributed" finds "distributes", not "distribution",
    which Snowball gives the same stem).
 4. A paper that has every concept scores the rarity-weighted sum of what it has (title hits
    weigh more, repeated mentions a little more); the words standing together as typed add a
-   phrase bonus, which ranks it higher. With two or more required words it is let in only when
-   the required words (and half the phrase bonus) weigh at least the *cut-off*: `CUT` times what
-   naming each of them twice in the abstract would weigh — a paper about the topic names it in
-   its title, repeats it or writes the phrase; one passing mention of each word, apart ("our
-   code … generation"), is not enough. A single required word
-   is the reader's key term, and one mention is enough.
+   phrase bonus, which ranks it higher but lets no paper in. With two or more required words a
+   paper is let in only when its required words (or their aliases) weigh at least the
+   *cut-off*: `CUT` times what naming each of them twice in the abstract would weigh. A paper
+   about the topic names it in its title or repeats it; one passing mention ("our code …
+   generation", "… and reinforcement learning") is not enough. A single required word is the
+   reader's key term, and one mention is enough.
 
 `digest match --explain` prints this understanding (concepts, what each expands to, which are
 required, the cut-off), so a reader can see why a paper was or was not picked.
@@ -53,6 +55,7 @@ class Word:
     required: bool
     papers: int  # how many papers have it
     idf: float
+    common: bool  # too common to decide on its own (it may still be part of a named term)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +66,8 @@ class Concept:
     display: str  # as typed
     words: tuple[Word, ...]
     aliases: tuple[Term, ...]
-    cutoff: float = 0.0  # what its names must weigh in a paper for the paper to be let in
+    papers: int  # how many papers have it, by any of its names
+    cutoff: float = 0.0  # its share of the group's cut-off
 
     @property
     def required(self) -> bool:
@@ -161,30 +165,39 @@ def understand(words: list[Term], index: PaperIndex, aliases: AliasTable) -> Gro
                 share_counts and df > COMMON_SHARE * index.size
             )
             idf = math.log(1.0 + index.size / (1.0 + df))
-            judged.append(Word(word.display, word, not common, df, idf))
+            judged.append(Word(word.display, word, not common, df, idf, common))
         if len(judged) > 1 and any(w.required for w in judged):
             # a word of a named term ("learning" in "reinforcement learning") is part of the
             # name, not a common word on its own: the term is there when all of it is
-            judged = [Word(w.display, w.term, True, w.papers, w.idf) for w in judged]
-        concepts.append(Concept(" ".join(w.display for w in typed), tuple(judged), others))
+            judged = [Word(w.display, w.term, True, w.papers, w.idf, w.common) for w in judged]
+        has = index.all_bits
+        for w in judged:
+            has &= index.hits(w.term).bits
+        for term in others:
+            has |= index.hits(term).bits
+        name = " ".join(w.display for w in typed)
+        concepts.append(Concept(name, tuple(judged), others, has.bit_count()))
     if not any(c.required for c in concepts):
         # every word is common: the rarest one decides (a query must look for something)
         flat = [(w.papers, n, k) for n, c in enumerate(concepts) for k, w in enumerate(c.words)]
         _papers, n, k = min(flat)
         c = concepts[n]
         w = c.words[k]
-        chosen = Word(w.display, w.term, True, w.papers, w.idf)
-        concepts[n] = Concept(c.display, (*c.words[:k], chosen, *c.words[k + 1 :]), c.aliases)
+        chosen = Word(w.display, w.term, True, w.papers, w.idf, w.common)
+        words_now = (*c.words[:k], chosen, *c.words[k + 1 :])
+        concepts[n] = Concept(c.display, words_now, c.aliases, c.papers)
     display = " ".join(w.display for w in words)
     phrase = _phrase_of(words, display) if len(words) > 1 else None
     needed = [w for c in concepts for w in c.words if w.required]
     # One required word is the reader's key term: any mention counts. Two or more can meet by
-    # accident ("code … generation"), or one can be a passing mention: each concept must weigh
-    # what naming its words twice in the abstract would (a title mention does).
+    # accident ("code … generation") or be named in passing ("… and reinforcement learning"):
+    # together they must weigh what naming each twice in the abstract would (a title does).
     if len(needed) > 1:
         twice = CUT * _TWICE * rank.FIELD_WEIGHTS["abstract"]
         concepts = [
-            Concept(c.display, c.words, c.aliases, twice * _own_idf(c)) if c.required else c
+            Concept(c.display, c.words, c.aliases, c.papers, twice * _own_idf(c))
+            if c.required
+            else c
             for c in concepts
         ]
     return Group(display, tuple(concepts), phrase)
