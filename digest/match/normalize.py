@@ -6,8 +6,7 @@ Papers and queries go through the same steps so that they meet in the middle:
   "mixture-of-experts" is the three tokens of "mixture of experts");
 - each token is folded: accents stripped (NFKD, combining marks dropped) and casefolded;
 - each folded token is stemmed with the Snowball English stemmer, so "decoding"/"decoded",
-  "caches"/"caching" and "models"/"modelling" meet; stems are cached because research text
-  repeats a small vocabulary;
+  "caches"/"caching" and "models"/"modelling" meet;
 - an acronym plural ("LLMs", "VLMs", "GPUs") loses its "s": Snowball keeps "llms" whole because it
   has no vowel, which would make "LLMs" miss "LLM"; the index also keeps the plural as written
   (`plural_aliases`), because a reader typing "gpus" in lower case cannot be told from one typing
@@ -30,7 +29,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import NamedTuple
 
 import Stemmer
@@ -42,7 +40,6 @@ _HYPHENS = frozenset("-‐‑‒–")
 _VOWELS = frozenset("aeiouy")
 
 _stemmer = Stemmer.Stemmer("english")
-_stems: dict[str, str] = {}
 
 
 class Token(NamedTuple):
@@ -54,7 +51,6 @@ class Token(NamedTuple):
     end: int
 
 
-@lru_cache(maxsize=65536)
 def fold(word: str) -> str:
     """Accent- and case-insensitive form of one word."""
     if word.isascii():
@@ -65,17 +61,12 @@ def fold(word: str) -> str:
 
 def stem(folded: str) -> str:
     """Snowball stem of a folded word, with acronym plurals reduced ("llms" → "llm")."""
-    cached = _stems.get(folded)
-    if cached is not None:
-        return cached
     word = folded
     if len(word) >= 3 and word.endswith("s") and not word.endswith("ss"):
         body = word[:-1]
         if body.isalpha() and not any(c in _VOWELS for c in body):
             word = body
-    result = str(_stemmer.stemWord(word))
-    _stems[folded] = result
-    return result
+    return str(_stemmer.stemWord(word))
 
 
 def _acronym_plural(original: str, folded: str) -> str:
@@ -110,7 +101,9 @@ def tokens(text: str) -> list[Token]:
     out: list[Token] = []
     for found in _WORD.finditer(text):
         original = found.group()
-        surface = _acronym_plural(original, fold(original))
+        surface = _acronym_plural(
+            original, original.lower() if original.isascii() else fold(original)
+        )
         if not surface:
             continue
         out.append(Token(word_stem(original, surface), surface, found.start(), found.end()))
@@ -124,7 +117,6 @@ _CUTS = re.compile(
 )
 
 
-@lru_cache(maxsize=65536)
 def subparts(original: str) -> tuple[tuple[str, str], ...]:
     """(folded surface, stem) of the leading and trailing parts of a glued word: "DeepSeekMoE"
     → deepseek, deep, moe, seekmoe; "AIME24" → aime, 24. Parts of one character are dropped."""
@@ -217,7 +209,6 @@ def stems(text: str) -> list[str]:
     return [t.stem for t in tokens(text)]
 
 
-@lru_cache(maxsize=65536)
 def inflection_base(surface: str) -> str:
     """The word without its inflection (plural, -ed, -ing, final e, doubled consonant):
     "distributed", "distributes" and "distributing" share "distribut", while "distribution",

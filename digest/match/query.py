@@ -282,12 +282,10 @@ def _word(tok: _Tok, fields: tuple[Field, ...]) -> Term:
     return Term(tok.text, stems, fields, prefix, joined, surfaces, forms)
 
 
-@lru_cache(maxsize=65536)
 def _analyse_word(
     word: str,
 ) -> tuple[str | None, int, tuple[str, ...], str | None, str | None, tuple[str, ...]]:
-    """(error, error offset, stems, prefix, joined, surfaces) for one query word; cached because
-    readers reuse the same words endlessly."""
+    """(error, error offset, stems, prefix, joined, surfaces) for one query word."""
     star = word.find("*")
     if star >= 0 and star != len(word) - 1:
         return '"*" goes at the end of a word', star, (), None, None, ()
@@ -378,6 +376,7 @@ def parse(text: str) -> Node:
     return root
 
 
+# bench/import.py, 20,000 profiles on SQLite: 7.0 s CPU with this cache, 8.2 s without (+17%)
 @lru_cache(maxsize=65536)
 def compile_query(text: str) -> Query:
     """Parse `text` once; raises QueryError whose message starts with `column N:`."""
