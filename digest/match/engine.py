@@ -125,12 +125,7 @@ class Matcher:
         self._topics: dict[tuple[str, str, int], _TopicList] = {}
         self._bit = [1 << doc for doc in range(index.size)]
         self._by_serial: list[_TopicList] = []
-        self._plan_entries: dict[tuple[object, ...], tuple[str, tuple[str, ...], TermHits]] = {}
         self._nothing = _Evaluated(0, (), {}, ())
-        # one plain group ("kv cache") is understood and scored once, whichever lists hold it
-        self._groups: dict[
-            tuple[str, ...], tuple[dict[int, float], list[tuple[str, TermHits]], bool]
-        ] = {}
 
     def match(
         self, topics: Sequence[Topic], *, min_upvotes: int = 0, limit: int | None = None
@@ -252,25 +247,7 @@ class Matcher:
         bits = index.evaluate(root)
         if not bits:
             return self._nothing  # shared: never written to, as it has no papers
-        # Plan entries are shared by every query holding the same term the same way: one
-        # (display, covers, hits) entry per distinct term instead of one per query holding it.
-        entries = self._plan_entries
-        plan_list: list[tuple[str, tuple[str, ...], TermHits]] = []
-        for term, covers in _plan_items(root):
-            key = (
-                term.display,
-                term.stems,
-                term.fields,
-                term.prefix,
-                term.joined,
-                term.surfaces,
-                covers,
-            )
-            entry = entries.get(key)
-            if entry is None:
-                entry = entries[key] = (term.display, covers, index.hits(term))
-            plan_list.append(entry)
-        plan = tuple(plan_list)
+        plan = tuple([(t.display, covers, index.hits(t)) for t, covers in _plan_items(root)])
         weights = [hits.weights for _d, _c, hits in plan if hits.bits & bits]
         if len(weights) == 1 and len(plan) == 1 and plan[0][2].bits == bits:
             docs = sorted(weights[0])  # a one-term query: the term's own weights
@@ -289,21 +266,17 @@ class Matcher:
         return _Evaluated(bits, ranked, scores, plan)
 
     def _score_plain(self, groups: list[list[Term]]) -> _Evaluated:
-        """A plain query: each group understood and scored once (`plain`), then ranked."""
+        """A plain query: each group understood and scored (`plain`), then ranked."""
         index = self.index
         raws: dict[int, float] = {}
         plan: list[tuple[str, tuple[str, ...], TermHits]] = []
         for words in groups:
             key = tuple([w.display for w in words])
-            known = self._groups.get(key)
-            if known is None:
-                group = understand(words, index, self.aliases)
-                found, explain = score_group(group, index)
-                known = self._groups[key] = (found, explain, group.phrase is not None)
-            found, explain, has_phrase = known
+            group = understand(words, index, self.aliases)
+            found, explain = score_group(group, index)
             for doc, raw in found.items():
                 raws[doc] = raws.get(doc, 0.0) + raw
-            covers = key if has_phrase else ()
+            covers = key if group.phrase is not None else ()
             phrase = " ".join(key)
             for display, hits in explain:
                 plan.append((display, covers if display == phrase else (), hits))
