@@ -19,7 +19,7 @@ PAPERS = [
     Paper(
         id="spec",
         title="Speculative Decoding for Fast LLMs",
-        abstract="We speculatively decode with a small draft model and reuse the KV cache.",
+        abstract="We speculatively decode with a small draft and reuse its KV cache, one KV cache.",
         authors=("Zoë Müller", "Yann LeCun"),
         published=date(2026, 11, 28),
         upvotes=30,
@@ -190,12 +190,12 @@ def test_min_upvotes_and_limit(matcher: Matcher) -> None:
     assert ids(matcher, "kv cache", limit=0) == []
 
 
-def test_identical_queries_are_evaluated_once(matcher: Matcher) -> None:
+def test_queries_that_differ_only_in_spacing_match_alike(matcher: Matcher) -> None:
     first = matcher.match([Topic("x", "kv   cache")])
     second = matcher.match([Topic("y", "kv cache")])
-    assert [m.paper.id for m in first] == [m.paper.id for m in second]
-    # the second query reused the first one's evaluation, down to the cached reasons
-    assert first[0].matched is second[0].matched
+    assert [(m.paper.id, m.score, m.matched) for m in first] == [
+        (m.paper.id, m.score, m.matched) for m in second
+    ]
     assert matcher.match([Topic("x", "kv   cache")]) == first
 
 
@@ -223,7 +223,8 @@ def test_highlights_point_at_the_original_text(matcher: Matcher) -> None:
     assert spans(spec.paper.title, spec, "title") == ["Speculative Decoding"]
     assert spans(spec.paper.abstract, spec, "abstract") == ["speculatively decode"]
     [moe] = matcher.match([Topic("t", '"mixture of experts" OR moe')])
-    assert spans(moe.paper.title, moe, "title") == ["Mixture-of-Experts"]
+    # "MoE" glued into "DeepSeekMoE" matched, so it lights up, on its own
+    assert spans(moe.paper.title, moe, "title") == ["MoE", "Mixture-of-Experts"]
     assert spans(moe.paper.abstract, moe, "abstract") == ["Mixture of experts", "MoE"]
     quant = next(
         m for m in matcher.match([Topic("t", "kv cache, quantiz*")]) if m.paper.id == "quant"

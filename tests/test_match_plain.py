@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from digest.errors import ConfigError
-from digest.match import Matcher, PaperIndex
+from digest.match import Matcher, PaperIndex, term_spans
 from digest.match.aliases import load_aliases
+from digest.match.normalize import boilerplate_spans
 from digest.models import Paper, Topic
 from tests.conftest import ROOT, Cli
 
@@ -32,6 +33,7 @@ PAPERS = [
     paper("boiler", "Text Generation Tricks", "Better text generation. Our code is available."),
     paper("moe", "DeepSeekMoE: Routing", "Mixture of experts at scale."),
     paper("safe", "Jailbreaks", "Safety of large language models under attack."),
+    paper("kv", "Paging Memory", "We page the KV cache."),
 ] + [paper(f"f{i}", f"Filler {i}", FILLER) for i in range(12)]
 
 
@@ -60,13 +62,42 @@ def test_acronyms_are_not_stemmed_and_glued_digits_split(matcher: Matcher) -> No
     assert ids(matcher, "math500") == {"mathr"}
 
 
+@pytest.mark.parametrize(
+    ("query", "field", "lit"),
+    [
+        ("aime", "abstract", ["AIME"]),
+        ("math500", "abstract", ["MATH500"]),
+        ("moe", "title", ["MoE"]),
+    ],
+)
+def test_parts_of_glued_words_are_highlighted(
+    matcher: Matcher, query: str, field: str, lit: list[str]
+) -> None:
+    [found] = matcher.match([Topic(query, query)])
+    text = getattr(found.paper, field)
+    terms = [r.term for r in found.matched if r.field == field]
+    spans = sorted({span for term in terms for span in term_spans(text, term)})
+    assert [text[a:b] for a, b in spans] == lit
+
+
 def test_plain_words_match_inflections_not_every_shared_stem(matcher: Matcher) -> None:
     assert ids(matcher, "distributed training") == {"dist"}
     assert "distn" in ids(matcher, '"distributed" training')  # the query language: Snowball
 
 
+def test_query_language_words_match_inflections_and_exclusions_are_broad(
+    matcher: Matcher,
+) -> None:
+    assert ids(matcher, "distributed OR aims") == {"dist", "aims"}  # not "distribution"
+    assert ids(matcher, "training") == {"dist", "distn"}
+    assert ids(matcher, "training -distributed") == set()  # excluding drops "distribution" too
+
+
 def test_boilerplate_and_passing_mentions_do_not_make_a_topic(matcher: Matcher) -> None:
     assert ids(matcher, "code generation") == {"codegen"}
+    # one mention of "kv cache" in an abstract is in passing; the quoted phrase finds any
+    assert ids(matcher, "kv cache") == set()
+    assert ids(matcher, '"kv cache"') == {"kv"}
 
 
 def test_words_need_not_be_adjacent_but_the_phrase_ranks_higher() -> None:
@@ -123,3 +154,19 @@ def test_digest_match_explain_and_a_bad_aliases_setting(digest: Cli, tmp_path: P
     code, out, err = digest("--config", str(config), "match", "--query", "moe")
     assert code == 2 and out == ""
     assert err.strip().startswith(f"error: {bad}:1: expected two or more")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "boilerplate"),
+    [
+        ("Our code is available at https://github.com/x/y.", True),
+        ("The code will be made publicly available.", True),
+        ("We make our code publicly available.", True),
+        ("Codes and new annotations will be released soon.", True),
+        ("The implementation can be found online.", True),
+        ("LLMs do well on code-related tasks, yet open-source models lag behind.", False),
+        ("We release a benchmark of code repair tasks.", False),
+    ],
+)
+def test_code_release_sentences_are_boilerplate(sentence: str, boilerplate: bool) -> None:
+    assert bool(boilerplate_spans(f"We study repair. {sentence}")) is boilerplate

@@ -1,8 +1,7 @@
 """Matcher: every subscriber's topics against one PaperIndex, with reasons.
 
 Work is shared at four levels, because subscribers share interests: a distinct term is looked
-up once per index (`PaperIndex.hits`); a distinct query (keyed by the shape of its syntax tree,
-so spacing variants and queries that parse alike share it) is evaluated and ranked once; a topic
+up once per index (`PaperIndex.hits`); a distinct query text is evaluated and ranked once; a topic
 (name + query) turns into Match objects once, for everyone who holds it; and a profile with
 several topics merges only each topic's best `limit` papers. The caches live as long as the
 Matcher: build one per edition (per PaperIndex) and drop it afterwards.
@@ -23,11 +22,9 @@ from typing import TypeGuard
 from digest.match.aliases import AliasTable, shipped_aliases
 from digest.match.index import PaperIndex, TermHits
 from digest.match.plain import Group, plain_groups, score_group, understand
-from digest.match.query import And, Node, Not, Or, Term, parse
+from digest.match.query import And, Node, Or, Term, parse
 from digest.match.rank import RELEVANCE_SCALE, RELEVANCE_WEIGHT
 from digest.models import Field, Match, MatchReason, Topic
-
-_COMBO_CACHE_LIMIT = 50_000
 
 
 def _plan_items(root: Node) -> list[tuple[Term, tuple[str, ...]]]:
@@ -73,17 +70,6 @@ def _flush(run: list[Term], out: list[tuple[Term, tuple[str, ...]]]) -> None:
         )
         out.append((phrase, tuple(t.display for t in run)))
     out.extend((t, ()) for t in run)
-
-
-def _shape(node: Node) -> tuple[object, ...]:
-    """A query's syntax tree as nested plain tuples: equal for queries that parse alike (spacing,
-    `a, b` and `a OR b`), and, unlike the tree, not something the garbage collector keeps
-    walking once seen."""
-    if isinstance(node, Term):
-        return ("t", node.display, node.stems, node.fields, node.prefix, node.joined, node.surfaces)
-    if isinstance(node, Not):
-        return ("-", _shape(node.child))
-    return ("&" if isinstance(node, And) else "|", *map(_shape, node.children))
 
 
 def _bare_word(node: Node) -> TypeGuard[Term]:
@@ -133,18 +119,13 @@ class Matcher:
     def __init__(self, index: PaperIndex, aliases: AliasTable | None = None) -> None:
         self.index = index
         self.aliases = aliases or shipped_aliases()
+        # bench/match.py: 6.9 s CPU with the by-text cache, 8.2 s without (+19%)
         self._by_text: dict[str, _Evaluated] = {}
-        self._by_shape: dict[tuple[object, ...], _Evaluated] = {}
+        # bench/match.py: 8.5 s CPU with the per-topic lists, 18.5 s without (x2.17)
         self._topics: dict[tuple[str, str, int], _TopicList] = {}
-        self._combos: dict[tuple[int, tuple[int, ...]], Match] = {}
         self._bit = [1 << doc for doc in range(index.size)]
         self._by_serial: list[_TopicList] = []
-        self._plan_entries: dict[tuple[object, ...], tuple[str, tuple[str, ...], TermHits]] = {}
         self._nothing = _Evaluated(0, (), {}, ())
-        # one plain group ("kv cache") is understood and scored once, whichever lists hold it
-        self._groups: dict[
-            tuple[str, ...], tuple[dict[int, float], list[tuple[str, TermHits]], bool]
-        ] = {}
 
     def match(
         self, topics: Sequence[Topic], *, min_upvotes: int = 0, limit: int | None = None
@@ -201,23 +182,14 @@ class Matcher:
         return [understand(words, self.index, self.aliases) for words in groups]
 
     def _combined(self, doc: int, topics: Sequence[Topic], lists: list[_TopicList]) -> Match:
-        """A paper several topics matched: their names and reasons, the best topic's score.
-        Shared by every profile whose topics hit this paper the same way."""
+        """A paper several topics matched: their names and reasons, the best topic's score."""
         hit = [i for i, held in enumerate(lists) if doc in held.evaluated.scores]
-        key = (doc, tuple([lists[i].serial for i in hit]))
-        found = self._combos.get(key)
-        if found is None:
-            names = tuple(dict.fromkeys([topics[i].name for i in hit]))
-            merged: dict[int, MatchReason] = {}
-            for i in hit:
-                for reason in self._reasons(lists[i].evaluated, doc):
-                    merged.setdefault(id(reason), reason)  # reasons are interned
-            score = max(lists[i].evaluated.scores[doc] for i in hit)
-            found = Match(self.index.papers[doc], score, names, tuple(merged.values()))
-            if len(self._combos) >= _COMBO_CACHE_LIMIT:
-                self._combos.clear()
-            self._combos[key] = found
-        return found
+        names = tuple(dict.fromkeys([topics[i].name for i in hit]))
+        merged: dict[MatchReason, None] = {}
+        for i in hit:
+            merged.update(dict.fromkeys(self._reasons(lists[i].evaluated, doc)))
+        score = max(lists[i].evaluated.scores[doc] for i in hit)
+        return Match(self.index.papers[doc], score, names, tuple(merged))
 
     def _topic_list(self, name: str, query: str, min_upvotes: int) -> _TopicList:
         key = (name, query, min_upvotes)
@@ -266,15 +238,7 @@ class Matcher:
             # parse, not the process-wide compile_query cache: the syntax tree is dropped once
             # scored, so a matcher's caches hold only plain tuples, numbers and strings
             groups = plain_groups(text)
-            if groups is None:
-                root = parse(text)
-                shape = _shape(root)
-            else:  # plain words: keyed by the words themselves (one lexing pass, no tree)
-                shape = ("plain", *[tuple([w.display for w in words]) for words in groups])
-            found = self._by_shape.get(shape)
-            if found is None:
-                scored = self._score(root) if groups is None else self._score_plain(groups)
-                found = self._by_shape[shape] = scored
+            found = self._score(parse(text)) if groups is None else self._score_plain(groups)
             self._by_text[text] = found
         return found
 
@@ -283,25 +247,7 @@ class Matcher:
         bits = index.evaluate(root)
         if not bits:
             return self._nothing  # shared: never written to, as it has no papers
-        # Plan entries are shared by every query holding the same term the same way: one
-        # (display, covers, hits) entry per distinct term instead of one per query holding it.
-        entries = self._plan_entries
-        plan_list: list[tuple[str, tuple[str, ...], TermHits]] = []
-        for term, covers in _plan_items(root):
-            key = (
-                term.display,
-                term.stems,
-                term.fields,
-                term.prefix,
-                term.joined,
-                term.surfaces,
-                covers,
-            )
-            entry = entries.get(key)
-            if entry is None:
-                entry = entries[key] = (term.display, covers, index.hits(term))
-            plan_list.append(entry)
-        plan = tuple(plan_list)
+        plan = tuple([(t.display, covers, index.hits(t)) for t, covers in _plan_items(root)])
         weights = [hits.weights for _d, _c, hits in plan if hits.bits & bits]
         if len(weights) == 1 and len(plan) == 1 and plan[0][2].bits == bits:
             docs = sorted(weights[0])  # a one-term query: the term's own weights
@@ -320,21 +266,17 @@ class Matcher:
         return _Evaluated(bits, ranked, scores, plan)
 
     def _score_plain(self, groups: list[list[Term]]) -> _Evaluated:
-        """A plain query: each group understood and scored once (`plain`), then ranked."""
+        """A plain query: each group understood and scored (`plain`), then ranked."""
         index = self.index
         raws: dict[int, float] = {}
         plan: list[tuple[str, tuple[str, ...], TermHits]] = []
         for words in groups:
             key = tuple([w.display for w in words])
-            known = self._groups.get(key)
-            if known is None:
-                group = understand(words, index, self.aliases)
-                found, explain = score_group(group, index)
-                known = self._groups[key] = (found, explain, group.phrase is not None)
-            found, explain, has_phrase = known
+            group = understand(words, index, self.aliases)
+            found, explain = score_group(group, index)
             for doc, raw in found.items():
                 raws[doc] = raws.get(doc, 0.0) + raw
-            covers = key if has_phrase else ()
+            covers = key if group.phrase is not None else ()
             phrase = " ".join(key)
             for display, hits in explain:
                 plan.append((display, covers if display == phrase else (), hits))
@@ -365,31 +307,5 @@ class Matcher:
                     for word in covers:
                         seen.add((word, name))
                     said.append(key)
-        shape = tuple(said)
-        result = _INTERNED_TUPLES.get(shape) or _intern_tuple(shape)
-        ev.reasons[doc] = result
+        result = ev.reasons[doc] = tuple([MatchReason(term, name) for term, name in said])
         return result
-
-
-_INTERNED: dict[tuple[str, Field], MatchReason] = {}
-# Whole reason tuples are shared too: most papers a query finds are explained the same way
-# ("quantization" in the title), and a tuple of MatchReasons is an object the garbage collector
-# walks for as long as the matcher lives. Keys are tuples of strings, which it does not.
-_INTERNED_TUPLES: dict[tuple[tuple[str, Field], ...], tuple[MatchReason, ...]] = {}
-
-
-def _intern(key: tuple[str, Field]) -> MatchReason:
-    """MatchReason objects are shared: a popular term in a popular field is one object."""
-    if len(_INTERNED) > 100_000:
-        _INTERNED.clear()
-        _INTERNED_TUPLES.clear()  # its tuples hold the objects just forgotten
-    found = _INTERNED[key] = MatchReason(term=key[0], field=key[1])
-    return found
-
-
-def _intern_tuple(shape: tuple[tuple[str, Field], ...]) -> tuple[MatchReason, ...]:
-    found = tuple([_INTERNED.get(key) or _intern(key) for key in shape])
-    if len(_INTERNED_TUPLES) > 100_000:
-        _INTERNED_TUPLES.clear()
-    _INTERNED_TUPLES[shape] = found
-    return found

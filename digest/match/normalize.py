@@ -6,8 +6,7 @@ Papers and queries go through the same steps so that they meet in the middle:
   "mixture-of-experts" is the three tokens of "mixture of experts");
 - each token is folded: accents stripped (NFKD, combining marks dropped) and casefolded;
 - each folded token is stemmed with the Snowball English stemmer, so "decoding"/"decoded",
-  "caches"/"caching" and "models"/"modelling" meet; stems are cached because research text
-  repeats a small vocabulary;
+  "caches"/"caching" and "models"/"modelling" meet;
 - an acronym plural ("LLMs", "VLMs", "GPUs") loses its "s": Snowball keeps "llms" whole because it
   has no vowel, which would make "LLMs" miss "LLM"; the index also keeps the plural as written
   (`plural_aliases`), because a reader typing "gpus" in lower case cannot be told from one typing
@@ -30,7 +29,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import NamedTuple
 
 import Stemmer
@@ -42,7 +40,6 @@ _HYPHENS = frozenset("-‐‑‒–")
 _VOWELS = frozenset("aeiouy")
 
 _stemmer = Stemmer.Stemmer("english")
-_stems: dict[str, str] = {}
 
 
 class Token(NamedTuple):
@@ -54,7 +51,6 @@ class Token(NamedTuple):
     end: int
 
 
-@lru_cache(maxsize=65536)
 def fold(word: str) -> str:
     """Accent- and case-insensitive form of one word."""
     if word.isascii():
@@ -65,17 +61,12 @@ def fold(word: str) -> str:
 
 def stem(folded: str) -> str:
     """Snowball stem of a folded word, with acronym plurals reduced ("llms" → "llm")."""
-    cached = _stems.get(folded)
-    if cached is not None:
-        return cached
     word = folded
     if len(word) >= 3 and word.endswith("s") and not word.endswith("ss"):
         body = word[:-1]
         if body.isalpha() and not any(c in _VOWELS for c in body):
             word = body
-    result = str(_stemmer.stemWord(word))
-    _stems[folded] = result
-    return result
+    return str(_stemmer.stemWord(word))
 
 
 def _acronym_plural(original: str, folded: str) -> str:
@@ -110,7 +101,9 @@ def tokens(text: str) -> list[Token]:
     out: list[Token] = []
     for found in _WORD.finditer(text):
         original = found.group()
-        surface = _acronym_plural(original, fold(original))
+        surface = _acronym_plural(
+            original, original.lower() if original.isascii() else fold(original)
+        )
         if not surface:
             continue
         out.append(Token(word_stem(original, surface), surface, found.start(), found.end()))
@@ -124,31 +117,47 @@ _CUTS = re.compile(
 )
 
 
-@lru_cache(maxsize=65536)
 def subparts(original: str) -> tuple[tuple[str, str], ...]:
     """(folded surface, stem) of the leading and trailing parts of a glued word: "DeepSeekMoE"
     → deepseek, deep, moe, seekmoe; "AIME24" → aime, 24. Parts of one character are dropped."""
+    return tuple(dict.fromkeys((surface, stem) for _s, _e, surface, stem in part_spans(original)))
+
+
+def part_spans(original: str) -> list[tuple[int, int, str, str]]:
+    """The parts `subparts` names, each with its offsets in `original` (for highlighting)."""
     if not original.isascii() or len(original) < 3 or is_acronym(original):
-        return ()
-    cuts = [m.start() for m in _CUTS.finditer(original)]
-    if not cuts:
-        return ()
-    found: dict[tuple[str, str], None] = {}
-    for cut in cuts:
-        for part in (original[:cut], original[cut:]):
+        return []
+    found: list[tuple[int, int, str, str]] = []
+    for match in _CUTS.finditer(original):
+        cut = match.start()
+        for start, end in ((0, cut), (cut, len(original))):
+            part = original[start:end]
             if len(part) < 2:
                 continue
             surface = _acronym_plural(part, part.lower())
-            found.setdefault((surface, word_stem(part, surface)), None)
-    return tuple(found)
+            found.append((start, end, surface, word_stem(part, surface)))
+    return found
+
+
+def is_glued(written: str) -> bool:
+    """Whether a word as written may be made of parts: not a plain lower-case or capitalised
+    word ("training", "Training"), whose parts are not worth indexing."""
+    plain = written.isalpha() and (written.islower() or written.istitle())
+    return len(written) >= 3 and not plain
 
 
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b\S+\.(?:github|gitlab)\.io\S*", re.IGNORECASE)
 _SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s|$)|\Z)", re.DOTALL)
 _RELEASE = re.compile(
+    # "our code is available at", "code and data will be made publicly available", "the
+    # implementation can be found at": a code-like subject, then a verb saying where it is.
+    # "code-related tasks, yet open-source models" says nothing of the sort.
     r"\b(?:codes?|source code|implementation|github|repository|project page)\b[^.]{0,80}?"
-    r"\b(?:available|released?|open[- ]?sourced?|accessible|found|hosted)\b"
-    r"|\bwe\s+(?:will\s+)?(?:release|open[- ]?source|make|publish)\b[^.]{0,60}?\bcodes?\b"
+    r"\b(?:is|are|will be|can be|has been|have been|was|were|be)\s+(?:\w+\s+){0,2}?"
+    r"(?:available|released|open[- ]?sourced|accessible|found|hosted)\b"
+    r"|\b(?:codes?|implementation)\b[^.]{0,40}?\bavailable\s+(?:at|on|from|online)\b"
+    r"|\bwe\s+(?:will\s+)?(?:release|open[- ]?source|make|publish)\s+(?:our|the|all|its)\s+"
+    r"(?:[\w-]+\s+){0,3}?(?:source\s+)?codes?\b"
     r"|^\s*(?:code|codes|project|github|website|demo)\s*:",
     re.IGNORECASE,
 )
@@ -200,7 +209,6 @@ def stems(text: str) -> list[str]:
     return [t.stem for t in tokens(text)]
 
 
-@lru_cache(maxsize=65536)
 def inflection_base(surface: str) -> str:
     """The word without its inflection (plural, -ed, -ing, final e, doubled consonant):
     "distributed", "distributes" and "distributing" share "distribut", while "distribution",

@@ -11,18 +11,20 @@ Each group is understood instead as a handful of *concepts*, scored like BM25:
 2. A word is *required* unless it is common: listed as `common:` in the table ("ai", "model",
    "llm", "learning") or found in more than `COMMON_SHARE` of the papers (when there are enough
    papers to tell). So `medical ai` requires "medical" and prefers papers that also say "AI".
-   When every word is common, the rarest one is required. A concept is there when its required
-   words are (in any order, anywhere) or one of its aliases is.
+   When every word is common, the rarest one is required. A word of a named term is part of the
+   name, not a common word on its own: in `reinforcement learning` both words are required. A
+   concept is there when its required words are (in any order, anywhere) or one of its aliases
+   is; an alias weighs as the words it stands for would in its place.
 3. Words match their inflections only ("distributed" finds "distributes", not "distribution",
    which Snowball gives the same stem).
 4. A paper that has every concept scores the rarity-weighted sum of what it has (title hits
    weigh more, repeated mentions a little more); the words standing together as typed add a
-   phrase bonus, which ranks it higher. With two or more required words it is let in only when
-   the required words (and half the phrase bonus) weigh at least the *cut-off*: `CUT` times what
-   naming each of them twice in the abstract would weigh — a paper about the topic names it in
-   its title, repeats it or writes the phrase; one passing mention of each word, apart ("our
-   code … generation"), is not enough. A single required word
-   is the reader's key term, and one mention is enough.
+   phrase bonus, which ranks it higher but lets no paper in. With two or more required words a
+   paper is let in only when its required words (or their aliases) weigh at least the
+   *cut-off*: `CUT` times what naming each of them twice in the abstract would weigh. A paper
+   about the topic names it in its title or repeats it; one passing mention ("our code …
+   generation", "… and reinforcement learning") is not enough. A single required word is the
+   reader's key term, and one mention is enough.
 
 `digest match --explain` prints this understanding (concepts, what each expands to, which are
 required, the cut-off), so a reader can see why a paper was or was not picked.
@@ -36,13 +38,11 @@ from dataclasses import dataclass
 from digest.match import rank
 from digest.match.aliases import AliasTable
 from digest.match.index import PaperIndex, TermHits
-from digest.match.normalize import inflection_base
 from digest.match.query import DEFAULT_FIELDS, MAX_LENGTH, Term, _lex, _word
 
 COMMON_SHARE = 0.8  # a word in four papers out of five does not gate a match
 MIN_PAPERS_FOR_SHARE = 20  # below this, shares are too noisy: only the `common:` list counts
-PHRASE_SHARE = 0.5  # half the phrase bonus counts towards the cut-off: side by side is evidence
-CUT = 0.75  # fraction of the "named twice in the abstract" score a paper must reach
+CUT = 1.0  # a paper must weigh what naming each required word twice in the abstract weighs
 _TWICE = rank.saturate(2)
 
 
@@ -55,6 +55,7 @@ class Word:
     required: bool
     papers: int  # how many papers have it
     idf: float
+    common: bool  # too common to decide on its own (it may still be part of a named term)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ class Concept:
     display: str  # as typed
     words: tuple[Word, ...]
     aliases: tuple[Term, ...]
+    papers: int  # how many papers have it, by any of its names
+    cutoff: float = 0.0  # its share of the group's cut-off
 
     @property
     def required(self) -> bool:
@@ -78,7 +81,10 @@ class Group:
     display: str
     concepts: tuple[Concept, ...]
     phrase: Term | None  # the typed words side by side, rewarded when a paper has them so
-    cutoff: float
+
+    @property
+    def cutoff(self) -> float:
+        return sum(c.cutoff for c in self.concepts)
 
 
 _SYNTAX = frozenset('"“”„():*')
@@ -102,20 +108,9 @@ def plain_groups(text: str) -> list[list[Term]] | None:
             continue
         if tok.kind != "word" or "*" in tok.text:
             return None
-        groups[-1].append(_inflections_only(_word(tok, DEFAULT_FIELDS)))
+        groups[-1].append(_word(tok, DEFAULT_FIELDS))
     found = [g for g in groups if g]
     return found or None
-
-
-def _inflections_only(term: Term) -> Term:
-    """A plain word matches its inflections, not every word Snowball gives the same stem."""
-    if len(term.stems) != 1 or term.joined is not None:
-        return term
-    surface = (term.surfaces or term.stems)[0]
-    if surface == term.stems[0]:
-        return term  # unstemmed (an acronym, a short word): nothing to tell apart
-    forms = inflection_base(surface)
-    return Term(term.display, term.stems, term.fields, surfaces=term.surfaces, forms=forms)
 
 
 def _phrase_of(words: list[Term], display: str) -> Term:
@@ -170,35 +165,73 @@ def understand(words: list[Term], index: PaperIndex, aliases: AliasTable) -> Gro
                 share_counts and df > COMMON_SHARE * index.size
             )
             idf = math.log(1.0 + index.size / (1.0 + df))
-            judged.append(Word(word.display, word, not common, df, idf))
-        concepts.append(Concept(" ".join(w.display for w in typed), tuple(judged), others))
+            judged.append(Word(word.display, word, not common, df, idf, common))
+        if len(judged) > 1 and any(w.required for w in judged):
+            # a word of a named term ("learning" in "reinforcement learning") is part of the
+            # name, not a common word on its own: the term is there when all of it is
+            judged = [Word(w.display, w.term, True, w.papers, w.idf, w.common) for w in judged]
+        has = index.all_bits
+        for w in judged:
+            has &= index.hits(w.term).bits
+        for term in others:
+            has |= index.hits(term).bits
+        name = " ".join(w.display for w in typed)
+        concepts.append(Concept(name, tuple(judged), others, has.bit_count()))
     if not any(c.required for c in concepts):
         # every word is common: the rarest one decides (a query must look for something)
         flat = [(w.papers, n, k) for n, c in enumerate(concepts) for k, w in enumerate(c.words)]
         _papers, n, k = min(flat)
         c = concepts[n]
         w = c.words[k]
-        chosen = Word(w.display, w.term, True, w.papers, w.idf)
-        concepts[n] = Concept(c.display, (*c.words[:k], chosen, *c.words[k + 1 :]), c.aliases)
+        chosen = Word(w.display, w.term, True, w.papers, w.idf, w.common)
+        words_now = (*c.words[:k], chosen, *c.words[k + 1 :])
+        concepts[n] = Concept(c.display, words_now, c.aliases, c.papers)
     display = " ".join(w.display for w in words)
     phrase = _phrase_of(words, display) if len(words) > 1 else None
-    needed = [w.idf for c in concepts for w in c.words if w.required]
+    needed = [w for c in concepts for w in c.words if w.required]
     # One required word is the reader's key term: any mention counts. Two or more can meet by
-    # accident ("code … generation"): together they must weigh what naming each twice would.
-    cutoff = CUT * sum(needed) * _TWICE * rank.FIELD_WEIGHTS["abstract"] if len(needed) > 1 else 0.0
-    return Group(display, tuple(concepts), phrase, cutoff)
+    # accident ("code … generation") or be named in passing ("… and reinforcement learning"):
+    # together they must weigh what naming each twice in the abstract would (a title does).
+    if len(needed) > 1:
+        twice = CUT * _TWICE * rank.FIELD_WEIGHTS["abstract"]
+        concepts = [
+            Concept(c.display, c.words, c.aliases, c.papers, twice * _own_idf(c))
+            if c.required
+            else c
+            for c in concepts
+        ]
+    return Group(display, tuple(concepts), phrase)
 
 
-def _best(terms: tuple[Term, ...], index: PaperIndex) -> tuple[dict[int, float], int]:
-    weights: dict[int, float] = {}
+def _own_idf(concept: Concept) -> float:
+    return sum(w.idf for w in concept.words if w.required)
+
+
+def _alias_weights(
+    concept: Concept, index: PaperIndex
+) -> tuple[dict[int, float], dict[int, float], int]:
+    """What a concept's other names weigh per paper: (best of those sharing a word with the
+    typed words, sum of those sharing none, papers with any). A required concept's alias
+    weighs as its own words would in its place, so naming it by another name ("VLM",
+    "mathematical") counts as naming it; another name for the same words ("speculative
+    sampling" beside "speculative decoding") is not counted twice."""
+    idf = _own_idf(concept) if concept.required else None
+    typed = {s for w in concept.words for s in w.term.stems}
+    overlapping: dict[int, float] = {}
+    disjoint: dict[int, float] = {}
     bits = 0
-    for term in terms:
+    for term in concept.aliases:
         hits = index.hits(term)
         bits |= hits.bits
+        scale = 1.0 if idf is None or not hits.idf else idf / hits.idf
+        shares = not typed.isdisjoint(term.stems)
         for doc, weight in hits.weights.items():
-            if weight > weights.get(doc, 0.0):
-                weights[doc] = weight
-    return weights, bits
+            weight *= scale
+            if not shares:
+                disjoint[doc] = disjoint.get(doc, 0.0) + weight
+            elif weight > overlapping.get(doc, 0.0):
+                overlapping[doc] = weight
+    return overlapping, disjoint, bits
 
 
 def score_group(
@@ -206,8 +239,8 @@ def score_group(
 ) -> tuple[dict[int, float], list[tuple[str, TermHits]]]:
     """Raw relevance of every paper the group lets in, and the (display, hits) that explain it.
 
-    Required words (or an alias of their concept) must all be there, and their weight, with
-    part of the phrase bonus, must reach the cut-off; common words only add to the ranking."""
+    Required words (or an alias of their concept) must all be there, and what the concepts'
+    names weigh together must reach the cut-off; common words and the phrase only rank."""
     explain: list[tuple[str, TermHits]] = []
     if len(group.concepts) == 1 and group.phrase is None:
         only = group.concepts[0]
@@ -217,7 +250,11 @@ def score_group(
     if group.phrase is not None:
         explain.append((group.phrase.display, index.hits(group.phrase)))
     allowed = index.all_bits
-    parts: list[tuple[list[dict[int, float]], dict[int, float], list[dict[int, float]]]] = []
+    parts: list[
+        tuple[
+            list[dict[int, float]], dict[int, float], dict[int, float], list[dict[int, float]], int
+        ]
+    ] = []
     for concept in group.concepts:
         needed: list[dict[int, float]] = []
         extra: list[dict[int, float]] = []
@@ -230,27 +267,29 @@ def score_group(
                 has_words &= hits.bits
             else:
                 extra.append(hits.weights)
-        alias_weights, alias_bits = _best(concept.aliases, index)
+        overlapping, disjoint, alias_bits = _alias_weights(concept, index)
         for term in concept.aliases:
             hits = index.hits(term)
             if hits.bits:
                 explain.append((term.display, hits))
         if concept.required:
             allowed &= has_words | alias_bits
-        parts.append((needed, alias_weights, extra))
+        parts.append((needed, overlapping, disjoint, extra, has_words))
     if not allowed:
         return {}, explain
     phrase = index.hits(group.phrase).weights if group.phrase is not None else {}
     out: dict[int, float] = {}
     for doc in index.docs(allowed):
-        value = PHRASE_SHARE * phrase.get(doc, 0.0)
-        bonus = 0.0
-        for needed, alias_weights, extra in parts:
-            own = sum(w.get(doc, 0.0) for w in needed)
-            value += max(own, alias_weights.get(doc, 0.0)) if needed else 0.0
+        named = 0.0
+        bonus = phrase.get(doc, 0.0)
+        for needed, overlapping, disjoint, extra, has_words in parts:
+            alias = overlapping.get(doc, 0.0)
+            if needed:
+                own = sum(w.get(doc, 0.0) for w in needed) if has_words >> doc & 1 else 0.0
+                named += max(own, alias) + disjoint.get(doc, 0.0)
+            else:
+                bonus += alias + disjoint.get(doc, 0.0)
             bonus += sum(w.get(doc, 0.0) for w in extra)
-            if not needed:
-                bonus += alias_weights.get(doc, 0.0)
-        if value >= group.cutoff:
-            out[doc] = value + bonus + (1.0 - PHRASE_SHARE) * phrase.get(doc, 0.0)
+        if named >= group.cutoff:
+            out[doc] = named + bonus
     return out, explain
