@@ -58,6 +58,8 @@ def test_the_browser_view_shows_the_digest_as_mailed(site: Site, store: Store) -
     assert title in shown
     assert "a later paper" not in shown
     assert shown.count('<h2 class="title"') == html.count('<h2 class="title"')
+    assert shown.count("More like this") == html.count("More like this") > 0
+    assert shown.count("Less like this") == html.count("Less like this") > 0
     assert "script-src" not in page.headers["content-security-policy"]
 
 

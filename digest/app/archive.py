@@ -129,5 +129,7 @@ class Archive:
             return None
         if self._renderer is None:
             self._renderer = Renderer(self.settings)
-        links = digest_links(self.settings, self.signer, public_id)
+        # The same "more like this" / "less like this" links under each paper as the mail has.
+        paper_ids = [m.paper.id for m in edition.papers]
+        links = digest_links(self.settings, self.signer, public_id, paper_ids)
         return self._renderer.render(edition, links, fit=False).html
