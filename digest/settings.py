@@ -25,7 +25,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from digest.errors import ConfigError, map_value_errors
+from digest.errors import ConfigError, QueryError, map_value_errors
 from digest.settings_sections import (
     AdminSettings,
     AlertsSettings,
@@ -248,6 +248,19 @@ class Settings(BaseSettings):
     admin: AdminSettings = AdminSettings()
     alerts: AlertsSettings = AlertsSettings()
     catalog: list[CatalogEntry] = Field(default_factory=lambda: list(DEFAULT_CATALOG))
+
+    @field_validator("catalog")
+    @classmethod
+    def _catalog_queries(cls, entries: list[CatalogEntry]) -> list[CatalogEntry]:
+        """An operator's catalogue topic must parse, or every sign-up offering it fails."""
+        from digest.match.query import compile_query  # loaded only for a catalogue of one's own
+
+        for entry in entries:
+            try:
+                compile_query(entry.query)
+            except QueryError as exc:
+                raise ValueError(f"topic {entry.name!r}: query: {exc}") from None
+        return entries
 
     @classmethod
     def settings_customise_sources(

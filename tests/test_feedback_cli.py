@@ -130,3 +130,12 @@ def test_match_subscriber_unknown_address_is_a_user_error(stored: Cli) -> None:
     code, out, err = stored("match", "--subscriber", "nobody@example.org", "--json")
     assert (code, out) == (2, "")
     assert err.strip() == "error: no subscriber with address 'nobody@example.org'"
+
+
+def test_match_subscriber_explain_says_how_each_of_their_topics_is_read(stored: Cli) -> None:
+    code, out, err = stored("match", "--subscriber", READER, "--json", "--explain")
+    assert code == 0
+    assert json.loads(out) == json.loads(stored("match", "--subscriber", READER, "--json")[1])
+    profile = ROOT / "subscribers" / "ada-inference.toml"
+    told = stored("match", "--profile", str(profile), "--json", "--explain")[2]
+    assert err == told and err.startswith("'")

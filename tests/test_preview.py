@@ -233,6 +233,19 @@ def test_unknown_subscriber_is_a_user_error(
     assert not (tmp_path / "o").exists()
 
 
+def test_an_out_folder_under_a_file_is_one_line_naming_the_flag(
+    store: Store, config: Path, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    populate(store)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    out = blocker / "previews"
+    assert run(["--config", str(config), "preview", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out: {out}: cannot write there") and err.count("\n") == 1
+    assert blocker.read_text(encoding="utf-8") == "not a folder"
+
+
 def test_template_error_exits_2_and_writes_nothing(
     store: Store,
     config: Path,

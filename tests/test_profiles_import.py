@@ -81,8 +81,7 @@ def test_a_large_file_imports_in_batches_skipping_the_bad_profiles(
     text_lines = path.read_text().splitlines()
     bad_lines = [n + 1 for n, line in enumerate(text_lines) if "Nowhere/Land" in line]
     assert [line.split("; expected")[0] for line in err.splitlines()] == [
-        *(f"error: {path}:{n}: timezone: unknown time zone 'Nowhere/Land'" for n in bad_lines),
-        "error: 2 of 1203 profiles rejected (see above)",
+        f"error: {path}:{n}: timezone: unknown time zone 'Nowhere/Land'" for n in bad_lines
     ]
     assert out == f"1201 profiles imported from {path}: 1201 new, 0 updated; 2 rejected.\n"
     emails = [s["email"] for s in listed(digest)]
@@ -124,3 +123,17 @@ def test_a_batch_follows_the_one_at_a_time_rules(store: Store) -> None:
     assert found["wait@example.org"].profile.topics == (Topic("KV", "kv cache"),)
     assert found["new@example.org"].profile.name == "Again"
     assert found["new@example.org"].profile.topics == profile("x@example.org").topics
+
+
+def test_one_bad_profile_is_one_line_and_the_stored_reader_is_kept(
+    digest: Cli, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "ada.toml", many(1))
+    assert digest("subscribers", "import", str(path))[0] == 0
+    path.write_text(many(1, bad=frozenset({0})), encoding="utf-8")
+    code, out, err = digest("subscribers", "import", str(path))
+    assert code == 2
+    assert err.count("\n") == 1
+    assert err.startswith(f"error: {path}:4: timezone: unknown time zone 'Nowhere/Land'")
+    assert out == f"0 profiles imported from {path}: 0 new, 0 updated; 1 rejected.\n"
+    assert [s["timezone"] for s in listed(digest)] == ["Europe/Paris"]

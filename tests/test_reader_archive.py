@@ -11,13 +11,15 @@ import re
 from datetime import date
 from email.message import EmailMessage
 from html import unescape
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from digest.app.tokens import edition_token
+from digest.models import Topic
 from digest.store import Store
 from tests.delivery_support import NOW, TODAY, add_readers, ingest, paper, send
 from tests.smtpd import Received
-from tests.websupport import Site
+from tests.websupport import Site, Sites
 
 BROWSER = re.compile(r"View this digest in your browser:\r?\n(\S+)")
 
@@ -58,6 +60,8 @@ def test_the_browser_view_shows_the_digest_as_mailed(site: Site, store: Store) -
     assert title in shown
     assert "a later paper" not in shown
     assert shown.count('<h2 class="title"') == html.count('<h2 class="title"')
+    assert shown.count("More like this") == html.count("More like this") > 0
+    assert shown.count("Less like this") == html.count("Less like this") > 0
     assert "script-src" not in page.headers["content-security-policy"]
 
 
@@ -91,3 +95,21 @@ def test_an_edition_never_sent_is_not_found_and_a_forged_token_is_refused(
     assert client.get(f"/editions/{unsent}").status_code == 404
     forged = edition_token(site.signer, public_id, date(2026, 1, 1))[:-2] + "xx"
     assert client.get(f"/editions/{forged}").status_code == 400
+
+
+def test_the_browser_view_gives_the_reasons_the_operators_aliases_gave_the_mail(
+    sites: Sites, store: Store, tmp_path: Path
+) -> None:
+    aliases = tmp_path / "aliases.txt"
+    aliases.write_text("sd, speculative decoding\n", encoding="utf-8")
+    site = sites(match={"aliases_file": str(aliases)})
+    ingest(store, [paper(n) for n in range(3)])
+    add_readers(store, 1, topics=(Topic("Shorthand", "sd"),))
+    summary, _ = send(store, site.settings, now=NOW)
+    assert summary.sent == 1
+    [received] = site.mails
+    text, html = _parts(received)
+    assert "Matched: speculative decoding" in html
+    page = site.client().get(_browser_path(text))
+    assert page.status_code == 200
+    assert unescape(page.text).count("Matched: ") == unescape(html).count("Matched: ")

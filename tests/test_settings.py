@@ -112,6 +112,10 @@ def test_secret_keys_rotate_from_env(value: str, monkeypatch: pytest.MonkeyPatch
             "network such as 127.0.0.1 or 10.0.0.0/8, got '10.0.0.0/33'",
         ),
         ("[smtp\nport = 1\n", "invalid TOML"),
+        (
+            "[[catalog]]\nname = 'Agents'\nquery = '(agent'\n",
+            "catalog (or $DIGEST_CATALOG): topic 'Agents': query: column 1: unclosed \"(\"",
+        ),
     ],
 )
 def test_bad_values_are_one_line_errors_naming_the_key(

@@ -20,6 +20,7 @@ from digest.app.tokens import Signer, digest_links, read_edition_token
 from digest.errors import QueryError
 from digest.identity import normalise_whitespace
 from digest.match import Matcher, PaperIndex
+from digest.match.aliases import AliasTable, load_aliases
 from digest.models import Edition, Match, Paper
 from digest.render import Renderer
 from digest.render.context import absolute_url, format_date
@@ -82,7 +83,9 @@ def find_paper(store: Store, paper_id: str) -> PaperPage | None:
     return paper_page(paper) if paper is not None else None
 
 
-def mailed_edition(store: Store, public_id: str, day: date, *, now: datetime) -> Edition | None:
+def mailed_edition(
+    store: Store, public_id: str, day: date, *, now: datetime, aliases: AliasTable | None = None
+) -> Edition | None:
     """A reader's edition as it was mailed: the papers the ledger says it carried, in their
     order, with the reasons the reader's topics give for them (the ledger keeps which papers,
     not why). None when that edition was never sent to that reader."""
@@ -98,7 +101,8 @@ def mailed_edition(store: Store, public_id: str, day: date, *, now: datetime) ->
     reasons: dict[str, Match] = {}
     if personal and subscriber.profile.topics:
         try:
-            found = Matcher(PaperIndex.build(personal, now=now)).match(subscriber.profile.topics)
+            matcher = Matcher(PaperIndex.build(personal, now=now), aliases=aliases)
+            found = matcher.match(subscriber.profile.topics)
         except QueryError:
             found = []  # a stored topic that no longer parses: the papers, without reasons
         reasons = {m.paper.id: m for m in found}
@@ -124,10 +128,13 @@ class Archive:
         """The HTML of the digest a "view in browser" token names, every paper shown; None
         when that edition was not sent. TokenError for a bad or expired token."""
         public_id, day = read_edition_token(self.signer, token)
-        edition = mailed_edition(self.store, public_id, day, now=now)
+        aliases = load_aliases(self.settings.match.aliases_file)  # the mail's reasons used them
+        edition = mailed_edition(self.store, public_id, day, now=now, aliases=aliases)
         if edition is None:
             return None
         if self._renderer is None:
             self._renderer = Renderer(self.settings)
-        links = digest_links(self.settings, self.signer, public_id)
+        # The same "more like this" / "less like this" links under each paper as the mail has.
+        paper_ids = [m.paper.id for m in edition.papers]
+        links = digest_links(self.settings, self.signer, public_id, paper_ids)
         return self._renderer.render(edition, links, fit=False).html

@@ -170,8 +170,11 @@ def write_previews(
     nothing: nothing reaches `out_dir` unless every preview rendered."""
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputFolderError(f"{out_dir} exists and is not a folder")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    except OSError as exc:  # a parent that is a file, a folder we may not write to
+        raise OutputFolderError(f"{out_dir}: cannot write there ({exc.strerror})") from None
     rows_file = Path(tempfile.mkstemp(prefix=f".{out_dir.name}-index-", dir=out_dir.parent)[1])
     try:
         count = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -74,10 +75,23 @@ def match(
         raise click.UsageError(
             "give exactly one of --query Q, --profile FILE or --subscriber EMAIL"
         )
+
+    def explain_topics(topics: Sequence[Topic], matcher: Matcher | None = None) -> None:
+        """How each query was understood; on stderr with --json, so stdout stays one document."""
+        if matcher is None:
+            with app.store.session() as session:
+                papers = list_papers(session)
+            matcher = Matcher(PaperIndex.build(papers, now=datetime.now(UTC)), aliases=aliases)
+        for topic in topics:
+            for line in explanation(topic.query, matcher.explain(topic.query)):
+                click.echo(line, err=as_json)
+
     if email is not None:
         from digest.cli.match_subscriber import show_subscriber  # it uses match_json, above
 
-        show_subscriber(app, email, as_json=as_json, limit=limit)
+        show_subscriber(
+            app, email, as_json=as_json, limit=limit, explain=explain_topics if explain else None
+        )
         return
     min_upvotes = 0
     if query is not None:
@@ -95,10 +109,8 @@ def match(
         papers = list_papers(session)
     matcher = Matcher(PaperIndex.build(papers, now=datetime.now(UTC)), aliases=aliases)
     found = matcher.match(topics, min_upvotes=min_upvotes, limit=limit)
-    if explain:  # on stderr with --json, so the JSON document stays alone on stdout
-        for topic in topics:
-            for line in explanation(topic.query, matcher.explain(topic.query)):
-                click.echo(line, err=as_json)
+    if explain:
+        explain_topics(topics, matcher)
     if as_json:
         print_json([match_json(m) for m in found])
         return

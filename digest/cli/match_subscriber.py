@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import click
@@ -9,10 +10,20 @@ import click
 from digest.app.feedback import subscriber_matches
 from digest.cli.app import AppContext, print_json
 from digest.cli.match import match_json
+from digest.models import Topic
 
 
-def show_subscriber(app: AppContext, email: str, *, as_json: bool, limit: int | None) -> None:
-    _subscriber, found = subscriber_matches(app.store, email, now=datetime.now(UTC), limit=limit)
+def show_subscriber(
+    app: AppContext,
+    email: str,
+    *,
+    as_json: bool,
+    limit: int | None,
+    explain: Callable[[Sequence[Topic]], None] | None = None,
+) -> None:
+    subscriber, found = subscriber_matches(app.store, email, now=datetime.now(UTC), limit=limit)
+    if explain is not None:
+        explain(subscriber.profile.topics)
     if as_json:
         print_json([match_json(m) for m in found])
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from datetime import datetime
 from typing import Any
@@ -82,9 +83,13 @@ def due(app: AppContext, at_text: str, as_json: bool) -> None:
     at = parse_instant(at_text)
     # Streamed a page of readers at a time: a million readers print in flat memory.
     count = 0
+    pages = due_pages(app.store, at, app.settings)
+    # The first page is read before anything is printed: a bad setting or a database that cannot
+    # be opened is then one error line, not a JSON document cut off after "[".
+    first = next(pages, None)
     if as_json:
         click.echo("[", nl=False)
-    for page in due_pages(app.store, at, app.settings):
+    for page in itertools.chain([first] if first is not None else [], pages):
         for bad in page.unschedulable:
             click.echo(f"warning: {bad.describe()}; not due until fixed", err=True)
         if not page.due:
