@@ -172,6 +172,7 @@ def learned_matches(
     liked paper lifts is then weighed like a paper the topics missed (it needs `widen`)."""
     index = matcher.index
     vectors = vectors or TextVectors(index.papers)
+    position = vectors.position  # the index's paper order: vectors are built over it
     wanted = None
     if limit is not None:
         wanted = limit + 2 * sum(r.rating == "down" for r in ratings) + 5
@@ -181,6 +182,7 @@ def learned_matches(
             found,
             ratings,
             vectors,
+            score_of=lambda pid: matcher.topic_score(profile.topics, position[pid]),
             upvotes=index.upvotes,
             min_upvotes=profile.min_upvotes,
             limit=limit,

@@ -192,6 +192,10 @@ class Matcher:
                 break
         return matches
 
+    def topic_score(self, topics: Sequence[Topic], doc: int) -> float:
+        """The best score `topics` give indexed paper `doc` (0.0: none matches it)."""
+        return max((self._evaluate(t.query).scores.get(doc, 0.0) for t in topics), default=0.0)
+
     def explain(self, query: str) -> list[Group] | None:
         """How a plain query is understood here (None: the query language, taken as written)."""
         parse(query)  # a query that does not parse is an error here too
