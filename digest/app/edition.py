@@ -175,7 +175,7 @@ def learned_matches(
     position = vectors.position  # the index's paper order: vectors are built over it
     wanted = None
     if limit is not None:
-        wanted = limit + 2 * sum(r.rating == "down" for r in ratings) + 5
+        wanted = limit + sum(r.rating == "down" for r in ratings) + 2
     while True:
         found = matcher.match(profile.topics, min_upvotes=profile.min_upvotes, limit=wanted)
         moved = rerank(
@@ -226,6 +226,8 @@ class EditionBuilder:
         aliases = load_aliases(self.settings.match.aliases_file)
         self._matcher = Matcher(PaperIndex.build(self._papers, now=self.now), aliases=aliases)
         self._vectors: TextVectors | None = None  # built for the first reader with ratings
+        # rated papers, read once per run whichever page of readers rated them
+        self._rated: dict[str, Paper] = {p.id: p for p in self._papers}
         self._windows: dict[datetime, Candidates] = {}
 
     def window_start(self, subscriber: Subscriber, history: History) -> datetime:
@@ -237,7 +239,9 @@ class EditionBuilder:
         """The ledger's view of a page of readers, in a couple of statements; the page's
         ratings are read with it, in one more, for `build`."""
         with self.store.session() as session:
-            self._ratings = ratings_of(session, [s.id for s, _day in wanted])
+            self._ratings = ratings_of(
+                session, [s.id for s, _day in wanted], self._rated, dated=False
+            )
             return histories(
                 session,
                 {s.id: day for s, day in wanted},

@@ -26,9 +26,9 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from digest.models import Match, Paper, Rating
+from digest.models import Match, MatchReason, Paper, Rating
 
 # The cosine below which two papers are not "alike" at all: similarities under it are not kept.
 FLOOR = 0.08
@@ -123,7 +123,15 @@ class TextVectors:
                 if term not in common:
                     self.postings.setdefault(term, []).append((doc, weight))
         self._similar: dict[str, dict[str, float]] = {}
+        self._because: dict[str, str] = {}
+        self.similar_known = self._similar.get
+        self._ids: dict[str, frozenset[str]] = {}  # each rated paper's neighbours, as a set
         self._close: dict[tuple[str, float], tuple[tuple[str, float], ...]] = {}
+
+    def neighbour_ids(self, paper_id: str) -> frozenset[str]:
+        """The ids `similar` found for this paper (asked after `similar`): set intersections
+        with them cost one look-up per match, in C."""
+        return self._ids[paper_id]
 
     def _weigh(self, counts: Counter[str]) -> dict[str, float]:
         idf = self.idf
@@ -153,7 +161,9 @@ class TextVectors:
             found = {papers[d].id: s for s, d in near[:NEIGHBOURS]}
             if len(self._similar) >= _SIM_CACHE_LIMIT:
                 self._similar.clear()
+                self._ids.clear()
             self._similar[paper.id] = found
+            self._ids[paper.id] = frozenset(found)
         return found
 
     def close(self, paper: Paper, threshold: float) -> tuple[tuple[str, float], ...]:
@@ -167,6 +177,15 @@ class TextVectors:
             if len(self._close) >= _SIM_CACHE_LIMIT:
                 self._close.clear()
             self._close[key] = found
+        return found
+
+    def because(self, paper: Paper) -> str:
+        """`because_liked(paper)`, worded once per run for all the readers who liked it."""
+        found = self._because.get(paper.id)
+        if found is None:
+            if len(self._because) >= _SIM_CACHE_LIMIT:
+                self._because.clear()
+            found = self._because[paper.id] = because_liked(paper)
         return found
 
 
@@ -212,43 +231,64 @@ def rerank(
     disliked = [r.paper for r in ratings if r.rating == "down"]
     if not liked and not disliked:
         return list(matches[:limit])
-    up_maps = [vectors.similar(p) for p in liked]
-    down_maps = [vectors.similar(p) for p in disliked]
+    known = vectors.similar_known  # the shared maps, without a call per rated paper
+    up_maps = [known(p.id) or vectors.similar(p) for p in liked]
+    down_maps = [known(p.id) or vectors.similar(p) for p in disliked]
+    keys = vectors.neighbour_ids
     weight_up = tuning.rocchio / len(liked) if liked else 0.0
     weight_down = tuning.rocchio / len(disliked) if disliked else 0.0
     cut = _cut(liked, disliked, up_maps, down_maps, score_of, vectors, tuning) if liked else None
     narrow = tuning.narrow
     refused = {p.id for p in disliked}
-    moved: list[Match] = []
-    seen: set[str] = set()
+    # (-score, paper id, Match): a new Match is made only for what is returned
+    ranked: list[tuple[float, str, Match]] = []
+    seen = {match.paper.id for match in matches}
+    # Per rated paper, only the matches among its neighbours are visited (a set intersection
+    # in C): most matches are near no rated paper and keep their score.
+    up_sum: dict[str, float] = {}
+    up_best: dict[str, float] = {}
+    for paper, near in zip(liked, up_maps, strict=True):
+        for pid in seen & keys(paper.id):
+            sim = near[pid]
+            up_sum[pid] = up_sum.get(pid, 0.0) + sim
+            if sim > up_best.get(pid, 0.0):
+                up_best[pid] = sim
+    down_sum: dict[str, float] = {}
+    down_best: dict[str, float] = {}
+    for paper, near in zip(disliked, down_maps, strict=True):
+        for pid in seen & keys(paper.id):
+            sim = near[pid]
+            down_sum[pid] = down_sum.get(pid, 0.0) + sim
+            if sim > down_best.get(pid, 0.0):
+                down_best[pid] = sim
     for match in matches:
         pid = match.paper.id
-        seen.add(pid)
         if pid in refused:
             continue
-        up = down = best_up = best_down = 0.0
-        for near in up_maps:
-            sim = near.get(pid)
-            if sim is not None:
-                up += sim
-                if sim > best_up:
-                    best_up = sim
-        for near in down_maps:
-            sim = near.get(pid)
-            if sim is not None:
-                down += sim
-                if sim > best_down:
-                    best_down = sim
-        if best_down >= narrow and best_down > best_up:
-            continue  # more like something rated down than like anything rated up
-        if up or down:
-            match = replace(match, score=match.score + weight_up * up - weight_down * down)
-        if cut is not None and match.score <= cut:
+        score = match.score
+        best_down = down_best.get(pid)
+        if best_down is not None:
+            if best_down >= narrow and best_down > up_best.get(pid, 0.0):
+                continue  # more like something rated down than like anything rated up
+            score -= weight_down * down_sum[pid]
+        lifted = up_sum.get(pid)
+        if lifted is not None:
+            score += weight_up * lifted
+        if cut is not None and score <= cut:
             continue
-        moved.append(match)
+        ranked.append((-score, pid, match))
+    closes = [vectors.close(paper, tuning.widen) for paper in liked]
+    # A paper brought in scores at most `rocchio` x its best cosine to a liked paper: when the
+    # matches already fill `limit` above that, none can place and none is looked for (per
+    # reader, widening was most of the learned cost, bench/ratings_edition.py).
+    ceiling = tuning.rocchio * max((close[0][1] for close in closes if close), default=0.0)
+    if limit is not None and len(ranked) >= limit:
+        ranked.sort()
+        if -ranked[limit - 1][0] > ceiling:
+            closes = []
     widened: dict[str, tuple[float, Paper]] = {}
-    for paper in liked:  # close to a liked paper, not matched by the topics
-        for pid, sim in vectors.close(paper, tuning.widen):
+    for paper, close in zip(liked, closes, strict=False):
+        for pid, sim in close:  # close to a liked paper, not matched by the topics
             held = widened.get(pid)
             if pid not in seen and pid not in refused and (held is None or sim > held[0]):
                 widened[pid] = (sim, paper)
@@ -262,9 +302,17 @@ def rerank(
             continue
         up = sum(near.get(pid, 0.0) for near in up_maps)
         score = weight_up * up - weight_down * sum(downs)
-        moved.append(Match(papers[doc], score, (), (), (because_liked(liked_paper),)))
-    moved.sort(key=_order)
-    return moved[:limit]
+        because = (vectors.because(liked_paper),)
+        ranked.append((-score, pid, Match(papers[doc], score, (), (), because)))
+    ranked.sort()
+    return [
+        match if match.score == -neg else Match(match.paper, -neg, *_rest(match))
+        for neg, _pid, match in ranked[:limit]
+    ]
+
+
+def _rest(match: Match) -> tuple[tuple[str, ...], tuple[MatchReason, ...], tuple[str, ...]]:
+    return match.topics, match.matched, match.because
 
 
 def _cut(
