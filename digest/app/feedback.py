@@ -18,7 +18,7 @@ from digest.match import Matcher, PaperIndex
 from digest.models import Match, Paper, Rating, RatingValue, Subscriber
 from digest.store import Store
 from digest.store.papers import list_papers
-from digest.store.ratings import find_paper, ratings_for, set_rating
+from digest.store.ratings import find_examples, find_paper, ratings_for, set_rating
 from digest.store.subscribers import get_row_by_email, get_row_by_public_id, to_subscriber
 
 Choice = Literal["up", "down", "clear"]
@@ -118,13 +118,15 @@ def subscriber_matches(
         subscriber = to_subscriber(row)
         ratings = ratings_for(session, row.id)
         papers = list_papers(session)
+        found = find_examples(session, [e for t in subscriber.profile.topics for e in t.like])
+    examples = [(t.name, found[e]) for t in subscriber.profile.topics for e in t.like if e in found]
     profile = subscriber.profile
     matcher = Matcher(PaperIndex.build(papers, now=now))
     try:
-        if ratings:
-            found = learned_matches(matcher, profile, ratings)
+        if ratings or examples:
+            matches = learned_matches(matcher, profile, ratings, examples=examples)
         else:
-            found = matcher.match(profile.topics, min_upvotes=profile.min_upvotes)
+            matches = matcher.match(profile.topics, min_upvotes=profile.min_upvotes)
     except QueryError as exc:
         raise exc.within(f"subscriber {subscriber.email}: topics") from None
-    return subscriber, found[:limit] if limit is not None else found
+    return subscriber, matches[:limit] if limit is not None else matches

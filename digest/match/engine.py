@@ -151,6 +151,7 @@ class Matcher:
     ) -> list[Match]:
         """Papers matching any topic, best first (score, then paper id); QueryError if a topic's
         query does not parse. A paper scores its best topic's score; `topics` names them all."""
+        topics = [t for t in topics if t.query]  # a topic by example alone: digest.match.learn
         if not topics or (limit is not None and limit <= 0):
             return []
         if len(topics) == 1:

@@ -179,8 +179,10 @@ class TextVectors:
             self._close[key] = found
         return found
 
-    def because(self, paper: Paper) -> str:
+    def because(self, paper: Paper, *, rated: bool = True) -> str:
         """`because_liked(paper)`, worded once per run for all the readers who liked it."""
+        if not rated:
+            return because_like(paper)
         found = self._because.get(paper.id)
         if found is None:
             if len(self._because) >= _SIM_CACHE_LIMIT:
@@ -190,10 +192,15 @@ class TextVectors:
 
 
 def because_liked(paper: Paper) -> str:
+    return f"{because_like(paper)}, which you rated up"
+
+
+def because_like(paper: Paper) -> str:
+    """Why a paper is in: like "X" (one of a topic's examples, or a paper rated up)."""
     title = " ".join(paper.title.split())
     if len(title) > _TITLE_LIMIT:
         title = title[: _TITLE_LIMIT - 1].rsplit(" ", 1)[0] + "…"
-    return f'like "{title}", which you rated up'
+    return f'like "{title}"'
 
 
 ScoreOf = Callable[[str], float]
@@ -205,6 +212,7 @@ def rerank(
     vectors: TextVectors,
     *,
     score_of: ScoreOf | None = None,
+    examples: Sequence[tuple[str, Paper]] = (),
     upvotes: Sequence[int] | None = None,
     min_upvotes: int = 0,
     tuning: Tuning = DEFAULT_TUNING,
@@ -214,6 +222,8 @@ def rerank(
     ratings, best first (score, then paper id), at most `limit`. `score_of(paper id)` is the
     topics' score of an indexed paper (0.0 when they miss it); `upvotes[i]` is indexed paper
     i's (for `min_upvotes`).
+    `examples` are (topic name, paper) of topics given by example (`like = [...]`): they
+    count as liked papers, and what they bring in names their topic.
 
     Rocchio's relevance feedback, with every threshold read off the reader's own ratings:
 
@@ -229,6 +239,9 @@ def rerank(
     """
     liked = [r.paper for r in ratings if r.rating == "up"]
     disliked = [r.paper for r in ratings if r.rating == "down"]
+    # a topic's examples (`like = [...]`) pull in their look-alikes as liked papers do
+    topic_of = {paper.id: name for name, paper in examples}
+    liked += [paper for _name, paper in examples if paper.id not in {p.id for p in liked}]
     if not liked and not disliked:
         return list(matches[:limit])
     known = vectors.similar_known  # the shared maps, without a call per rated paper
@@ -302,8 +315,10 @@ def rerank(
             continue
         up = sum(near.get(pid, 0.0) for near in up_maps)
         score = weight_up * up - weight_down * sum(downs)
-        because = (vectors.because(liked_paper),)
-        ranked.append((-score, pid, Match(papers[doc], score, (), (), because)))
+        name = topic_of.get(liked_paper.id)
+        because = (vectors.because(liked_paper, rated=name is None),)
+        names = (name,) if name is not None else ()
+        ranked.append((-score, pid, Match(papers[doc], score, names, (), because)))
     ranked.sort()
     return [
         match if match.score == -neg else Match(match.paper, -neg, *_rest(match))

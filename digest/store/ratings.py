@@ -14,6 +14,7 @@ from typing import Any, cast
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from digest.identity import title_key
 from digest.models import Paper, Rating, RatingValue
 from digest.store.papers import to_paper
 from digest.store.schema import PaperRow, RatingRow
@@ -28,6 +29,30 @@ def find_paper(session: Session, paper_id: str) -> Paper | None:
     if row is None and key:
         row = session.scalar(select(PaperRow).where(PaperRow.arxiv_id == key))
     return to_paper(row) if row is not None else None
+
+
+def find_examples(session: Session, entries: Iterable[str]) -> dict[str, Paper]:
+    """The stored papers a topic's `like` entries name (paper id, arXiv id or title), by entry;
+    entries naming no stored paper are absent. A few statements, whatever the number."""
+    wanted = sorted(set(entries))
+    if not wanted:
+        return {}
+    keys = {title_key(e): e for e in wanted}
+    found: dict[str, Paper] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        part = wanted[start : start + _CHUNK]
+        for row in session.scalars(
+            select(PaperRow).where(
+                PaperRow.id.in_(part)
+                | PaperRow.arxiv_id.in_(part)
+                | PaperRow.title_key.in_([title_key(e) for e in part])
+            )
+        ):
+            paper = to_paper(row)
+            for entry in (row.id, row.arxiv_id, keys.get(row.title_key)):
+                if entry is not None and entry in keys.values() and entry not in found:
+                    found[entry] = paper
+    return found
 
 
 def set_rating(
