@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from digest.identity import title_key
@@ -112,12 +112,19 @@ def ratings_of(
                 .where(RatingRow.subscriber_id.in_(chunk))
                 .order_by(RatingRow.subscriber_id, RatingRow.rated_at.desc(), RatingRow.id.desc())
             ).all()
-        else:
-            rows = session.execute(
-                select(RatingRow.subscriber_id, RatingRow.paper_id, RatingRow.rating).where(
-                    RatingRow.subscriber_id.in_(chunk)
+        else:  # one row per reader ("up ID\ndown ID"): a third of the rows' cost, bench figure
+            rows = [
+                (reader, *line.split(" ", 1)[::-1])
+                for reader, joined in session.execute(
+                    select(
+                        RatingRow.subscriber_id,
+                        func.aggregate_strings(RatingRow.rating + " " + RatingRow.paper_id, "\n"),
+                    )
+                    .where(RatingRow.subscriber_id.in_(chunk))
+                    .group_by(RatingRow.subscriber_id)
                 )
-            ).all()
+                for line in joined.split("\n")
+            ]
         missing = sorted({row[1] for row in rows} - papers.keys())
         for part in range(0, len(missing), _CHUNK):
             wanted = missing[part : part + _CHUNK]
@@ -125,7 +132,7 @@ def ratings_of(
                 papers[paper_row.id] = to_paper(paper_row)
         for row in rows:
             if dated:
-                rating = Rating(papers[row[1]], cast(RatingValue, row[2]), row[3])  # type: ignore[misc]
+                rating = Rating(papers[row[1]], cast(RatingValue, row[2]), row[3])
             else:  # the same undated rating of a paper serves every reader who gave it
                 key = (row[1], row[2])
                 rating = undated.get(key) or undated.setdefault(
