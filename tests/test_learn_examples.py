@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from digest.store import Store
 from digest.store.papers import upsert_papers
 from digest.store.ratings import set_rating
 from digest.store.subscribers import create
+from tests.conftest import Cli
 
 NOW = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
 TOPIC = (Topic("Code generation", "code generation"),)
@@ -132,3 +134,23 @@ def test_a_topic_may_give_examples_instead_of_words() -> None:
     (result,) = parse_text(Path("ada.toml"), text)
     assert result.profile is not None
     assert result.profile.topics == (Topic("Mine", "", like=("2501.12345", "A title")),)
+
+
+def test_examples_survive_import_list_and_export(tmp_path: Path, digest: Cli) -> None:
+    profile = tmp_path / "ada.toml"
+    profile.write_text(
+        'email = "ada@example.org"\n[[topics]]\nname = "Mine"\nlike = ["2501.12345"]\n'
+        '[[topics]]\nname = "Both"\nquery = "code generation"\nlike = ["A title"]\n',
+        encoding="utf-8",
+    )
+    assert digest("subscribers", "import", str(profile))[0] == 0
+    _code, listed, _err = digest("subscribers", "list", "--json")
+    topics = json.loads(listed)[0]["topics"]
+    assert topics == [
+        {"name": "Mine", "query": "", "like": ["2501.12345"]},
+        {"name": "Both", "query": "code generation", "like": ["A title"]},
+    ]
+    again = tmp_path / "again.toml"
+    again.write_text(digest("subscribers", "export")[1], encoding="utf-8")
+    assert digest("subscribers", "import", str(again))[0] == 0
+    assert digest("subscribers", "list", "--json")[1] == listed

@@ -194,3 +194,13 @@ def _like(value: Any, path: PathKey, name: str) -> tuple[str, ...]:
         if entry not in entries:
             entries.append(entry)
     return tuple(entries)
+
+
+def topic_table(topic: Topic) -> dict[str, Any]:
+    """A topic as its profile table: name, and query and `like` when it has them."""
+    table: dict[str, Any] = {"name": topic.name}
+    if topic.query or not topic.like:
+        table["query"] = topic.query
+    if topic.like:
+        table["like"] = list(topic.like)
+    return table

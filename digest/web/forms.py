@@ -17,7 +17,7 @@ from digest.addresses import check_address
 from digest.errors import DigestError, InvalidValue, QueryError
 from digest.match import compile_query
 from digest.models import Profile, Topic
-from digest.profiles import MAX_QUERY, MAX_TOPIC_NAME, profile_from_mapping
+from digest.profiles import MAX_QUERY, MAX_TOPIC_NAME, profile_from_mapping, topic_table
 from digest.profiles.cadence import WEEKDAYS, parse_cadence, parse_local_time, parse_timezone
 from digest.settings import CatalogEntry
 from digest.web.timezones import TimezoneList, timezone_list
@@ -254,7 +254,7 @@ def read_profile_form(
                 "send_time": result.send_time,
                 "max_papers": max_papers,
                 "trending": result.trending,
-                "topics": [{"name": t.name, "query": t.query} for t in topics],
+                "topics": [topic_table(t) for t in topics],
             },
             where="form",
         )
