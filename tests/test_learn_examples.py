@@ -154,3 +154,25 @@ def test_examples_survive_import_list_and_export(tmp_path: Path, digest: Cli) ->
     again.write_text(digest("subscribers", "export")[1], encoding="utf-8")
     assert digest("subscribers", "import", str(again))[0] == 0
     assert digest("subscribers", "list", "--json")[1] == listed
+
+
+def test_the_preferences_form_keeps_and_edits_a_topics_examples() -> None:
+    from digest.web.forms import ProfileForm, read_profile_form
+
+    topic = Topic("Mine", "", like=("2501.12345", "A title"))
+    shown = ProfileForm.from_profile(Profile(email="ada@example.org", topics=(topic,)), ())
+    assert [(t.name, t.like) for t in shown.topics] == [("Mine", "2501.12345\nA title")]
+    form = {
+        "topic_name": ["Mine", "Words"],
+        "topic_query": ["", "code generation"],
+        "topic_like": ["2501.12345\r\n\r\nAnother title\n", ""],
+    }
+    read = read_profile_form(form, (), email="ada@example.org", require_topic=True)
+    assert read.profile is not None
+    assert read.profile.topics == (
+        Topic("Mine", "", like=("2501.12345", "Another title")),
+        Topic("Words", "code generation"),
+    )
+    unnamed = {"topic_name": [""], "topic_query": [""], "topic_like": ["2501.12345"]}
+    read = read_profile_form(unnamed, (), email="ada@example.org", require_topic=True)
+    assert read.profile is None and read.topic_errors
