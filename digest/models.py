@@ -39,7 +39,8 @@ class Paper:
 @dataclass(frozen=True, slots=True)
 class Topic:
     name: str
-    query: str
+    query: str  # "" for a topic given only by example
+    like: tuple[str, ...] = ()  # ids or titles of papers like those the topic wants
 
 
 @dataclass(frozen=True, slots=True)

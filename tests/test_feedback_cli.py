@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,20 @@ def test_match_subscriber_explain_says_how_each_of_their_topics_is_read(stored: 
     profile = ROOT / "subscribers" / "ada-inference.toml"
     told = stored("match", "--profile", str(profile), "--json", "--explain")[2]
     assert err == told and err.startswith("'")
+
+
+def test_match_subscriber_matches_with_the_operators_aliases_as_editions_do(
+    stored: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aliases = tmp_path / "aliases.txt"
+    aliases.write_text("zzqq, speculative decoding\n", encoding="utf-8")
+    monkeypatch.setenv("DIGEST_MATCH__ALIASES_FILE", str(aliases))
+    profile = tmp_path / "zed.toml"
+    profile.write_text(
+        'email = "zed@example.org"\n[[topics]]\nname = "Mine"\nquery = "zzqq"\n', encoding="utf-8"
+    )
+    assert stored("subscribers", "import", str(profile))[0] == 0
+    by_query = json.loads(stored("match", "--query", "zzqq", "--json")[1])
+    code, out, err = stored("match", "--subscriber", "zed@example.org", "--json")
+    assert (code, err) == (0, "")
+    assert by_query and [m["id"] for m in json.loads(out)] == [m["id"] for m in by_query]

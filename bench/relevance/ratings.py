@@ -24,6 +24,7 @@ import random
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +77,10 @@ def f1(found: set[str], relevant: set[str], borderline: set[str]) -> float:
     return 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)
 
 
+def _score(matcher: Matcher, topics: tuple[Topic, ...], at: dict[str, int], pid: str) -> float:
+    return matcher.topic_score(topics, at[pid])
+
+
 def run(
     judgments: dict[str, dict[str, object]], papers: list[Paper], seeds: int, tuning: Tuning
 ) -> dict[str, tuple[float, float, int]]:
@@ -104,7 +109,13 @@ def run(
                 if m.paper.id not in borderline
             )
             plain = {m.paper.id for m in both.match(profile.topics)} & day2_ids
-            moved = rerank(both.match(profile.topics), ratings, vectors, tuning=tuning)
+            moved = rerank(
+                both.match(profile.topics),
+                ratings,
+                vectors,  # built over the index's papers, in its order
+                score_of=partial(_score, both, profile.topics, vectors.position),
+                tuning=tuning,
+            )
             learned = {m.paper.id for m in moved} & day2_ids
             row = totals[name]
             row[0] += f1(plain, relevant & day2_ids, borderline)
@@ -134,8 +145,8 @@ def main() -> int:
     result = run(judgments, papers, args.seeds, DEFAULT_TUNING)
     report(result, args.json)
     if args.sweep:
-        for widen in (0.25, 0.3, 0.4):
-            for narrow in (0.08, 0.1, 0.15, 0.2):
+        for widen in (0.2, 0.3):
+            for narrow in (0.15, 0.25, 1.0):
                 tuning = Tuning(widen=widen, narrow=narrow)
                 got = run(judgments, papers, args.seeds, tuning)
                 base = sum(v[0] for v in got.values()) / len(got)

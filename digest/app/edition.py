@@ -35,7 +35,7 @@ from digest.settings import Settings
 from digest.store import Store
 from digest.store.editions import History, histories
 from digest.store.papers import list_papers
-from digest.store.ratings import ratings_of
+from digest.store.ratings import find_examples, ratings_of
 
 DEFAULT_LOOKBACK = timedelta(days=8)
 MAX_LOOKBACK = timedelta(days=31)
@@ -90,6 +90,7 @@ def select_edition(
     sent: AbstractSet[str] = frozenset(),
     ratings: Sequence[Rating] = (),
     vectors: TextVectors | None = None,
+    examples: Sequence[tuple[str, Paper]] = (),
 ) -> Edition:
     """Match, filter, cap and add trending, over `candidates` (a subset of the matcher's index)
     less the papers already `sent` to this reader. A reader's `ratings` re-rank, widen and
@@ -100,11 +101,16 @@ def select_edition(
     profile = subscriber.profile
     allowed = candidates.ids
     personal: list[Match] = []
-    if ratings and profile.max_papers > 0:
+    if (ratings or examples) and profile.max_papers > 0:
         outside = max(0, matcher.index.size - len(allowed)) + len(sent)
         try:
             found = learned_matches(
-                matcher, profile, ratings, vectors, limit=profile.max_papers + outside
+                matcher,
+                profile,
+                ratings,
+                vectors,
+                limit=profile.max_papers + outside,
+                examples=examples,
             )
         except QueryError as exc:
             raise exc.within(_failing_topic(profile)) from None
@@ -163,6 +169,7 @@ def learned_matches(
     vectors: TextVectors | None = None,
     *,
     limit: int | None = None,
+    examples: Sequence[tuple[str, Paper]] = (),
 ) -> list[Match]:
     """The papers of the matcher's index the reader's topics and ratings let in, best first
     (the first `limit`). QueryError (unnamed) when a topic does not parse.
@@ -172,15 +179,18 @@ def learned_matches(
     liked paper lifts is then weighed like a paper the topics missed (it needs `widen`)."""
     index = matcher.index
     vectors = vectors or TextVectors(index.papers)
+    position = vectors.position  # the index's paper order: vectors are built over it
     wanted = None
     if limit is not None:
-        wanted = limit + 2 * sum(r.rating == "down" for r in ratings) + 5
+        wanted = limit + sum(r.rating == "down" for r in ratings) + 2
     while True:
         found = matcher.match(profile.topics, min_upvotes=profile.min_upvotes, limit=wanted)
         moved = rerank(
             found,
             ratings,
             vectors,
+            score_of=lambda pid: matcher.topic_score(profile.topics, position[pid]),
+            examples=examples,
             upvotes=index.upvotes,
             min_upvotes=profile.min_upvotes,
             limit=limit,
@@ -224,6 +234,9 @@ class EditionBuilder:
         aliases = load_aliases(self.settings.match.aliases_file)
         self._matcher = Matcher(PaperIndex.build(self._papers, now=self.now), aliases=aliases)
         self._vectors: TextVectors | None = None  # built for the first reader with ratings
+        # rated papers, read once per run whichever page of readers rated them
+        self._rated: dict[str, Paper] = {p.id: p for p in self._papers}
+        self._examples: dict[str, Paper | None] = {}  # a topic's `like` entry: its paper
         self._windows: dict[datetime, Candidates] = {}
 
     def window_start(self, subscriber: Subscriber, history: History) -> datetime:
@@ -235,7 +248,9 @@ class EditionBuilder:
         """The ledger's view of a page of readers, in a couple of statements; the page's
         ratings are read with it, in one more, for `build`."""
         with self.store.session() as session:
-            self._ratings = ratings_of(session, [s.id for s, _day in wanted])
+            self._ratings = ratings_of(
+                session, [s.id for s, _day in wanted], self._rated, dated=False
+            )
             return histories(
                 session,
                 {s.id: day for s, day in wanted},
@@ -247,7 +262,8 @@ class EditionBuilder:
         if since < self._since:
             self._load(since)
         ratings = self._ratings.get(subscriber.id, ())
-        if ratings and self._vectors is None:
+        examples = self.examples(subscriber.profile)
+        if (ratings or examples) and self._vectors is None:
             self._vectors = TextVectors(self._matcher.index.papers)
         return select_edition(
             subscriber,
@@ -259,7 +275,29 @@ class EditionBuilder:
             sent=history.sent,
             ratings=ratings,
             vectors=self._vectors,
+            examples=examples,
         )
+
+    def examples(self, profile: Profile) -> list[tuple[str, Paper]]:
+        """The papers the reader's topics give as examples (`like = [...]`), with their topic;
+        entries naming no stored paper yet are left out (they count once it is ingested).
+        Each entry is looked up once per run."""
+        wanted = [entry for topic in profile.topics for entry in topic.like]
+        if not wanted:
+            return []
+        missing = [e for e in wanted if e not in self._examples]
+        if missing:
+            with self.store.session() as session:
+                found = find_examples(session, missing)
+            for entry in missing:
+                self._examples[entry] = found.get(entry)
+        out: list[tuple[str, Paper]] = []
+        for topic in profile.topics:
+            for entry in topic.like:
+                paper = self._examples[entry]
+                if paper is not None:
+                    out.append((topic.name, paper))
+        return out
 
     def _window(self, since: datetime) -> Candidates:
         found = self._windows.get(since)

@@ -15,10 +15,11 @@ from digest.app.edition import learned_matches
 from digest.app.tokens import Signer, verify_feedback
 from digest.errors import InvalidValue, QueryError, TokenError
 from digest.match import Matcher, PaperIndex
+from digest.match.aliases import AliasTable
 from digest.models import Match, Paper, Rating, RatingValue, Subscriber
 from digest.store import Store
 from digest.store.papers import list_papers
-from digest.store.ratings import find_paper, ratings_for, set_rating
+from digest.store.ratings import find_examples, find_paper, ratings_for, set_rating
 from digest.store.subscribers import get_by_email, get_by_public_id
 
 Choice = Literal["up", "down", "clear"]
@@ -106,24 +107,32 @@ def undo_rating(store: Store, public_id: str, paper_id: str, *, now: datetime) -
 
 
 def subscriber_matches(
-    store: Store, email: str, *, now: datetime, limit: int | None = None
+    store: Store,
+    email: str,
+    *,
+    now: datetime,
+    limit: int | None = None,
+    aliases: AliasTable | None = None,
 ) -> tuple[Subscriber, list[Match]]:
     """What the reader's digest would carry from every stored paper (`digest match
     --subscriber`): their topics, their ratings, their min_upvotes; no edition window, no cap
-    but `limit`. Papers they rated down are left out, as their digests leave them out."""
+    but `limit`. Papers they rated down are left out, as their digests leave them out.
+    `aliases` is the table editions match with (`[match] aliases_file`), so both agree."""
     with store.session() as session:
         subscriber = get_by_email(session, email)
         if subscriber is None:
             raise InvalidValue(f"no subscriber with address {email!r}")
         ratings = ratings_for(session, subscriber.id)
         papers = list_papers(session)
+        found = find_examples(session, [e for t in subscriber.profile.topics for e in t.like])
+    examples = [(t.name, found[e]) for t in subscriber.profile.topics for e in t.like if e in found]
     profile = subscriber.profile
-    matcher = Matcher(PaperIndex.build(papers, now=now))
+    matcher = Matcher(PaperIndex.build(papers, now=now), aliases=aliases)
     try:
-        if ratings:
-            found = learned_matches(matcher, profile, ratings)
+        if ratings or examples:
+            matches = learned_matches(matcher, profile, ratings, examples=examples)
         else:
-            found = matcher.match(profile.topics, min_upvotes=profile.min_upvotes)
+            matches = matcher.match(profile.topics, min_upvotes=profile.min_upvotes)
     except QueryError as exc:
         raise exc.within(f"subscriber {subscriber.email}: topics") from None
-    return subscriber, found[:limit] if limit is not None else found
+    return subscriber, matches[:limit] if limit is not None else matches

@@ -31,7 +31,7 @@ from digest.errors import DeliveryError, ProfileError
 from digest.inbound.commands import Command
 from digest.inbound.decide import CommandRequest, UnsubscribeRequest
 from digest.models import Profile, Subscriber, Topic
-from digest.profiles import profile_from_mapping
+from digest.profiles import profile_from_mapping, topic_table
 from digest.settings import Settings
 from digest.store import Store
 from digest.store.bounces import claim_reply
@@ -175,7 +175,7 @@ class MailCommands:
                 checked = profile_from_mapping(
                     {
                         "email": profile.email,
-                        "topics": [{"name": t.name, "query": t.query} for t in topics],
+                        "topics": [topic_table(t) for t in topics],
                     },
                     where="topics",
                 )

@@ -75,11 +75,11 @@ def exported_toml(item: Exported) -> str:
     for key in ("max_papers", "min_upvotes", "trending"):
         lines.append(f"{key} = {_toml(data[key])}")
     for topic in data["topics"]:
-        lines += [
-            "[[subscribers.topics]]",
-            f"name = {_toml(topic['name'])}",
-            f"query = {_toml(topic['query'])}",
-        ]
+        lines += ["[[subscribers.topics]]", f"name = {_toml(topic['name'])}"]
+        if topic["query"] or not topic.get("like"):
+            lines.append(f"query = {_toml(topic['query'])}")
+        if topic.get("like"):
+            lines.append(f"like = [{', '.join(_toml(entry) for entry in topic['like'])}]")
     return "\n".join(lines) + "\n"
 
 

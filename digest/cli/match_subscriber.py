@@ -10,6 +10,7 @@ import click
 from digest.app.feedback import subscriber_matches
 from digest.cli.app import AppContext, print_json
 from digest.cli.match import match_json
+from digest.match.aliases import load_aliases
 from digest.models import Topic
 
 
@@ -21,7 +22,10 @@ def show_subscriber(
     limit: int | None,
     explain: Callable[[Sequence[Topic]], None] | None = None,
 ) -> None:
-    subscriber, found = subscriber_matches(app.store, email, now=datetime.now(UTC), limit=limit)
+    aliases = load_aliases(app.settings.match.aliases_file)
+    subscriber, found = subscriber_matches(
+        app.store, email, now=datetime.now(UTC), limit=limit, aliases=aliases
+    )
     if explain is not None:
         explain(subscriber.profile.topics)
     if as_json:

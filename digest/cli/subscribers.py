@@ -11,7 +11,7 @@ import click
 from digest.app.readers import export_readers
 from digest.app.stats import gather
 from digest.cli.app import AppContext, cli, pass_app, print_json
-from digest.models import Profile, Subscriber
+from digest.models import Profile, Subscriber, Topic
 from digest.profiles.stream import iter_profiles
 from digest.store.profile_import import import_batch
 from digest.store.subscribers import list_subscribers
@@ -29,7 +29,7 @@ def subscriber_json(subscriber: Subscriber) -> dict[str, Any]:
         "timezone": profile.timezone,
         "cadence": profile.cadence,
         "send_time": profile.send_time,
-        "topics": [{"name": t.name, "query": t.query} for t in profile.topics],
+        "topics": [{"name": t.name, "query": t.query, **_like(t)} for t in profile.topics],
     }
 
 
@@ -108,3 +108,8 @@ def list_(app: AppContext, as_json: bool) -> None:
     counts = gather(app.store, editions=0).subscribers
     total = ", ".join(f"{status} {n}" for status, n in counts.items())
     click.echo(f"{shown} subscribers: {total}")
+
+
+def _like(topic: Topic) -> dict[str, list[str]]:
+    """A topic by example also lists its examples (`like`)."""
+    return {"like": list(topic.like)} if topic.like else {}

@@ -132,6 +132,7 @@ class Matcher:
     ) -> list[Match]:
         """Papers matching any topic, best first (score, then paper id); QueryError if a topic's
         query does not parse. A paper scores its best topic's score; `topics` names them all."""
+        topics = [t for t in topics if t.query]  # a topic by example alone: digest.match.learn
         if not topics or (limit is not None and limit <= 0):
             return []
         if len(topics) == 1:
@@ -172,6 +173,10 @@ class Matcher:
             if len(matches) == limit:
                 break
         return matches
+
+    def topic_score(self, topics: Sequence[Topic], doc: int) -> float:
+        """The best score `topics` give indexed paper `doc` (0.0: none matches it)."""
+        return max((self._evaluate(t.query).scores.get(doc, 0.0) for t in topics), default=0.0)
 
     def explain(self, query: str) -> list[Group] | None:
         """How a plain query is understood here (None: the query language, taken as written)."""

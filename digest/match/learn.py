@@ -1,14 +1,16 @@
 """Learning from a reader's ratings: relevance feedback over TF-IDF, explainable per paper.
 
 A reader's "more like this" / "less like this" ratings re-rank what their topics found, and
-widen or narrow it (Rocchio's relevance feedback, in its nearest-neighbour form, so every move
-has one paper to name as the reason):
+widen or narrow it (Rocchio's relevance feedback; see `rerank` for the rules):
 
-- a paper whose text is close to one the reader rated down (cosine ≥ `narrow`, and closer to
-  it than to anything they rated up) leaves the digest; one less close only ranks lower;
-- a paper close to one they rated up ranks higher, and one the topics missed comes in when it is
-  close enough (cosine ≥ `widen`): it says so, `like "X", which you rated up`;
-- a reader with no ratings gets exactly what the topics matched (this module is not called).
+- every match moves by its mean cosine to the liked papers minus its mean cosine to the
+  disliked ones (Rocchio's centroids);
+- the reader's own rated papers set a score cut-off when their ratings allow one: below the
+  lowest liked paper, the best disliked paper's score;
+- a paper whose nearest rated paper is one rated down (and close) leaves;
+- a paper the topics missed comes in when its nearest rated paper is one rated up (and close):
+  it says so, `like "X", which you rated up`;
+- a reader with no ratings gets exactly what the topics matched.
 
 Vectors are TF-IDF over the edition's papers (title counted twice, abstract once; sublinear term
 frequency; L2-normalised), so a term shared by most papers of the stream ("model", "llm") weighs
@@ -20,15 +22,13 @@ most of them, since readers rate the papers of the same editions.
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from itertools import islice
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from digest.models import Match, Paper, Rating
+from digest.models import Match, MatchReason, Paper, Rating
 
 # The cosine below which two papers are not "alike" at all: similarities under it are not kept.
 FLOOR = 0.08
@@ -46,17 +46,15 @@ _TITLE_LIMIT = 80
 
 @dataclass(frozen=True, slots=True)
 class Tuning:
-    """How far ratings move a digest. Chosen on bench/relevance/ratings.py's simulated ratings
-    (rate one day's digest as the judgments say, score the later papers), on general grounds:
-    one threshold per effect, never per topic or paper. Measured there too: the centroid form of
-    Rocchio (cosine to the mean liked / disliked vector) gained less at the same worst-topic
-    loss than the nearest-neighbour form used here, which also names its reason."""
+    """How far ratings move a digest: one value per effect, never per topic or paper, each
+    relative to the reader's own rated papers where it can be. Chosen on
+    bench/relevance/ratings.py's simulated ratings (rate one day's digest as the judgments say,
+    score the later papers); the figures are in bench/relevance/README.md."""
 
-    widen: float = 0.40  # cosine to a liked paper that brings in a paper the topics missed
-    narrow: float = 0.10  # cosine to a disliked paper that takes a matched paper out
-    margin: float = 0.02  # liked-vs-disliked similarity must differ by this much to act
-    lift: float = 0.5  # score added per unit of cosine to the nearest liked paper
-    push: float = 0.5  # score taken per unit of cosine to the nearest disliked paper
+    rocchio: float = 1.0  # weight of (mean cosine to liked - mean cosine to disliked) in a score
+    narrow: float = 0.25  # a match whose nearest rated paper is a disliked one this alike: out
+    widen: float = 0.20  # a paper the topics missed whose nearest rated paper is a liked one
+    #                      at least this alike: in
 
 
 DEFAULT_TUNING = Tuning()
@@ -125,7 +123,15 @@ class TextVectors:
                 if term not in common:
                     self.postings.setdefault(term, []).append((doc, weight))
         self._similar: dict[str, dict[str, float]] = {}
+        self._because: dict[str, str] = {}
+        self.similar_known = self._similar.get
+        self._ids: dict[str, frozenset[str]] = {}  # each rated paper's neighbours, as a set
         self._close: dict[tuple[str, float], tuple[tuple[str, float], ...]] = {}
+
+    def neighbour_ids(self, paper_id: str) -> frozenset[str]:
+        """The ids `similar` found for this paper (asked after `similar`): set intersections
+        with them cost one look-up per match, in C."""
+        return self._ids[paper_id]
 
     def _weigh(self, counts: Counter[str]) -> dict[str, float]:
         idf = self.idf
@@ -155,7 +161,9 @@ class TextVectors:
             found = {papers[d].id: s for s, d in near[:NEIGHBOURS]}
             if len(self._similar) >= _SIM_CACHE_LIMIT:
                 self._similar.clear()
+                self._ids.clear()
             self._similar[paper.id] = found
+            self._ids[paper.id] = frozenset(found)
         return found
 
     def close(self, paper: Paper, threshold: float) -> tuple[tuple[str, float], ...]:
@@ -171,12 +179,31 @@ class TextVectors:
             self._close[key] = found
         return found
 
+    def because(self, paper: Paper, *, rated: bool = True) -> str:
+        """`because_liked(paper)`, worded once per run for all the readers who liked it."""
+        if not rated:
+            return because_like(paper)
+        found = self._because.get(paper.id)
+        if found is None:
+            if len(self._because) >= _SIM_CACHE_LIMIT:
+                self._because.clear()
+            found = self._because[paper.id] = because_liked(paper)
+        return found
+
 
 def because_liked(paper: Paper) -> str:
+    return f"{because_like(paper)}, which you rated up"
+
+
+def because_like(paper: Paper) -> str:
+    """Why a paper is in: like "X" (one of a topic's examples, or a paper rated up)."""
     title = " ".join(paper.title.split())
     if len(title) > _TITLE_LIMIT:
         title = title[: _TITLE_LIMIT - 1].rsplit(" ", 1)[0] + "…"
-    return f'like "{title}", which you rated up'
+    return f'like "{title}"'
+
+
+ScoreOf = Callable[[str], float]
 
 
 def rerank(
@@ -184,70 +211,161 @@ def rerank(
     ratings: Sequence[Rating],
     vectors: TextVectors,
     *,
+    score_of: ScoreOf | None = None,
+    examples: Sequence[tuple[str, Paper]] = (),
     upvotes: Sequence[int] | None = None,
     min_upvotes: int = 0,
     tuning: Tuning = DEFAULT_TUNING,
     limit: int | None = None,
 ) -> list[Match]:
     """The topics' `matches` (over `vectors`' papers, best first) moved by the reader's
-    ratings, best first (score, then paper id), at most `limit`. Rated-down papers never come
-    back; papers the ratings brought in carry `because`. `upvotes[i]` is indexed paper i's
-    (for `min_upvotes`).
+    ratings, best first (score, then paper id), at most `limit`. `score_of(paper id)` is the
+    topics' score of an indexed paper (0.0 when they miss it); `upvotes[i]` is indexed paper
+    i's (for `min_upvotes`).
+    `examples` are (topic name, paper) of topics given by example (`like = [...]`): they
+    count as liked papers, and what they bring in names their topic.
 
-    Only the papers near a rated one change: the others keep their Match and their order, so
-    the work per reader is the rated papers' neighbours plus one pass over `matches`."""
+    Rocchio's relevance feedback, with every threshold read off the reader's own ratings:
+
+    - every match scores its topic score plus `rocchio` x (mean cosine to the liked papers -
+      mean cosine to the disliked ones): the centroid form, by linearity of the dot product;
+    - the reader's rated papers that the topics match are scored the same way (each left out
+      of its own centroid); when every liked one outscores some disliked ones, the best of
+      those disliked papers sets the reader's cut-off: a match scoring no more leaves. A
+      reader whose ratings no cut-off separates keeps every match;
+    - a match whose nearest rated paper is a disliked one (cosine >= `narrow`) leaves;
+    - a paper the topics missed comes in when its nearest rated paper is a liked one (cosine
+      >= `widen`), saying so: `like "X", which you rated up`. Rated-down papers never come.
+    """
     liked = [r.paper for r in ratings if r.rating == "up"]
     disliked = [r.paper for r in ratings if r.rating == "down"]
+    # a topic's examples (`like = [...]`) pull in their look-alikes as liked papers do
+    topic_of = {paper.id: name for name, paper in examples}
+    liked += [paper for _name, paper in examples if paper.id not in {p.id for p in liked}]
     if not liked and not disliked:
         return list(matches[:limit])
-    # Per reader, only the papers at hand are looked up in each rated paper's neighbours (one
-    # dict look-up per match and rating), and only the few very close to a liked paper are
-    # considered for widening: the rated papers' neighbour lists are shared and never merged.
-    up_maps = [(vectors.similar(p), p) for p in liked]
-    down_maps = [vectors.similar(p) for p in disliked]
+    known = vectors.similar_known  # the shared maps, without a call per rated paper
+    up_maps = [known(p.id) or vectors.similar(p) for p in liked]
+    down_maps = [known(p.id) or vectors.similar(p) for p in disliked]
+    keys = vectors.neighbour_ids
+    weight_up = tuning.rocchio / len(liked) if liked else 0.0
+    weight_down = tuning.rocchio / len(disliked) if disliked else 0.0
+    cut = _cut(liked, disliked, up_maps, down_maps, score_of, vectors, tuning) if liked else None
+    narrow = tuning.narrow
     refused = {p.id for p in disliked}
-    moved: list[Match] = []
-    kept: list[Match] = []
-    seen: set[str] = set()
+    # (-score, paper id, Match): a new Match is made only for what is returned
+    ranked: list[tuple[float, str, Match]] = []
+    seen = {match.paper.id for match in matches}
+    # Per rated paper, only the matches among its neighbours are visited (a set intersection
+    # in C): most matches are near no rated paper and keep their score.
+    up_sum: dict[str, float] = {}
+    up_best: dict[str, float] = {}
+    for paper, near in zip(liked, up_maps, strict=True):
+        for pid in seen & keys(paper.id):
+            sim = near[pid]
+            up_sum[pid] = up_sum.get(pid, 0.0) + sim
+            if sim > up_best.get(pid, 0.0):
+                up_best[pid] = sim
+    down_sum: dict[str, float] = {}
+    down_best: dict[str, float] = {}
+    for paper, near in zip(disliked, down_maps, strict=True):
+        for pid in seen & keys(paper.id):
+            sim = near[pid]
+            down_sum[pid] = down_sum.get(pid, 0.0) + sim
+            if sim > down_best.get(pid, 0.0):
+                down_best[pid] = sim
     for match in matches:
         pid = match.paper.id
-        seen.add(pid)
         if pid in refused:
             continue
-        up = down = 0.0
-        for near, _paper in up_maps:
-            sim = near.get(pid)
-            if sim is not None and sim > up:
-                up = sim
-        for near in down_maps:
-            sim = near.get(pid)
-            if sim is not None and sim > down:
-                down = sim
-        if not up and not down:
-            kept.append(match)
+        score = match.score
+        best_down = down_best.get(pid)
+        if best_down is not None:
+            if best_down >= narrow and best_down > up_best.get(pid, 0.0):
+                continue  # more like something rated down than like anything rated up
+            score -= weight_down * down_sum[pid]
+        lifted = up_sum.get(pid)
+        if lifted is not None:
+            score += weight_up * lifted
+        if cut is not None and score <= cut:
             continue
-        if down >= tuning.narrow and down - up >= tuning.margin:
-            continue  # like what the reader rated down, more than like anything rated up
-        moved.append(replace(match, score=match.score + tuning.lift * up - tuning.push * down))
+        ranked.append((-score, pid, match))
+    closes = [vectors.close(paper, tuning.widen) for paper in liked]
+    # A paper brought in scores at most `rocchio` x its best cosine to a liked paper: when the
+    # matches already fill `limit` above that, none can place and none is looked for (per
+    # reader, widening was most of the learned cost, bench/ratings_edition.py).
+    ceiling = tuning.rocchio * max((close[0][1] for close in closes if close), default=0.0)
+    if limit is not None and len(ranked) >= limit:
+        ranked.sort()
+        if -ranked[limit - 1][0] > ceiling:
+            closes = []
     widened: dict[str, tuple[float, Paper]] = {}
-    for paper in liked:  # very close to a liked paper, not matched by the topics
-        for pid, sim in vectors.close(paper, tuning.widen):
+    for paper, close in zip(liked, closes, strict=False):
+        for pid, sim in close:  # close to a liked paper, not matched by the topics
             held = widened.get(pid)
             if pid not in seen and pid not in refused and (held is None or sim > held[0]):
                 widened[pid] = (sim, paper)
     position, papers = vectors.position, vectors.papers
-    for pid, (up, liked_paper) in widened.items():
+    for pid, (best_up, liked_paper) in widened.items():
         doc = position[pid]
         if upvotes is not None and min_upvotes > 0 and upvotes[doc] < min_upvotes:
             continue
-        down = max((near.get(pid, 0.0) for near in down_maps), default=0.0)
-        if up - down < tuning.margin:
+        downs = [near.get(pid, 0.0) for near in down_maps]
+        if downs and max(downs) >= best_up:
             continue
-        score = tuning.lift * up - tuning.push * down
-        moved.append(Match(papers[doc], score, (), (), (because_liked(liked_paper),)))
-    moved.sort(key=_order)
-    merged = heapq.merge(kept, moved, key=_order)
-    return list(islice(merged, limit))
+        up = sum(near.get(pid, 0.0) for near in up_maps)
+        score = weight_up * up - weight_down * sum(downs)
+        name = topic_of.get(liked_paper.id)
+        because = (vectors.because(liked_paper, rated=name is None),)
+        names = (name,) if name is not None else ()
+        ranked.append((-score, pid, Match(papers[doc], score, names, (), because)))
+    ranked.sort()
+    return [
+        match if match.score == -neg else Match(match.paper, -neg, *_rest(match))
+        for neg, _pid, match in ranked[:limit]
+    ]
+
+
+def _rest(match: Match) -> tuple[tuple[str, ...], tuple[MatchReason, ...], tuple[str, ...]]:
+    return match.topics, match.matched, match.because
+
+
+def _cut(
+    liked: Sequence[Paper],
+    disliked: Sequence[Paper],
+    up_maps: Sequence[dict[str, float]],
+    down_maps: Sequence[dict[str, float]],
+    score_of: ScoreOf | None,
+    vectors: TextVectors,
+    tuning: Tuning,
+) -> float | None:
+    """The reader's own cut-off: the best score among the disliked papers that score below
+    every liked one (each rated paper scored like a match, left out of its own centroid).
+    None when there is nothing to separate: no topic scores, no disliked paper in the index,
+    or every disliked paper scoring at least as well as some liked one."""
+    if score_of is None or not disliked:
+        return None
+
+    def scored(pid: str, skip_up: int, skip_down: int) -> float | None:
+        if pid not in vectors.position:
+            return None
+        base = score_of(pid)
+        if base <= 0.0:
+            return None
+        ups = [m.get(pid, 0.0) for i, m in enumerate(up_maps) if i != skip_up]
+        downs = [m.get(pid, 0.0) for i, m in enumerate(down_maps) if i != skip_down]
+        up = sum(ups) / len(ups) if ups else 0.0
+        down = sum(downs) / len(downs) if downs else 0.0
+        return base + tuning.rocchio * (up - down)
+
+    up_scores = [s for i, p in enumerate(liked) if (s := scored(p.id, i, -1)) is not None]
+    if not up_scores:
+        return None
+    lowest = min(up_scores)
+    below = [
+        s for i, p in enumerate(disliked) if (s := scored(p.id, -1, i)) is not None and s < lowest
+    ]
+    return max(below) if below else None
 
 
 def _order(match: Match) -> tuple[float, str]:

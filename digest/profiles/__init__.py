@@ -7,6 +7,7 @@ from digest.profiles.validate import (
     MAX_TOPIC_NAME,
     ProfileFieldError,
     profile_from_mapping,
+    topic_table,
 )
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "profile_files",
     "profile_from_mapping",
     "read_profiles",
+    "topic_table",
 ]

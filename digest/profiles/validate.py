@@ -30,7 +30,9 @@ PROFILE_KEYS = (
     "trending",
     "topics",
 )
-TOPIC_KEYS = ("name", "query")
+TOPIC_KEYS = ("name", "query", "like")
+MAX_LIKE = 20  # papers per topic by example
+MAX_LIKE_ENTRY = 300
 MAX_PAPERS = 100
 MAX_MIN_UPVOTES = 1_000_000
 MAX_TOPICS = 50
@@ -145,21 +147,57 @@ def _topics(value: Any, path: PathKey) -> tuple[Topic, ...]:
         for key in raw:
             if key not in TOPIC_KEYS:
                 raise InvalidField(
-                    (*here, key), f'unknown key "{key}" in a topic; expected name, query'
+                    (*here, key), f'unknown key "{key}" in a topic; expected name, query, like'
                 )
-        for key in TOPIC_KEYS:
-            if key not in raw:
-                raise InvalidField(here, f'topic {i + 1}: missing key "{key}"')
+        if "name" not in raw:
+            raise InvalidField(here, f'topic {i + 1}: missing key "name"')
+        if "query" not in raw and "like" not in raw:
+            raise InvalidField(here, f'topic {i + 1}: missing key "query" (or "like")')
         name = _text(raw["name"], (*here, "name"), MAX_TOPIC_NAME, "topic name")
         if not name:
             raise InvalidField((*here, "name"), "topic name: must not be empty")
         if name.casefold() in names:
             raise InvalidField((*here, "name"), f'topic name: "{name}" is used twice')
         names.add(name.casefold())
-        query = _text(raw["query"], (*here, "query"), MAX_QUERY, "query")
-        try:
-            compile_query(query)
-        except QueryError as exc:
-            raise InvalidField((*here, "query"), f'topic "{name}": query: {exc}') from None
-        topics.append(Topic(name=name, query=query))
+        like = _like(raw["like"], (*here, "like"), name) if "like" in raw else ()
+        query = ""
+        if "query" in raw or not like:
+            query = _text(raw.get("query", ""), (*here, "query"), MAX_QUERY, "query")
+            try:
+                compile_query(query)
+            except QueryError as exc:
+                raise InvalidField((*here, "query"), f'topic "{name}": query: {exc}') from None
+        topics.append(Topic(name=name, query=query, like=like))
     return tuple(topics)
+
+
+def _like(value: Any, path: PathKey, name: str) -> tuple[str, ...]:
+    """`like = ["2501.12345", "Some title", ...]`: arXiv ids, paper ids or titles. Only their
+    shape is checked here: a paper not stored yet may arrive with a later ingest."""
+    where = f'topic "{name}": like'
+    if not isinstance(value, list) or not value:
+        raise InvalidField(path, f"{where}: expected a list of paper ids or titles, got {value!r}")
+    if len(value) > MAX_LIKE:
+        raise InvalidField(path, f"{where}: at most {MAX_LIKE} papers")
+    entries: list[str] = []
+    for item in value:
+        entry = " ".join(item.split()) if isinstance(item, str) else ""
+        if not entry or len(entry) > MAX_LIKE_ENTRY:
+            raise InvalidField(
+                path,
+                f"{where}: expected a paper id or title (1 to {MAX_LIKE_ENTRY} characters), "
+                f"got {item!r}",
+            )
+        if entry not in entries:
+            entries.append(entry)
+    return tuple(entries)
+
+
+def topic_table(topic: Topic) -> dict[str, Any]:
+    """A topic as its profile table: name, and query and `like` when it has them."""
+    table: dict[str, Any] = {"name": topic.name}
+    if topic.query or not topic.like:
+        table["query"] = topic.query
+    if topic.like:
+        table["like"] = list(topic.like)
+    return table

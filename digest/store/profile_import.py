@@ -84,7 +84,13 @@ def _insert(session: Session, fresh: dict[str, tuple[Profile, Status]], now: dat
     )
     ids = {key: id_ for id_, key in session.execute(statement, values)}
     topics = [
-        {"subscriber_id": ids[key], "position": i, "name": topic.name, "query": topic.query}
+        {
+            "subscriber_id": ids[key],
+            "position": i,
+            "name": topic.name,
+            "query": topic.query,
+            "like_papers": "\n".join(topic.like) or None,
+        }
         for key, (profile, _status) in fresh.items()
         for i, topic in enumerate(profile.topics)
     ]

@@ -112,6 +112,8 @@ class TopicRow(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     name: Mapped[str] = mapped_column(String(200))
     query: Mapped[str] = mapped_column(Text)
+    # a topic by example: the ids or titles of papers the reader likes, one a line
+    like_papers: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     subscriber: Mapped[SubscriberRow] = relationship(back_populates="topics")
 

@@ -32,7 +32,10 @@ def to_subscriber(row: SubscriberRow) -> Subscriber:
         max_papers=row.max_papers,
         min_upvotes=row.min_upvotes,
         trending=row.trending,
-        topics=tuple(Topic(name=t.name, query=t.query) for t in row.topics),
+        topics=tuple(
+            Topic(name=t.name, query=t.query, like=tuple((t.like_papers or "").splitlines()))
+            for t in row.topics
+        ),
     )
     return Subscriber(
         id=row.id, public_id=row.public_id, status=cast(Status, row.status), profile=profile
@@ -49,7 +52,12 @@ def apply_profile(row: SubscriberRow, profile: Profile) -> None:
     row.min_upvotes = profile.min_upvotes
     row.trending = profile.trending
     row.topics = [
-        TopicRow(position=i, name=topic.name, query=topic.query)
+        TopicRow(
+            position=i,
+            name=topic.name,
+            query=topic.query,
+            like_papers="\n".join(topic.like) or None,
+        )
         for i, topic in enumerate(profile.topics)
     ]
 

@@ -17,7 +17,7 @@ from digest.addresses import MAX_ADDRESS_LENGTH, UnsupportedAddress, check_addre
 from digest.errors import DigestError, InvalidValue, QueryError
 from digest.match import compile_query
 from digest.models import Profile, Topic
-from digest.profiles import MAX_PAPERS, MAX_QUERY, MAX_TOPIC_NAME, profile_from_mapping
+from digest.profiles import MAX_PAPERS, MAX_QUERY, MAX_TOPIC_NAME, profile_from_mapping, topic_table
 from digest.profiles.cadence import WEEKDAYS, parse_cadence, parse_local_time, parse_timezone
 from digest.settings import CatalogEntry
 from digest.web.timezones import TimezoneList, timezone_list
@@ -51,6 +51,7 @@ class TopicInput:
     name: str = ""
     query: str = ""
     error: str | None = None
+    like: str = ""  # a topic by example: paper ids or titles, one a line
     column: int | None = None
 
 
@@ -89,7 +90,9 @@ class ProfileForm:
             by_topic[(t.name, t.query)] for t in profile.topics if (t.name, t.query) in by_topic
         ]
         custom = [
-            TopicInput(t.name, t.query) for t in profile.topics if (t.name, t.query) not in by_topic
+            TopicInput(t.name, t.query, like="\n".join(t.like))
+            for t in profile.topics
+            if (t.name, t.query) not in by_topic
         ]
         return cls(
             email=profile.email,
@@ -188,25 +191,28 @@ def read_profile_form(
             topics.append(Topic(picked, names[picked].query))
     used = {topic.name.casefold() for topic in topics}
 
-    for raw_name, raw_query in _custom_rows(form):
+    for raw_name, raw_query, raw_like in _custom_rows(form):
         name, query = raw_name.strip(), raw_query.strip()
-        if not name and not query:
+        like = tuple(line.strip() for line in raw_like.splitlines() if line.strip())
+        if not name and not query and not like:
             continue
-        row = TopicInput(name, query)
-        if not query:
+        row = TopicInput(name, query, like="\n".join(like))
+        if not query and not like:
             row = replace(row, error="Type a query for this topic, or clear its name.")
+        elif not query and not name:
+            row = replace(row, error="Give this topic of example papers a name.")
         elif not _single_line(name) or len(name) > MAX_NAME_LENGTH:
             row = replace(
                 row, error=f"A topic name is one line of at most {MAX_NAME_LENGTH} characters."
             )
         elif (name or _default_name(query)).casefold() in used:
             row = replace(row, error="Another topic already has this name; give this one its own.")
-        else:
+        elif query:
             message, column = check_query(query)
             row = replace(row, error=message, column=column)
         result.topics.append(row)
         if row.error is None:
-            topics.append(Topic(name or _default_name(query), query))
+            topics.append(Topic(name or _default_name(query), query, like=like))
             used.add(topics[-1].name.casefold())
 
     if len(topics) > MAX_TOPICS:
@@ -254,7 +260,7 @@ def read_profile_form(
                 "send_time": result.send_time,
                 "max_papers": max_papers,
                 "trending": result.trending,
-                "topics": [{"name": t.name, "query": t.query} for t in topics],
+                "topics": [topic_table(t) for t in topics],
             },
             where="form",
         )
@@ -275,13 +281,17 @@ def _default_name(query: str) -> str:
     return query if len(query) <= 60 else query[:59].rstrip() + "…"
 
 
-def _custom_rows(form: Fields) -> list[tuple[str, str]]:
-    """Pair up the repeated `topic_name` / `topic_query` fields (the subscribe page has a
-    single query box and no name)."""
+def _custom_rows(form: Fields) -> list[tuple[str, str, str]]:
+    """Line up the repeated `topic_name` / `topic_query` / `topic_like` fields (the subscribe
+    page has a single query box, no name and no examples)."""
     names = list(form.get("topic_name", ()))
     queries = list(form.get("topic_query", ()))
-    names += [""] * (len(queries) - len(names))
-    return list(zip(names, queries, strict=False))[: MAX_TOPICS + 5]
+    likes = list(form.get("topic_like", ()))
+    rows = max(len(names), len(queries), len(likes))
+    names += [""] * (rows - len(names))
+    queries += [""] * (rows - len(queries))
+    likes += [""] * (rows - len(likes))
+    return list(zip(names, queries, likes, strict=True))[: MAX_TOPICS + 5]
 
 
 def cadence_phrase(cadence: str) -> str:

@@ -34,7 +34,7 @@
       var last = all[all.length - 1];
       var copy = last.cloneNode(true);
       var n = all.length + 1;
-      copy.querySelectorAll("input").forEach(function (input) {
+      copy.querySelectorAll("input, textarea").forEach(function (input) {
         var kind = input.name;
         input.value = "";
         input.id = kind + "-" + n;
@@ -43,7 +43,9 @@
       copy.querySelectorAll("label").forEach(function (label) {
         var kind = label.htmlFor.split("-")[0];
         label.htmlFor = kind + "-" + n;
-        label.textContent = "Topic " + n + (kind === "topic_name" ? " name" : " query");
+        label.textContent = "Topic " + n + (kind === "topic_name" ? " name"
+          : kind === "topic_like" ? ": papers like these (arXiv ids or titles, one a line)"
+          : " query");
       });
       copy.querySelectorAll(".field-error").forEach(function (el) { el.remove(); });
       rows.appendChild(copy);
