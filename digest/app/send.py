@@ -9,10 +9,13 @@ the due set for a scheduler tick. Per page, in this order:
 
 1. claim: one statement takes every delivery of the page nobody holds (`Ledger.claim_page`), so
    any number of senders, on any number of machines, split the work *before* anything is built;
-2. build the claimed editions against one shared index (the ledger read once for the page);
-3. prepare: one statement records what each edition carries, before anything is sent;
-4. compose each message just before it is queued (the queue is bounded: memory stays flat);
-5. record the server's answers in batches.
+2. read the page's history from the ledger (a couple of statements for the page);
+3. per chunk of `CHUNK` readers: build and compose each, handing the event loop back to the
+   connections between two readers; then one statement records what each edition carries
+   (prepare), before any of them is sent;
+4. queue the chunk for the connections while the next one is composed (one chunk ahead at
+   most: memory stays flat, and the connections never wait for a whole page to be built);
+5. record the server's answers in batches (`digest.app.send_results`).
 
 A template error stops the run before the first claim (the renderer test-renders at start), and
 a row becomes `sent` only once the server has accepted the message; see
@@ -26,17 +29,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal
 
 from digest.app.due import WorkPage, hand_send_pages
 from digest.app.edition import EditionBuilder
+from digest.app.send_events import OUTCOMES, Progress, SendEvent, SendSummary, check_sender
+from digest.app.send_results import Results
 from digest.app.tokens import Signer, digest_links
 from digest.deliver.dkim import DkimSigner
-from digest.deliver.headers import check_value, format_address
 from digest.deliver.message import OutgoingMessage, compose
-from digest.deliver.smtp import SendResult, SmtpPool, envelope_address
+from digest.deliver.smtp import SendResult, SmtpPool
 from digest.errors import DeliveryError, QueryError, StoreError
 from digest.inbound.verp import VerpCodec
 from digest.models import Edition, Subscriber
@@ -44,54 +47,14 @@ from digest.render import Renderer
 from digest.settings import Settings
 from digest.store import Store
 from digest.store.deliveries import Claim, Ledger, Result
-from digest.store.editions import settled
+from digest.store.editions import History, settled
 from digest.store.subscribers import count_mailable
 
 log = logging.getLogger(__name__)
-EventKind = Literal[
-    "start", "sent", "skipped", "deferred", "failed", "bounced", "unchanged", "held", "resumed"
-]
-OUTCOMES = ("sent", "skipped", "deferred", "failed", "bounced")
-
-
-@dataclass
-class SendSummary:
-    """What this run did (a dry run: what it would do). Readers already served are not counted."""
-
-    sent: int = 0
-    skipped: int = 0
-    deferred: int = 0
-    failed: int = 0
-    bounced: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-    @property
-    def nothing_accepted(self) -> bool:
-        """There were messages to hand over and the server took none: it is down (or refuses
-        every connection). Cron, monitors and alerts must see this as a failure; a partial
-        success is not one."""
-        return self.sent == 0 and self.deferred > 0
-
-
-@dataclass(frozen=True, slots=True)
-class SendEvent:
-    """One step of the run for a progress display. `start` carries the number of readers
-    considered (when known); every reader then yields one event: an outcome, `unchanged`
-    (already served) or `held` (another sender holds it: `error` is "live" when that sender is
-    provably alive, "unknown" when only its lease, `[smtp] claim_lease_seconds`, can tell).
-    `resumed` carries in `total` how many claims were taken over from senders that died."""
-
-    kind: EventKind
-    email: str | None = None
-    edition: date | None = None
-    error: str | None = None
-    attempts: int = 0
-    total: int | None = None
-
-
-Progress = Callable[[SendEvent], None]
+__all__ = ["SendEvent", "SendSummary", "check_sender", "send_editions"]
+# Readers built, composed and prepared (one ledger statement) together, then queued while the
+# next ones are composed. Small enough that a chunk of ~40 KB messages stays a few MB.
+CHUNK = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,20 +70,6 @@ class _Job:
     @property
     def data(self) -> bytes:
         return self.message.data
-
-
-def check_sender(settings: Settings) -> None:
-    """Fail before the first claim when the sender settings cannot make a valid message:
-    otherwise every reader would be marked failed for the operator's typo."""
-    sender = settings.sender
-    format_address(sender.from_name, sender.from_address, field="[sender] from_address")
-    envelope_address(sender.from_address, role="[sender] from_address")
-    if sender.reply_to:
-        format_address(None, sender.reply_to, field="[sender] reply_to")
-    if sender.unsubscribe_mailto:
-        format_address(None, sender.unsubscribe_mailto, field="[sender] unsubscribe_mailto")
-    check_value("[sender] list_id", sender.list_id)
-    check_value("[digest] list_name", settings.digest.list_name)
 
 
 class _Run:
@@ -146,8 +95,7 @@ class _Run:
         self.lease = timedelta(seconds=settings.smtp.claim_lease_seconds)
         self.ledger: Ledger | None = None
         self._progress = progress
-        self._pending: list[tuple[Result, str]] = []  # results not yet written, with the address
-        self._flush_soon = False
+        self.results: Results | None = None
         # Whether any edition built had new papers to choose from (None: none built yet).
         self.had_candidates: bool | None = None
 
@@ -162,32 +110,10 @@ class _Run:
     def on_result(self, result: SendResult[_Job]) -> None:
         job = result.item
         address = job.email if result.outcome == "bounced" else None
-        self.finish(
+        assert self.results is not None
+        self.results.add(
             Result(job.claim, result.outcome, result.attempts, result.error, address), job.email
         )
-
-    def finish(self, result: Result, email: str) -> None:
-        """Results are written at the next turn of the event loop: those that arrive together
-        (many connections finishing at once) share one statement, and none waits longer than
-        the loop takes to come round, so a crash loses no more than what was in flight."""
-        self._pending.append((result, email))
-        if not self._flush_soon:
-            self._flush_soon = True
-            asyncio.get_running_loop().call_soon(self.flush)
-
-    def flush(self) -> None:
-        self._flush_soon = False
-        pending, self._pending = self._pending, []
-        if not pending:
-            return
-        assert self.ledger is not None
-        self.ledger.record([result for result, _ in pending])
-        for result, email in pending:
-            self.report(
-                SendEvent(
-                    result.outcome, email, result.claim.edition, result.error, result.attempts
-                )
-            )
 
     async def heartbeat(self) -> None:
         """Renew this process's claims while it lives (see the crash rule in
@@ -219,6 +145,7 @@ class _Run:
             await self._produce(None, work)
             return
         self.ledger = Ledger(self.store, lease=self.lease)
+        self.results = Results(self.ledger, self.report, every=self.settings.smtp.concurrency // 4)
         pool: SmtpPool[_Job] = SmtpPool(
             self.settings, self.on_result, self.dkim, envelope_sender=self._envelope_sender()
         )
@@ -236,7 +163,7 @@ class _Run:
             with contextlib.suppress(asyncio.CancelledError):
                 await chores
             try:
-                self.flush()
+                self.results.flush()
             finally:
                 self.ledger.close()
 
@@ -249,27 +176,46 @@ class _Run:
         return lambda job: codec.address(job.claim.delivery_id)
 
     async def _produce(self, pool: SmtpPool[_Job] | None, work: Iterable[WorkPage]) -> None:
+        """Compose chunk after chunk while a feeder hands the previous one to the connections."""
+        chunks: asyncio.Queue[list[_Job] | None] = asyncio.Queue(maxsize=1)
+        feeder = asyncio.create_task(self._feed(pool, chunks)) if pool is not None else None
         builder: EditionBuilder | None = None
-        for page in work:
-            if self.stop.is_set():
-                return
-            for bad in page.unschedulable:
-                self.unservable(bad.subscriber_id, bad.email, bad.edition, bad.reason)
-            claimed = self._claim(page.editions)
-            if not claimed:
-                continue
-            builder = builder or EditionBuilder(self.store, self.settings, now=self.now)
-            history = builder.histories([(s, day) for s, day, _ in claimed])
-            built: list[tuple[Subscriber, Edition, Claim | None]] = []
-            for subscriber, day, claim in claimed:
-                try:
-                    edition = builder.build(subscriber, day, history[subscriber.id])
-                except QueryError as exc:  # a stored topic query that no longer parses
-                    self._fail(claim, subscriber, day, str(exc))
+        try:
+            for page in work:
+                if self.stop.is_set():
+                    return
+                for bad in page.unschedulable:
+                    self.unservable(bad.subscriber_id, bad.email, bad.edition, bad.reason)
+                claimed = self._claim(page.editions)
+                if not claimed:
                     continue
-                built.append((subscriber, edition, claim))
-                self.had_candidates = bool(self.had_candidates) or bool(edition.candidate_count)
-            await self._send_page(pool, built)
+                builder = builder or EditionBuilder(self.store, self.settings, now=self.now)
+                history = builder.histories([(s, day) for s, day, _ in claimed])
+                for start in range(0, len(claimed), CHUNK):
+                    if self.stop.is_set():
+                        self._give_back_unbuilt(claimed[start:])
+                        return
+                    jobs = await self._compose_chunk(
+                        builder, history, claimed[start : start + CHUNK], live=pool is not None
+                    )
+                    if jobs and feeder is not None:
+                        await _hand_over(chunks, feeder, jobs)
+        finally:
+            if feeder is not None:
+                if not feeder.done():
+                    await chunks.put(None)
+                await feeder
+
+    async def _feed(
+        self, pool: SmtpPool[_Job] | None, chunks: asyncio.Queue[list[_Job] | None]
+    ) -> None:
+        assert pool is not None
+        while (jobs := await chunks.get()) is not None:
+            for job in jobs:
+                if self.stop.is_set():
+                    self._give_back(job.claim, job.email)
+                else:
+                    await pool.push(job)
 
     def _claim(
         self, editions: Sequence[tuple[Subscriber, date]]
@@ -286,9 +232,9 @@ class _Run:
         if page.taken_over:
             self.report(SendEvent("resumed", total=page.taken_over))
         for kind, ids, detail in (
-            ("held", page.live, "live"),
-            ("held", page.unknown, "unknown"),
-            ("unchanged", page.done, None),
+            ("held", set(page.live), "live"),
+            ("held", set(page.unknown), "unknown"),
+            ("unchanged", set(page.done), None),
         ):
             for subscriber, day in editions:
                 if subscriber.id in ids:
@@ -306,58 +252,95 @@ class _Run:
         if claim is None:
             self.report(SendEvent("failed", subscriber.email, day, reason))
         else:
-            self.finish(Result(claim, "failed", error=reason), subscriber.email)
+            assert self.results is not None
+            self.results.keep(Result(claim, "failed", error=reason), subscriber.email)
 
-    async def _send_page(
-        self, pool: SmtpPool[_Job] | None, built: list[tuple[Subscriber, Edition, Claim | None]]
-    ) -> None:
+    async def _compose_chunk(
+        self,
+        builder: EditionBuilder,
+        history: dict[int, History],
+        claimed: Sequence[tuple[Subscriber, date, Claim | None]],
+        *,
+        live: bool,
+    ) -> list[_Job]:
+        """Build and compose a chunk, prepare it in the ledger; the jobs ready to queue."""
         empty_ok = self.settings.digest.send_empty
-        messages: list[tuple[Subscriber, Edition, Claim | None, OutgoingMessage | None]] = []
-        for subscriber, edition, claim in built:
-            if edition.is_empty and not empty_ok:
-                messages.append((subscriber, edition, claim, None))
-                continue
+        built: list[tuple[Subscriber, Edition, Claim | None, OutgoingMessage | None]] = []
+        for subscriber, day, claim in claimed:
+            if self.results is not None and self.results.broken is not None:
+                raise self.results.broken
             try:
-                links = digest_links(
-                    self.settings,
-                    self.signer,
-                    subscriber.public_id,
-                    [m.paper.id for m in edition.papers],
-                    edition=edition.date,
-                )
-                composed = compose(
-                    edition, self.settings, links, renderer=self.renderer, now=self.now
-                )
-            except DeliveryError as exc:  # this reader's address or name; the sender was checked
-                self._fail(claim, subscriber, edition.date, str(exc))
+                edition = builder.build(subscriber, day, history[subscriber.id])
+            except QueryError as exc:  # a stored topic query that no longer parses
+                self._fail(claim, subscriber, day, str(exc))
                 continue
-            messages.append((subscriber, edition, claim, composed))
+            self.had_candidates = bool(self.had_candidates) or bool(edition.candidate_count)
+            message = None
+            if not edition.is_empty or empty_ok:
+                try:
+                    message = self._compose(subscriber, edition)
+                except DeliveryError as exc:  # this reader's address or name
+                    self._fail(claim, subscriber, edition.date, str(exc))
+                    continue
+            built.append((subscriber, edition, claim, message))
+            if live:
+                await asyncio.sleep(0)  # the connections' answers are read between two readers
         if self.ledger is not None:
             self.ledger.prepare(
-                [(c, e, m.message_id if m else None) for _, e, c, m in messages if c is not None]
+                [(c, e, m.message_id if m else None) for _, e, c, m in built if c is not None]
             )
-        for subscriber, edition, claim, message in messages:
+        jobs: list[_Job] = []
+        for subscriber, edition, claim, message in built:
             if message is None:  # nothing new, and send_empty is off
                 if claim is None:
                     self.report(SendEvent("skipped", subscriber.email, edition.date))
                 else:
-                    self.finish(Result(claim, "skipped"), subscriber.email)
-            elif pool is None or claim is None:
+                    assert self.results is not None
+                    self.results.keep(Result(claim, "skipped"), subscriber.email)
+            elif not live or claim is None:
                 self.report(SendEvent("sent", subscriber.email, edition.date))
             else:
-                if self.stop.is_set():
-                    self._give_back(claim, subscriber.email)
-                    continue
-                await pool.push(_Job(message, claim, subscriber.email))
-                await asyncio.sleep(0)  # let the connections run between renders
-        if self.ledger is not None:
-            self.flush()  # the page's skipped and failed ones, with whatever came back
+                jobs.append(_Job(message, claim, subscriber.email))
+        if self.results is not None:
+            self.results.flush()  # the chunk's skipped and failed ones, with what came back
+        return jobs
+
+    def _compose(self, subscriber: Subscriber, edition: Edition) -> OutgoingMessage:
+        links = digest_links(
+            self.settings,
+            self.signer,
+            subscriber.public_id,
+            [m.paper.id for m in edition.papers],
+            edition=edition.date,
+        )
+        return compose(edition, self.settings, links, renderer=self.renderer, now=self.now)
 
     def _give_back(self, claim: Claim, email: str) -> None:
         """A claim made before a stop was asked for, never queued: given back at once."""
         assert self.ledger is not None
         self.ledger.release([claim], "released: sender stopped")
         self.report(SendEvent("deferred", email, claim.edition, "stopped"))
+
+    def _give_back_unbuilt(self, claimed: Sequence[tuple[Subscriber, date, Claim | None]]) -> None:
+        """The rest of a page claimed before a stop was asked for: given back in one statement."""
+        claims = [(s, c) for s, _, c in claimed if c is not None]
+        if self.ledger is not None and claims:
+            self.ledger.release([c for _, c in claims], "released: sender stopped")
+        for subscriber, claim in claims:
+            self.report(SendEvent("deferred", subscriber.email, claim.edition, "stopped"))
+
+
+async def _hand_over(
+    chunks: asyncio.Queue[list[_Job] | None], feeder: asyncio.Task[None], jobs: list[_Job]
+) -> None:
+    """Queue a chunk for the feeder; if the feeder died (the pool broke), raise its error
+    instead of waiting for room that will never come."""
+    put = asyncio.ensure_future(chunks.put(jobs))
+    await asyncio.wait({put, feeder}, return_when=asyncio.FIRST_COMPLETED)
+    if not put.done():
+        put.cancel()
+        feeder.result()
+        raise RuntimeError("the SMTP feeder stopped early")
 
 
 async def send_editions(
