@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from digest.store import open_store
 from digest.store.schema import DeliveryRow
-from tests.conftest import ROOT
+from tests.conftest import ON_POSTGRES, ROOT
 from tests.delivery_support import ingest, paper, postgres_url  # noqa: F401 (a fixture)
 from tests.scale_support import CountingHandler, add_many
 from tests.schedule_support import base_env
@@ -27,6 +27,11 @@ SENDERS = 3
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    ON_POSTGRES,
+    reason="makes its own PostgreSQL database whatever the stores run on: it runs once, in the "
+    "run with SQLite stores",
+)
 @pytest.mark.timeout(900)
 def test_three_senders_on_one_postgresql_database_send_each_digest_exactly_once(
     request: pytest.FixtureRequest,
