@@ -65,6 +65,18 @@ def test_send_exits_75_when_the_server_is_down(
     assert "no message was accepted (2 deferred)" in captured.err
 
 
+def test_a_retry_after_the_server_was_down_is_not_called_a_takeover(
+    readers: None, write_config: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["--config", str(write_config(_closed_port())), "send"]) == NOT_ACCEPTED
+    capsys.readouterr()
+    with SmtpServer(RecordingHandler()) as server:
+        assert run(["--config", str(write_config(server.port)), "send", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["sent"] == 2
+    assert "taken over" not in captured.err  # deferred editions are retries; nobody died
+
+
 def test_partial_success_exits_0(
     readers: None, write_config: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

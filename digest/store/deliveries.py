@@ -139,11 +139,19 @@ class Ledger:
                     (DeliveryRow.status == "queued") & DeliveryRow.claimed_by.in_(dead)
                 )
             # SKIP LOCKED: a row another sender is taking right now is simply not ours.
-            chosen = select(DeliveryRow.id).where(*here, takeable).with_for_update(skip_locked=True)
+            chosen = list(
+                session.execute(
+                    select(DeliveryRow.id, DeliveryRow.status)
+                    .where(*here, takeable)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            # A deferred row is this edition's retry; only a queued one was another's claim.
+            result.taken_over += sum(1 for _, status in chosen if status == "queued")
             taken = list(
                 session.execute(
                     update(DeliveryRow)
-                    .where(DeliveryRow.id.in_(chosen), takeable)
+                    .where(DeliveryRow.id.in_([delivery_id for delivery_id, _ in chosen]), takeable)
                     .values(status="queued", last_error=None, **owned)
                     .returning(DeliveryRow.id, DeliveryRow.subscriber_id)
                 )
@@ -156,7 +164,6 @@ class Ledger:
                 )
             for delivery_id, subscriber_id in taken:
                 result.claims[subscriber_id] = Claim(delivery_id, subscriber_id, day)
-            result.taken_over += sum(1 for _ in taken)
             left = [i for i in rest if i not in result.claims]
             if not left:
                 return
