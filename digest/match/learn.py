@@ -256,24 +256,8 @@ def rerank(
     # (-score, paper id, Match): a new Match is made only for what is returned
     ranked: list[tuple[float, str, Match]] = []
     seen = {match.paper.id for match in matches}
-    # Per rated paper, only the matches among its neighbours are visited (a set intersection
-    # in C): most matches are near no rated paper and keep their score.
-    up_sum: dict[str, float] = {}
-    up_best: dict[str, float] = {}
-    for paper, near in zip(liked, up_maps, strict=True):
-        for pid in seen & keys(paper.id):
-            sim = near[pid]
-            up_sum[pid] = up_sum.get(pid, 0.0) + sim
-            if sim > up_best.get(pid, 0.0):
-                up_best[pid] = sim
-    down_sum: dict[str, float] = {}
-    down_best: dict[str, float] = {}
-    for paper, near in zip(disliked, down_maps, strict=True):
-        for pid in seen & keys(paper.id):
-            sim = near[pid]
-            down_sum[pid] = down_sum.get(pid, 0.0) + sim
-            if sim > down_best.get(pid, 0.0):
-                down_best[pid] = sim
+    up_sum, up_best = _similarities(liked, up_maps, seen, keys)
+    down_sum, down_best = _similarities(disliked, down_maps, seen, keys)
     for match in matches:
         pid = match.paper.id
         if pid in refused:
@@ -324,6 +308,26 @@ def rerank(
         match if match.score == -neg else Match(match.paper, -neg, *_rest(match))
         for neg, _pid, match in ranked[:limit]
     ]
+
+
+def _similarities(
+    rated: Sequence[Paper],
+    maps: Sequence[dict[str, float]],
+    seen: set[str],
+    neighbours: Callable[[str], frozenset[str]],
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Per match near any of `rated`: the sum and the best of its cosines to them. Per rated
+    paper only the matches among its neighbours are visited (a set intersection in C): most
+    matches are near no rated paper and keep their score."""
+    total: dict[str, float] = {}
+    best: dict[str, float] = {}
+    for paper, near in zip(rated, maps, strict=True):
+        for pid in seen & neighbours(paper.id):
+            sim = near[pid]
+            total[pid] = total.get(pid, 0.0) + sim
+            if sim > best.get(pid, 0.0):
+                best[pid] = sim
+    return total, best
 
 
 def _rest(match: Match) -> tuple[tuple[str, ...], tuple[MatchReason, ...], tuple[str, ...]]:
