@@ -206,7 +206,11 @@ def populate(url: str, readers: int) -> None:
         upsert_papers(session, papers, now - timedelta(hours=1))
     for start in range(0, readers, 500):
         with store.session() as session:
-            import_batch(session, profiles[start : start + 500], now - timedelta(days=30))
+            import_batch(
+                session,
+                [(p, "active") for p in profiles[start : start + 500]],
+                now - timedelta(days=30),
+            )
     store.dispose()
 
 

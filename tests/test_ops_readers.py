@@ -147,6 +147,39 @@ def test_export_in_toml_is_read_back_by_import(
     assert moved_list == json.loads(operator.ok("subscribers", "list", "--json"))
 
 
+def test_readers_who_left_stay_gone_when_an_export_moves_to_another_install(
+    operator: Operator, tmp_path: Path
+) -> None:
+    operator.ok("subscribers", "unsubscribe", "reader1@example.org")
+    moved = tmp_path / "moved.toml"
+    moved.write_text(operator.ok("subscribers", "export"), encoding="utf-8")
+    assert 'status = "unsubscribed"' in moved.read_text(encoding="utf-8")
+    other = tmp_path / "other.toml"
+    other.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "other.db"}"\n', encoding="utf-8")
+    assert run(["--config", str(other), "subscribers", "import", str(moved)]) == 0
+    assert run(["--config", str(other), "subscribers", "list", "--json"]) == 0
+    out = operator.capsys.readouterr().out
+    statuses = {r["email"]: r["status"] for r in json.loads(out[out.index("[") :])}
+    assert statuses == {
+        "reader0@example.org": "active",
+        "reader1@example.org": "unsubscribed",
+        "reader2@example.org": "active",
+    }
+
+
+def test_a_status_other_than_the_known_ones_is_refused_naming_its_line(
+    operator: Operator, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('email = "x@example.org"\nstatus = "gone"\n', encoding="utf-8")
+    code, out, err = operator("subscribers", "import", str(bad))
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f'error: {bad}:2: status: expected one of "active", "pending", "unsubscribed", '
+        "\"bounced\", got 'gone'"
+    ]
+
+
 def test_export_streams_in_pages(operator: Operator, store: Store, monkeypatch: Any) -> None:
     from digest.app import readers
 

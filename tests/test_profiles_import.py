@@ -110,7 +110,8 @@ def test_a_batch_follows_the_one_at_a_time_rules(store: Store) -> None:
         profile("NEW@example.org", name="Again"),
     ]
     with store.session() as session:
-        assert import_batch(session, batch, NOW) == [True, False, False, True, False]
+        entries = [(p, "active") for p in batch]
+        assert import_batch(session, entries, NOW) == [True, False, False, True, False]
     with store.session() as session:
         found = {s.email.casefold(): s for s in repo.list_subscribers(session)}
     assert {email: s.status for email, s in found.items()} == {

@@ -65,11 +65,10 @@ def exported_toml(item: Exported) -> str:
     """One `[[subscribers]]` table that `digest subscribers import` reads back."""
     data = exported_json(item)
     lines = [
-        f"# status {data['status']}, joined {data['created_at']}, "
-        f"{len(item.deliveries)} edition(s) in the ledger",
+        f"# joined {data['created_at']}, {len(item.deliveries)} edition(s) in the ledger",
         "[[subscribers]]",
     ]
-    for key in ("email", "name", "timezone", "cadence", "send_time"):
+    for key in ("email", "status", "name", "timezone", "cadence", "send_time"):
         if data[key] is not None:
             lines.append(f"{key} = {_toml(data[key])}")
     for key in ("max_papers", "min_upvotes", "trending"):

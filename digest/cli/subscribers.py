@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -14,7 +14,7 @@ from digest.cli.app import AppContext, cli, pass_app, print_json
 from digest.models import Profile, Subscriber, Topic
 from digest.profiles.stream import iter_profiles
 from digest.store.profile_import import import_batch
-from digest.store.subscribers import list_subscribers
+from digest.store.subscribers import Status, list_subscribers
 
 # Profiles per transaction: large enough that a commit is rare, small enough for an `IN` list.
 IMPORT_BATCH = 500
@@ -52,7 +52,7 @@ def import_(app: AppContext, path: Path) -> None:
     """
     now = datetime.now(UTC)
     created = updated = rejected = 0
-    batch: list[Profile] = []
+    batch: list[tuple[Profile, Status]] = []
 
     def store_batch() -> None:
         nonlocal created, updated
@@ -68,7 +68,7 @@ def import_(app: AppContext, path: Path) -> None:
             rejected += 1
             continue
         assert result.profile is not None
-        batch.append(result.profile)
+        batch.append((result.profile, cast(Status, result.status)))
         if len(batch) >= IMPORT_BATCH:
             store_batch()
     if batch:

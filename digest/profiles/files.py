@@ -18,14 +18,20 @@ from digest.errors import ProfileError
 from digest.models import Profile
 from digest.profiles.validate import InvalidField, PathKey, validate_profile
 
+# What `status = …` may say: where the reader stands, for `digest subscribers import` (an
+# export keeps it, so moving an install does not mail again the readers who left).
+STATUSES = ("active", "pending", "unsubscribed", "bounced")
+
 
 @dataclass(frozen=True, slots=True)
 class ProfileResult:
-    """One profile read from `source`: either `profile` or the `error` that rejected it."""
+    """One profile read from `source`: either `profile` (with the reader's `status`) or the
+    `error` that rejected it."""
 
     source: Path
     profile: Profile | None = None
     error: ProfileError | None = None
+    status: str = "active"
 
 
 def profile_files(path: Path) -> list[Path]:
@@ -80,8 +86,15 @@ def parse_text(file: Path, text: str, first_line: int = 1) -> list[ProfileResult
         return locator.line(path) + shift
 
     def check(table: Mapping[str, Any], base: PathKey) -> ProfileResult:
+        status = table.get("status", "active")
+        if status not in STATUSES:
+            where = locate((*base, "status"))
+            wanted = ", ".join(f'"{s}"' for s in STATUSES)
+            message = f"status: expected one of {wanted}, got {status!r}"
+            return ProfileResult(file, error=ProfileError(f"{file}:{where}: {message}"))
+        fields = {key: value for key, value in table.items() if key != "status"}
         try:
-            return ProfileResult(file, profile=validate_profile(table, base))
+            return ProfileResult(file, profile=validate_profile(fields, base), status=status)
         except InvalidField as bad:
             return ProfileResult(
                 file, error=ProfileError(f"{file}:{locate(bad.path)}: {bad.message}")

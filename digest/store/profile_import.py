@@ -3,7 +3,9 @@
 One profile at a time costs ~5 statements and a commit each, which made 100,000 profiles take
 minutes; a batch looks up its addresses and their suppressions in two queries and writes its
 rows in one flush. The rules are `subscribers.import_profile`'s: imported readers are active,
-except that an unsubscribed, bounced or suppressed address stays so.
+except that an unsubscribed, bounced or suppressed address stays so. A new reader takes the
+status the file gives (`status = "unsubscribed"` in an export from another install): moving
+an install must not mail again the readers who left.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from digest.store.schema import SubscriberRow, SuppressionRow, TopicRow
 from digest.store.subscribers import Status, apply_profile, email_key
 
 
-def import_batch(session: Session, profiles: Sequence[Profile], now: datetime) -> list[bool]:
-    """Create or update each profile; True where it created a subscriber. A later profile with
-    the same address as an earlier one in the batch updates it, as a later import would."""
-    keys = {email_key(p.email) for p in profiles}
+def import_batch(
+    session: Session, entries: Sequence[tuple[Profile, Status]], now: datetime
+) -> list[bool]:
+    """Create or update each profile, with the status its file gives (which only a new reader
+    takes); True where it created a subscriber. A later profile with the same address as an
+    earlier one in the batch updates it, as a later import would."""
+    keys = {email_key(p.email) for p, _ in entries}
     rows = {
         row.email_key: row
         for row in session.scalars(
@@ -37,19 +42,19 @@ def import_batch(session: Session, profiles: Sequence[Profile], now: datetime) -
     )
     created: list[bool] = []
     fresh: dict[str, tuple[Profile, Status]] = {}  # new addresses, inserted together below
-    for profile in profiles:
+    for profile, given in entries:
         key = email_key(profile.email)
         row = rows.get(key)
         if row is not None:
             apply_profile(row, profile)
             row.updated_at = now
-            if row.status == "pending":
+            if row.status == "pending" and given == "active":
                 row.status = "active"
                 row.confirmed_at = row.confirmed_at or now
             created.append(False)
             continue
         created.append(key not in fresh)
-        fresh[key] = (profile, "bounced" if key in suppressed else "active")
+        fresh[key] = (profile, "bounced" if key in suppressed else given)
     session.flush()
     if fresh:
         _insert(session, fresh, now)
@@ -76,6 +81,7 @@ def _insert(session: Session, fresh: dict[str, tuple[Profile, Status]], now: dat
             "created_at": now,
             "updated_at": now,
             "confirmed_at": now if status == "active" else None,
+            "unsubscribed_at": now if status == "unsubscribed" else None,
         }
         for key, (profile, status) in fresh.items()
     ]
