@@ -149,6 +149,14 @@ def test_human_output(cli: Cli, tmp_path: Path) -> None:
     assert "Socratic-Zero" in out and "alibaba-inc" in out
 
 
+def test_a_source_with_no_papers_is_stored_as_read_with_a_warning(cli: Cli, tmp_path: Path) -> None:
+    header_only = tmp_path / "header.txt"
+    header_only.write_text("Daily Papers\n\nOct 17\n", encoding="utf-8")
+    code, out, err = cli("ingest", str(header_only), "--format", "hf-text")
+    assert code == 0 and "0 papers read" in out
+    assert err.splitlines() == [f"warning: {header_only}: no papers found in this source"]
+
+
 def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     """name → (ingest arguments, text the error line must contain)."""
     (tmp_path / "empty.txt").write_bytes(b"")

@@ -83,6 +83,9 @@ def _read_each(
         except SourceError as exc:
             reads.append(_Read(_name(spec), started, clock(), [], str(exc)))
             break
+        if not papers:
+            # Read fine but empty: a header-only page or a feed with no entries is worth a word.
+            log.warning("%s: no papers found in this source", _name(spec))
         reads.append(_Read(_name(spec), started, clock(), papers))
     return reads
 
