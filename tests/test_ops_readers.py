@@ -172,7 +172,7 @@ def test_a_status_other_than_the_known_ones_is_refused_naming_its_line(
 ) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('email = "x@example.org"\nstatus = "gone"\n', encoding="utf-8")
-    code, out, err = operator("subscribers", "import", str(bad))
+    code, _out, err = operator("subscribers", "import", str(bad))
     assert code == 2
     assert err.strip().splitlines() == [
         f'error: {bad}:2: status: expected one of "active", "pending", "unsubscribed", '
