@@ -189,9 +189,9 @@ def _wrapped(text: str) -> tuple[str, ...]:
     return tuple(textwrap.wrap(text, TEXT_WIDTH - 3, break_long_words=False)) or ("",)
 
 
-# bench/caches.py: 1,392 msg/s with it, 1,178 without (+18% CPU/msg): a paper comes with several
+# bench/caches.py: 1,671 msg/s with it, 1,484 without (+13% CPU/msg): a paper comes with several
 # sets of reasons (a card each), its title and abstract are tokenised once per process.
-_text_spans = lru_cache(maxsize=2048)(TextSpans)
+_text_spans = lru_cache(maxsize=1024)(TextSpans)  # ~8 KB each: 8 MB at most
 
 
 def highlight_spans(text: str, terms: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
