@@ -57,6 +57,7 @@ VARIANTS: dict[str, Callable[[Renderer], None]] = {
     "fragments": _no_fragments,
     "mime memos": _no_mime_memos,
     "abstract": _plain(context, "trim_abstract", "_wrapped"),
+    "text spans": _plain(context, "_text_spans"),
 }
 
 

@@ -81,19 +81,54 @@ def test_the_post_needs_the_csrf_field(site: Site, public_id: str) -> None:
 
 def test_forged_expired_and_other_purpose_tokens_are_refused(site: Site, public_id: str) -> None:
     client = site.client()
-    forged = link(site, public_id)[:-3] + "AAA"
-    manage = f"/feedback/{site.token(Purpose.MANAGE, public_id)}"
-    value = "\n".join((public_id, "p1", "up"))
-    old = f"/feedback/{expired_token(Purpose.FEEDBACK, value, age_days=400)}"
+    token, query = link(site, public_id).split("?")
+    forged = f"{token[:-3]}AAA?{query}"
+    manage = f"/feedback/{site.token(Purpose.MANAGE, public_id)}?rating=up"
+    value = "\n".join((public_id, "p1"))
+    old = f"/feedback/{expired_token(Purpose.FEEDBACK, value, age_days=400)}?rating=up"
     for path in (forged, manage, old):
         assert client.get(path).status_code in (400, 410)  # 410: expired
+        assert client.post(path, data={"csrf_token": "0" * 64}).status_code != 200
     assert held(site) == {}
 
 
+@pytest.mark.parametrize("query", ["", "?rating=sideways", "?rating=clear", "?rating="])
+def test_a_link_without_a_rating_it_may_record_is_refused(
+    site: Site, public_id: str, query: str
+) -> None:
+    client = site.client()
+    path = link(site, public_id).split("?")[0] + query
+    assert client.get(path).status_code == 400
+    token = csrf_token(client.get(link(site, public_id)).text)
+    assert client.post(path, data={"csrf_token": token}).status_code == 400
+    assert held(site) == {}
+
+
+def test_one_signature_serves_both_links_of_a_paper_and_no_other_paper(site: Site) -> None:
+    links = digest_links(site.settings, site.signer, "reader-1", ["p1", "p2"]).feedback
+    assert links["p1"].more.split("?") == [links["p1"].less.split("?")[0], "rating=up"]
+    assert links["p1"].less.endswith("?rating=down")
+    assert links["p1"].more.split("?")[0] != links["p2"].more.split("?")[0]
+
+
+@pytest.mark.parametrize("rating", ["up", "down"])
+def test_links_mailed_with_the_rating_signed_keep_recording_that_rating(
+    site: Site, public_id: str, rating: str
+) -> None:
+    client = site.client()
+    value = "\n".join((public_id, "p1", rating))
+    path = f"/feedback/{site.signer.sign_once(Purpose.FEEDBACK, value)}"
+    token = csrf_token(client.get(path).text)
+    other = "down" if rating == "up" else "up"
+    done = client.post(f"{path}?rating={other}", data={"csrf_token": token})
+    assert done.status_code == 200
+    assert held(site) == {"p1": rating}  # the signed rating, not the unsigned one
+
+
 def test_a_link_for_a_paper_or_reader_that_is_gone_is_refused(site: Site, public_id: str) -> None:
-    path = f"/feedback/{sign_feedback(site.signer, public_id, 'no-such-paper', 'up')}"
+    path = f"/feedback/{sign_feedback(site.signer, public_id, 'no-such-paper')}?rating=up"
     assert site.client().get(path).status_code == 400
-    ghost = f"/feedback/{sign_feedback(site.signer, 'deleted-reader', 'p1', 'up')}"
+    ghost = f"/feedback/{sign_feedback(site.signer, 'deleted-reader', 'p1')}?rating=up"
     assert site.client().get(ghost).status_code == 400
 
 

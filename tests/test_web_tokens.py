@@ -131,7 +131,7 @@ ROUTES = {
     Purpose.MANAGE: "/preferences/{}",
     Purpose.UNSUBSCRIBE: "/unsubscribe/{}",
     Purpose.EDITION: "/editions/{}",
-    Purpose.FEEDBACK: "/feedback/{}",
+    Purpose.FEEDBACK: "/feedback/{}?rating=up",  # a bad token, not a missing rating
 }
 
 

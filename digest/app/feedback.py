@@ -68,10 +68,11 @@ class FeedbackLink:
     rating: RatingValue
 
 
-def open_link(store: Store, signer: Signer, token: str) -> FeedbackLink:
-    """Check a feedback link (changes nothing: mail scanners open links). TokenError when it
-    is forged or expired, or its reader or paper is gone."""
-    public_id, paper_id, rating = verify_feedback(signer, token)
+def open_link(store: Store, signer: Signer, token: str, rating: str | None) -> FeedbackLink:
+    """Check a feedback link, its token and its `rating` ("up" or "down"; changes nothing: mail
+    scanners open links). TokenError when it is forged or expired, names no valid rating, or
+    its reader or paper is gone."""
+    public_id, paper_id, rating = verify_feedback(signer, token, rating)
     with store.session() as session:
         subscriber = get_by_public_id(session, public_id)
         paper = find_paper(session, paper_id)
@@ -81,9 +82,11 @@ def open_link(store: Store, signer: Signer, token: str) -> FeedbackLink:
         return FeedbackLink(subscriber, paper, value)
 
 
-def rate_by_link(store: Store, signer: Signer, token: str, *, now: datetime) -> FeedbackLink:
+def rate_by_link(
+    store: Store, signer: Signer, token: str, rating: str | None, *, now: datetime
+) -> FeedbackLink:
     """Record what a feedback link asks for (on the page's POST). Idempotent."""
-    link = open_link(store, signer, token)
+    link = open_link(store, signer, token, rating)
     with store.session() as session:
         set_rating(session, link.subscriber.id, link.paper.id, link.rating, now)
     return link

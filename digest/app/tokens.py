@@ -117,13 +117,12 @@ def digest_links(
     (the papers of the reader's edition)."""
     base = settings.site.base_url
     browser = f"{base}/editions/{edition_token(signer, public_id, edition)}" if edition else None
-    feedback = {
-        paper_id: FeedbackLinks(
-            more=f"{base}/feedback/{sign_feedback(signer, public_id, paper_id, 'up')}",
-            less=f"{base}/feedback/{sign_feedback(signer, public_id, paper_id, 'down')}",
-        )
-        for paper_id in paper_ids
-    }
+    feedback = {}
+    for paper_id in paper_ids:
+        # One signature per paper: both links name the same reader and paper (whoever holds
+        # one holds the other), so the rating rides outside the signed part.
+        url = f"{base}/feedback/{sign_feedback(signer, public_id, paper_id)}"
+        feedback[paper_id] = FeedbackLinks(more=f"{url}?rating=up", less=f"{url}?rating=down")
     return DigestLinks(
         manage=f"{base}/preferences/{signer.sign(Purpose.MANAGE, public_id)}",
         unsubscribe=f"{base}/unsubscribe/{signer.sign(Purpose.UNSUBSCRIBE, public_id)}",
@@ -133,16 +132,24 @@ def digest_links(
 
 
 _FEEDBACK_SEP = "\n"  # never part of a public id, a paper id or a rating
+RATINGS = ("up", "down")
 
 
-def sign_feedback(signer: Signer, public_id: str, paper_id: str, rating: str) -> str:
-    """A FEEDBACK token: this reader, this paper, this rating, signed and dated."""
-    return signer.sign_once(Purpose.FEEDBACK, _FEEDBACK_SEP.join((public_id, paper_id, rating)))
+def sign_feedback(signer: Signer, public_id: str, paper_id: str) -> str:
+    """A FEEDBACK token: this reader may rate this paper (either way), signed and dated. The
+    link adds `?rating=up` or `?rating=down`."""
+    return signer.sign_once(Purpose.FEEDBACK, _FEEDBACK_SEP.join((public_id, paper_id)))
 
 
-def verify_feedback(signer: Signer, token: str) -> tuple[str, str, str]:
-    """(public id, paper id, rating) of a FEEDBACK token, or TokenError."""
+def verify_feedback(signer: Signer, token: str, rating: str | None) -> tuple[str, str, str]:
+    """(public id, paper id, rating) of a FEEDBACK token and the link's `rating`, or TokenError.
+
+    Links mailed before the rating moved out of the token sign all three (reader, paper,
+    rating) and carry no `rating`: they keep working, and their signed rating is the one used.
+    """
     parts = signer.verify(Purpose.FEEDBACK, token).split(_FEEDBACK_SEP)
-    if len(parts) != 3 or parts[2] not in ("up", "down"):
+    if len(parts) == 3:
+        rating = parts.pop()
+    if len(parts) != 2 or rating not in RATINGS:
         raise TokenError("this link is not valid")
-    return parts[0], parts[1], parts[2]
+    return parts[0], parts[1], rating

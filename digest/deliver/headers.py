@@ -49,7 +49,12 @@ def domain_of(address: str) -> str:
 
 def format_address(name: str | None, address: str, *, field: str) -> str:
     """`Name <addr>` with the name quoted or RFC 2047 encoded as needed; address validated."""
-    ascii_address = validate_address(address, field=field)
+    return named_address(name, validate_address(address, field=field), field=field)
+
+
+def named_address(name: str | None, ascii_address: str, *, field: str) -> str:
+    """`format_address` for an address `validate_address` has already returned (a message
+    names its sender and its reader twice: validated once each)."""
     if not name:
         return ascii_address
     check_value(field, name)

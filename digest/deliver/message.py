@@ -29,6 +29,7 @@ from digest.deliver.headers import (
     domain_of,
     encode_header,
     format_address,
+    named_address,
     validate_address,
 )
 from digest.errors import DeliveryError
@@ -347,11 +348,11 @@ def compose_rendered(
     """`compose`, also returning the rendered parts (preview writes them beside the .eml)."""
     sender = settings.sender
     profile = edition.subscriber.profile
-    from_header = format_address(
-        sender.from_name, sender.from_address, field="[sender] from_address"
-    )
+    # Each address is validated once: the From header and the Message-ID domain share one.
+    from_address = validate_address(sender.from_address, field="[sender] from_address")
+    from_header = named_address(sender.from_name, from_address, field="[sender] from_address")
     recipient = validate_address(profile.email, field="subscriber email")
-    to_header = format_address(profile.name, recipient, field="subscriber email")
+    to_header = named_address(profile.name, recipient, field="subscriber email")
     reply_to = (
         format_address(None, sender.reply_to, field="[sender] reply_to")
         if sender.reply_to
@@ -359,7 +360,7 @@ def compose_rendered(
     )
     check_value("[sender] list_id", sender.list_id)
     check_value("[site] base_url", settings.site.base_url)
-    mid = message_id(edition, format_address(None, sender.from_address, field="from"))
+    mid = message_id(edition, from_address)
     rendered = renderer.render(edition, links)
     headers = [
         ("Date", date_header(now)),

@@ -286,8 +286,8 @@ def _samples() -> list[tuple[Edition, DigestLinks]]:
     rated = replace(full, papers=(replace(full.papers[0], because=because), *full.papers[1:]))
     feedback = {
         m.paper.id: FeedbackLinks(
-            more=f"https://example.org/feedback/{m.paper.id}/up",
-            less=f"https://example.org/feedback/{m.paper.id}/down",
+            more=f"https://example.org/feedback/{m.paper.id}?rating=up",
+            less=f"https://example.org/feedback/{m.paper.id}?rating=down",
         )
         for m in full.papers[::2]
     }

@@ -3,7 +3,8 @@
 Mail scanners and link previewers open every URL in a message, so a GET changes nothing: the
 page holds a form that app.js submits by itself when scripts run, and that shows one button
 when they do not. The POST carries the CSRF field, like every other form of the site; the signed
-FEEDBACK token (reader, paper, rating, expiring) is the authorisation.
+FEEDBACK token (reader, paper, expiring) is the authorisation; the link's `?rating=up|down`
+says which way (both links of a paper are in the same mail, so the rating needs no signature).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def _context(web: WebContext, link: FeedbackLink, done: bool) -> dict[str, objec
 
 async def show(request: Request) -> Response:
     web = web_context(request)
-    link = await run_in_threadpool(open_link, web.store, web.signer, request.path_params["token"])
+    token, rating = request.path_params["token"], request.query_params.get("rating")
+    link = await run_in_threadpool(open_link, web.store, web.signer, token, rating)
     return web.pages.page(request, "feedback.html", _context(web, link, done=False))
 
 
@@ -45,8 +47,9 @@ async def record(request: Request) -> Response:
     fields = fields_of(await request.form())
     if not web.csrf_ok(request, fields):
         return expired_form(request)
+    rating = request.query_params.get("rating")  # the form posts to the link's own URL
     link = await run_in_threadpool(
-        lambda: rate_by_link(web.store, web.signer, token, now=web.now())
+        lambda: rate_by_link(web.store, web.signer, token, rating, now=web.now())
     )
     log.info("rating %s for subscriber %s", link.rating, link.subscriber.id)
     return web.pages.page(request, "feedback.html", _context(web, link, done=True))
