@@ -43,10 +43,11 @@ MAX_LOOKBACK = timedelta(days=31)
 # them); the bound only matters for a run over readers served at thousands of instants.
 WINDOWS_KEPT = 512
 # A Matcher keeps every query it has evaluated. The shared ones pay for themselves, but topics
-# that are a reader's own (~10% of them) would grow it with the readers (bench/edition.py: RSS
-# +3.9 MB per 1,000 readers, +2.5 with a fresh Matcher every 5,000). A fresh one over the same
-# index every this many readers keeps memory flat; shared queries are evaluated again once each.
-MATCHER_READERS = 10_000
+# that are a reader's own (~10% of them) would grow it with the readers: ~4 KB each, 40 MB held
+# after 10,000 readers (bench/edition.py, 30,000 readers: 226 MB RSS renewing every 10,000, 218
+# every 2,500, the same CPU). A fresh one over the same index every this many readers keeps
+# memory flat; shared queries are evaluated again once each.
+MATCHER_READERS = 2_500
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -255,13 +256,10 @@ def make_card(paper: Paper, match: Match | None = None, *, base_url: str) -> Car
     return _card(paper, match.topics, match.matched, base_url)
 
 
-# bench/caches.py: 1,143 msg/s with this cache, 533 without (+114% CPU/msg): a card per paper
-# and reasons, not per reader.
-@lru_cache(maxsize=16384)
-def _card(
+def _build_card(
     paper: Paper, topics: tuple[str, ...], matched: tuple[MatchReason, ...], base_url: str
 ) -> Card:
-    """Cached: in a run, the same paper reaches many readers for the same reasons."""
+    """One card, built anew (see `_card`, which keeps them)."""
     title = normalise_whitespace(paper.title)
     abstract = trim_abstract(paper.abstract)
     arxiv_url = absolute_url(paper.arxiv_url)
@@ -293,6 +291,72 @@ def _card(
         topics_block=wrap("Topics: " + ", ".join(topics), TEXT_WIDTH, "   ") if topics else "",
         matched_block=wrap(f"Matched: {reasons}", TEXT_WIDTH, "   ") if reasons else "",
     )
+
+
+_CardKey = tuple[Paper, tuple[str, ...], tuple[MatchReason, ...], str]
+# What the kept cards may hold, in characters of their text: a card is ~3.4 KB in memory for
+# ~1,000 characters, so ~14 MB. Counted in entries (16,384) the cache grew with the readers'
+# own topics (bench/edition.py: 11.5 MB at 5,000 readers, 37 MB at 30,000).
+CARD_CACHE_CHARS = 4_000_000
+
+
+class _CardCache:
+    """`_build_card`, memoised least recently used first out within CARD_CACHE_CHARS."""
+
+    def __init__(self, build: Callable[..., Card], limit: int) -> None:
+        self.__wrapped__ = build
+        self.limit = limit
+        self._held: OrderedDict[_CardKey, tuple[Card, int]] = OrderedDict()
+        self._chars = 0
+
+    def __call__(
+        self,
+        paper: Paper,
+        topics: tuple[str, ...],
+        matched: tuple[MatchReason, ...],
+        base_url: str,
+    ) -> Card:
+        key = (paper, topics, matched, base_url)
+        held = self._held.get(key)
+        if held is not None:
+            self._held.move_to_end(key)
+            return held[0]
+        card = self.__wrapped__(paper, topics, matched, base_url)
+        size = _card_chars(card)
+        self._held[key] = (card, size)
+        self._chars += size
+        while self._chars > self.limit and len(self._held) > 1:
+            _key, (_old, dropped) = self._held.popitem(last=False)
+            self._chars -= dropped
+        return card
+
+    def cache_clear(self) -> None:
+        self._held.clear()
+        self._chars = 0
+
+
+def _card_chars(card: Card) -> int:
+    return sum(map(len, _card_texts(card)))
+
+
+def _card_texts(card: Card) -> tuple[str, ...]:
+    return (
+        card.title,
+        card.title_html,
+        card.abstract_html,
+        card.abstract_block,
+        card.meta,
+        card.title_block,
+        card.meta_block,
+        card.topics_block,
+        card.matched_block,
+        card.matched,
+    )
+
+
+# bench/caches.py: 1,143 msg/s with this cache, 533 without (+114% CPU/msg): a card per paper
+# and reasons, not per reader. In a run, the same paper reaches many readers for the same reasons.
+_card = _CardCache(_build_card, CARD_CACHE_CHARS)
 
 
 def _entries(
