@@ -28,7 +28,7 @@ from render import NOW, make_editions, make_papers
 from digest.app.tokens import Signer, digest_links
 from digest.deliver import message
 from digest.deliver.message import compose
-from digest.render import Renderer, context
+from digest.render import Renderer, context, highlighting
 from digest.settings import load_settings
 
 
@@ -57,7 +57,7 @@ VARIANTS: dict[str, Callable[[Renderer], None]] = {
     "fragments": _no_fragments,
     "mime memos": _no_mime_memos,
     "abstract": _plain(context, "trim_abstract", "_wrapped"),
-    "text spans": _plain(context, "_text_spans"),
+    "text spans": _plain(highlighting, "_text_spans"),
 }
 
 

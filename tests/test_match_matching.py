@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from digest.errors import QueryError
 from digest.match import Matcher, PaperIndex, compile_query, term_spans
 from digest.models import Match, MatchReason, Paper, Topic
-from digest.render.context import highlight_spans
+from digest.render.highlighting import highlight_spans
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

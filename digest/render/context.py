@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from digest.errors import ConfigError
 from digest.identity import normalise_whitespace
-from digest.match.highlight import TextSpans
 from digest.models import Edition, Match, MatchReason, Paper
+from digest.render.highlighting import highlight
+from digest.render.sized_cache import SizedCache
 from digest.render.summary import (
     PREHEADER_PADDING,
     TEXT_WIDTH,
@@ -41,10 +41,6 @@ MAX_AUTHORS = 3
 TOC_FROM = 6  # a digest with more papers than 5 opens with a list of their titles
 _ANCHOR_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
-# Inline styles on the highlight so it reads the same in clients that drop <style> blocks; the
-# explicit dark text on a pale yellow survives Gmail's dark-mode inversion legibly.
-_HIGHLIGHT_OPEN = Markup('<span class="hl" style="background-color:#fff1a8;color:#1f2328;">')
-_HIGHLIGHT_CLOSE = Markup("</span>")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[])")
 _URL_SCHEMES = ("https://", "http://")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
@@ -190,38 +186,6 @@ def _wrapped(text: str) -> tuple[str, ...]:
     return tuple(textwrap.wrap(text, TEXT_WIDTH - 3, break_long_words=False)) or ("",)
 
 
-# bench/caches.py: 1,671 msg/s with it, 1,484 without (+13% CPU/msg): a paper comes with several
-# sets of reasons (a card each), its title and abstract are tokenised once per process.
-_text_spans = lru_cache(maxsize=1024)(TextSpans)  # ~8 KB each: 8 MB at most
-
-
-def highlight_spans(text: str, terms: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
-    """Sorted, non-overlapping spans of `text` where any reason term occurs. The matcher finds
-    them on stems ("decoding" lights up "decoded"); the text is tokenised once for all terms."""
-    if not terms:
-        return ()
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(set(_text_spans(text).find_all(terms))):
-        if merged and start < merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        elif end > start:
-            merged.append((start, end))
-    return tuple(merged)
-
-
-def highlight(text: str, terms: tuple[str, ...]) -> Markup:
-    """Escape `text`, then wrap the matched spans: markup comes only from here, never from text."""
-    out: list[str] = []
-    last = 0
-    for start, end in highlight_spans(text, terms):
-        out.append(escape(text[last:start]))
-        out.append(_HIGHLIGHT_OPEN + escape(text[start:end]) + _HIGHLIGHT_CLOSE)
-        last = end
-    out.append(escape(text[last:]))
-    # Every piece was escaped above; the only markup is the highlight span defined here.
-    return Markup("".join(out))  # noqa: S704
-
-
 def _terms_for(matched: tuple[MatchReason, ...], field: str) -> tuple[str, ...]:
     return tuple(sorted({r.term for r in matched if r.field == field}))
 
@@ -293,46 +257,10 @@ def _build_card(
     )
 
 
-_CardKey = tuple[Paper, tuple[str, ...], tuple[MatchReason, ...], str]
 # What the kept cards may hold, in characters of their text: a card is ~3.4 KB in memory for
 # ~1,000 characters, so ~14 MB. Counted in entries (16,384) the cache grew with the readers'
 # own topics (bench/edition.py: 11.5 MB at 5,000 readers, 37 MB at 30,000).
 CARD_CACHE_CHARS = 4_000_000
-
-
-class _CardCache:
-    """`_build_card`, memoised least recently used first out within CARD_CACHE_CHARS."""
-
-    def __init__(self, build: Callable[..., Card], limit: int) -> None:
-        self.__wrapped__ = build
-        self.limit = limit
-        self._held: OrderedDict[_CardKey, tuple[Card, int]] = OrderedDict()
-        self._chars = 0
-
-    def __call__(
-        self,
-        paper: Paper,
-        topics: tuple[str, ...],
-        matched: tuple[MatchReason, ...],
-        base_url: str,
-    ) -> Card:
-        key = (paper, topics, matched, base_url)
-        held = self._held.get(key)
-        if held is not None:
-            self._held.move_to_end(key)
-            return held[0]
-        card = self.__wrapped__(paper, topics, matched, base_url)
-        size = _card_chars(card)
-        self._held[key] = (card, size)
-        self._chars += size
-        while self._chars > self.limit and len(self._held) > 1:
-            _key, (_old, dropped) = self._held.popitem(last=False)
-            self._chars -= dropped
-        return card
-
-    def cache_clear(self) -> None:
-        self._held.clear()
-        self._chars = 0
 
 
 def _card_chars(card: Card) -> int:
@@ -356,7 +284,7 @@ def _card_texts(card: Card) -> tuple[str, ...]:
 
 # bench/caches.py: 1,143 msg/s with this cache, 533 without (+114% CPU/msg): a card per paper
 # and reasons, not per reader. In a run, the same paper reaches many readers for the same reasons.
-_card = _CardCache(_build_card, CARD_CACHE_CHARS)
+_card = SizedCache(_build_card, _card_chars, CARD_CACHE_CHARS)
 
 
 def _entries(
