@@ -34,9 +34,6 @@ _AUTHOR_GAP = 8
 _BYTE_BITS = tuple(tuple(b for b in range(8) if value >> b & 1) for value in range(256))
 
 
-# Per-term hits kept per index, as (paper, occurrences) entries over the terms: ~100 B each.
-TERM_CACHE_POSTINGS = 100_000
-
 _SATURATED = [rank.saturate(tf) for tf in range(64)]  # rank.saturate by table, grown on demand
 
 
@@ -127,11 +124,8 @@ class PaperIndex:
         self.trend: tuple[float, ...] = tuple(rank.trendiness(p, now) for p in self.papers)
         self.trend_part = tuple(rank.TREND_WEIGHT * t for t in self.trend)
         self.upvotes: tuple[int, ...] = tuple(p.upvotes or 0 for p in self.papers)
-        # bench/match.py: 7.9 s CPU with this per-term cache, 14.4 s without (x1.83). Least
-        # recently used out past TERM_CACHE_POSTINGS (papers counted over the terms kept): readers'
-        # own queries grew it with the readers (bench/edition.py: 8.6 MB at 5,000, 20 MB at 30,000).
-        self._terms: dict[tuple[object, ...], tuple[TermHits, int]] = {}
-        self._term_postings = 0
+        # bench/match.py: 7.9 s CPU with this per-term cache, 14.4 s without (x1.83)
+        self._terms: dict[tuple[object, ...], TermHits] = {}
         self._bit = [1 << doc for doc in range(self.size)]
         for doc, paper in enumerate(self.papers):
             self._add_text(doc, "title", paper.title, 0)
@@ -227,38 +221,30 @@ class PaperIndex:
         return bits
 
     def hits(self, term: Term) -> TermHits:
-        """Occurrences of one term, computed once per distinct term while it stays kept."""
+        """Occurrences of one term, computed once per distinct term for the index's lifetime."""
         # keyed by plain tuples: C-level hashing, where the dataclass hash would be Python code
         key = (term.stems, term.fields, term.prefix, term.joined, term.surfaces, term.forms)
-        held = self._terms.pop(key, None)
-        if held is not None:
-            self._terms[key] = held  # most recently used last
-            return held[0]
-        per_field = {f: self._field_hits(term, f) for f in term.fields}
-        bit = self._bit
-        bits = 0
-        for counts in per_field.values():
-            bits |= sum(map(bit.__getitem__, counts))  # distinct bits: the sum is the union
-        idf = math.log(1.0 + self.size / (1.0 + bits.bit_count()))
-        weights: dict[int, float] = {}
-        for name, counts in per_field.items():
-            # as C-level maps: (field weight × idf) × saturate(tf), the
-            # same floating-point operations in the same order
-            scale = rank.FIELD_WEIGHTS[name] * idf
-            saturated = map(_saturation_table(counts).__getitem__, counts.values())
-            part = dict(zip(counts, map(scale.__mul__, saturated), strict=True))
-            if not weights:
-                weights = part
-            else:
-                for doc, weight in part.items():
-                    weights[doc] = weights.get(doc, 0.0) + weight
-        found = TermHits(per_field, bits, idf, weights)
-        size = len(weights) + sum(map(len, per_field.values())) + 1
-        self._terms[key] = (found, size)
-        self._term_postings += size
-        while self._term_postings > TERM_CACHE_POSTINGS and len(self._terms) > 1:
-            oldest = next(iter(self._terms))
-            self._term_postings -= self._terms.pop(oldest)[1]
+        found = self._terms.get(key)
+        if found is None:
+            per_field = {f: self._field_hits(term, f) for f in term.fields}
+            bit = self._bit
+            bits = 0
+            for counts in per_field.values():
+                bits |= sum(map(bit.__getitem__, counts))  # distinct bits: the sum is the union
+            idf = math.log(1.0 + self.size / (1.0 + bits.bit_count()))
+            weights: dict[int, float] = {}
+            for name, counts in per_field.items():
+                # as C-level maps: (field weight × idf) × saturate(tf), the
+                # same floating-point operations in the same order
+                scale = rank.FIELD_WEIGHTS[name] * idf
+                saturated = map(_saturation_table(counts).__getitem__, counts.values())
+                part = dict(zip(counts, map(scale.__mul__, saturated), strict=True))
+                if not weights:
+                    weights = part
+                else:
+                    for doc, weight in part.items():
+                        weights[doc] = weights.get(doc, 0.0) + weight
+            found = self._terms[key] = TermHits(per_field, bits, idf, weights)
         return found
 
     def _as_written(self, stem: str, surface: str) -> str:

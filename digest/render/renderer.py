@@ -37,11 +37,11 @@ _RENDER_ERRORS = (
 
 
 # What a renderer (one run) keeps of rendered fragments, per part, in characters: a card is
-# about 2 KB of HTML with its table-of-contents entry and 0.5 KB of text, so some 1,000 distinct
-# cards, which holds the popular topics' cards. Past it the cache starts over: memory stays flat
-# however many readers the run serves (bench/edition.py dry run, 25,000 readers: 218 MB RSS at
-# 8M characters, 176 MB at 2M, the same CPU).
-_FRAGMENT_CACHE_CHARS = 2_000_000
+# about 2 KB of HTML with its table-of-contents entry and 0.5 KB of text, so some 4,000 distinct
+# cards. Past it the cache starts over: memory stays bounded however many readers the run serves.
+# 2M would hold 42 MB less at 25,000 readers (218 vs 176 MB RSS) but bench/render.py does 1,400
+# instead of 1,950 msg/s with it: 8M.
+_FRAGMENT_CACHE_CHARS = 8_000_000
 # Gmail clips an HTML part past about 102 KB, and the clipped part is the footer (unsubscribe,
 # postal address): papers beyond this size are left to the browser view.
 HTML_LIMIT = 95_000  # bytes
