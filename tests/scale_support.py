@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
 
 from digest.store import Store
 from digest.store.schema import SubscriberRow, TopicRow
+from tests.conftest import ROOT
+from tests.delivery_support import ingest, paper
 from tests.smtpd import RecordingHandler
 
 
@@ -91,3 +95,22 @@ class CountingHandler(RecordingHandler):
     def snapshot(self) -> Counter[str]:
         with self.count_lock:
             return Counter(self.received)
+
+
+def readers_with_news(store: Store, readers: int) -> None:
+    """`readers` who joined a month ago, and five papers from an hour ago for all of them."""
+    now = datetime.now(UTC)
+    add_many(store, readers, joined=now - timedelta(days=30))
+    ingest(store, [paper(n) for n in range(5)], at=now - timedelta(hours=1))
+
+
+def start_sender(env: dict[str, str]) -> subprocess.Popen[str]:
+    """`digest send --json` in a process of its own, as cron or an operator starts it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "digest", "send", "--json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -7,37 +7,22 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from digest.store import open_store
 from digest.store.schema import DeliveryRow
-from tests.conftest import ROOT
-from tests.delivery_support import ingest, paper, postgres_url  # noqa: F401 (a fixture)
-from tests.scale_support import CountingHandler, add_many
+from tests.delivery_support import postgres_url  # noqa: F401 (a fixture)
+from tests.scale_support import CountingHandler, readers_with_news, start_sender
 from tests.schedule_support import base_env
 from tests.smtpd import SmtpServer
 
 READERS = 300
 CONCURRENCY = 4
 KILL_AFTER = 80  # digests the relay has accepted when the sender is killed
-
-
-def sender(env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "digest", "send", "--json"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -47,9 +32,7 @@ def test_an_immediate_rerun_after_sigkill_loses_nothing_and_resends_only_what_wa
     url = request.getfixturevalue("db_url" if backend == "sqlite" else "postgres_url")
     store = open_store(url)
     try:
-        now = datetime.now(UTC)
-        add_many(store, READERS, joined=now - timedelta(days=30))
-        ingest(store, [paper(n) for n in range(5)], at=now - timedelta(hours=1))
+        readers_with_news(store, READERS)
         handler = CountingHandler(delay=0.03)
         with SmtpServer(handler) as relay:
             env = base_env(
@@ -58,7 +41,7 @@ def test_an_immediate_rerun_after_sigkill_loses_nothing_and_resends_only_what_wa
                 DIGEST_SMTP__CONCURRENCY=str(CONCURRENCY),
                 DIGEST_SMTP__CLAIM_LEASE_SECONDS="600",  # only proof of death frees its claims
             )
-            first = sender(env)
+            first = start_sender(env)
             deadline = time.monotonic() + 120
             while sum(handler.snapshot().values()) < KILL_AFTER:
                 assert first.poll() is None, first.communicate()
@@ -70,7 +53,7 @@ def test_an_immediate_rerun_after_sigkill_loses_nothing_and_resends_only_what_wa
             at_kill = handler.snapshot()
             assert len(at_kill) < READERS  # really part-way
 
-            rerun = sender(env)
+            rerun = start_sender(env)
             out, err = rerun.communicate(timeout=300)
         assert rerun.returncode == 0, err[-2000:]
         assert "taken over from a sender that died" in err

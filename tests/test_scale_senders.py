@@ -6,19 +6,16 @@ benchmark figure: bench/send.py --senders 3.)"""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from digest.store import open_store
 from digest.store.schema import DeliveryRow
-from tests.conftest import ON_POSTGRES, ROOT
-from tests.delivery_support import ingest, paper, postgres_url  # noqa: F401 (a fixture)
-from tests.scale_support import CountingHandler, add_many
+from tests.conftest import ON_POSTGRES
+from tests.delivery_support import postgres_url  # noqa: F401 (a fixture)
+from tests.scale_support import CountingHandler, readers_with_news, start_sender
 from tests.schedule_support import base_env
 from tests.smtpd import SmtpServer
 
@@ -39,23 +36,11 @@ def test_three_senders_on_one_postgresql_database_send_each_digest_exactly_once(
     url = request.getfixturevalue("postgres_url")
     store = open_store(url)
     try:
-        now = datetime.now(UTC)
-        add_many(store, READERS, joined=now - timedelta(days=30))
-        ingest(store, [paper(n) for n in range(5)], at=now - timedelta(hours=1))
+        readers_with_news(store, READERS)
         handler = CountingHandler(delay=0.005)
         with SmtpServer(handler) as relay:
             env = base_env(url, DIGEST_SMTP__PORT=str(relay.port), DIGEST_SMTP__CONCURRENCY="4")
-            senders = [
-                subprocess.Popen(
-                    [sys.executable, "-m", "digest", "send", "--json"],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-                for _ in range(SENDERS)
-            ]
+            senders = [start_sender(env) for _ in range(SENDERS)]
             summaries = []
             for sender in senders:
                 out, err = sender.communicate(timeout=800)
