@@ -6,7 +6,9 @@ widen or narrow it (Rocchio's relevance feedback; see `rerank` for the rules):
 - every match moves by its mean cosine to the liked papers minus its mean cosine to the
   disliked ones (Rocchio's centroids);
 - the reader's own rated papers set a score cut-off when their ratings allow one: below the
-  lowest liked paper, the best disliked paper's score;
+  lowest liked paper, the best disliked paper's score; a match scoring no more leaves when it
+  is more like a disliked paper than like any liked one (a paper like none of them keeps what
+  the topics gave it: a score alone, from a handful of ratings, is weak evidence);
 - a paper whose nearest rated paper is one rated down (and close) leaves;
 - a paper the topics missed comes in when its nearest rated paper is one rated up (and close):
   it says so, `like "X", which you rated up`;
@@ -231,8 +233,9 @@ def rerank(
       mean cosine to the disliked ones): the centroid form, by linearity of the dot product;
     - the reader's rated papers that the topics match are scored the same way (each left out
       of its own centroid); when every liked one outscores some disliked ones, the best of
-      those disliked papers sets the reader's cut-off: a match scoring no more leaves. A
-      reader whose ratings no cut-off separates keeps every match;
+      those disliked papers sets the reader's cut-off: a match scoring no more leaves when
+      its nearest rated paper is a disliked one. A reader whose ratings no cut-off separates
+      keeps every match;
     - a match whose nearest rated paper is a disliked one (cosine >= `narrow`) leaves;
     - a paper the topics missed comes in when its nearest rated paper is a liked one (cosine
       >= `widen`), saying so: `like "X", which you rated up`. Rated-down papers never come.
@@ -271,8 +274,9 @@ def rerank(
         lifted = up_sum.get(pid)
         if lifted is not None:
             score += weight_up * lifted
-        if cut is not None and score <= cut:
-            continue
+        below = cut is not None and score <= cut
+        if below and best_down is not None and best_down > up_best.get(pid, 0.0):
+            continue  # below the reader's cut-off and more like a paper rated down
         ranked.append((-score, pid, match))
     closes = [vectors.close(paper, tuning.widen) for paper in liked]
     # A paper brought in scores at most `rocchio` x its best cosine to a liked paper: when the
