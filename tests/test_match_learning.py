@@ -102,6 +102,24 @@ def test_the_readers_cut_off_drops_only_what_is_like_a_paper_rated_down() -> Non
     assert ids[0] == "c1" and "u1" in ids
 
 
+def test_with_three_liked_papers_the_cut_off_alone_decides() -> None:
+    compilers = Paper("c3", "Compilers for code models", "Compiler passes written by a model.")
+    papers = [*PAPERS, compilers]
+    scores = {"c1": 0.9, "c2": 0.8, "c3": 0.85, "r1": 0.5, "u1": 0.3}
+    matches = [Match(p, scores[p.id], ("Code generation",)) for p in papers if p.id in scores]
+    matches.sort(key=lambda m: -m.score)
+    liked = [Rating(p, "up") for p in (CODE_LLM, PROGRAM_SYNTHESIS, compilers)]
+    moved = rerank(
+        matches,
+        (*liked, Rating(IN_PASSING, "down")),
+        TextVectors(papers),
+        score_of=lambda pid: scores.get(pid, 0.0),
+        tuning=Tuning(narrow=1.0),
+    )
+    assert "u1" not in [m.paper.id for m in moved]  # below r1, the reader's cut-off
+    assert {"c1", "c2", "c3"} <= {m.paper.id for m in moved}
+
+
 @pytest.fixture
 def settings(make_settings) -> Settings:  # type: ignore[no-untyped-def]
     return make_settings()  # type: ignore[no-any-return]
