@@ -8,8 +8,8 @@ import pytest
 
 from digest.app.edition import EditionBuilder
 from digest.match import Matcher, PaperIndex
-from digest.match.learn import TextVectors, rerank
-from digest.models import Paper, Profile, Rating, Topic
+from digest.match.learn import TextVectors, Tuning, rerank
+from digest.models import Match, Paper, Profile, Rating, Topic
 from digest.settings import Settings
 from digest.store import Store
 from digest.store.papers import upsert_papers
@@ -80,6 +80,44 @@ def test_a_liked_paper_pulls_in_its_look_alike_and_says_so() -> None:
     )
     assert "u1" not in [m.paper.id for m in moved]
     assert [m.score for m in moved] == sorted((m.score for m in moved), reverse=True)
+
+
+def test_the_readers_cut_off_drops_only_what_is_like_a_paper_rated_down() -> None:
+    # The reader's ratings separate by score: liked c1 at 0.9, disliked r1 at 0.5, so a match
+    # scoring no more than r1 is below their cut-off. r2 is like r1 and leaves; u1 is like no
+    # rated paper and keeps the place its topic gave it (narrowing by similarity alone off).
+    vectors = TextVectors(PAPERS)
+    scores = {"c1": 0.9, "r1": 0.5, "r2": 0.3, "u1": 0.3}
+    matches = [Match(p, scores[p.id], ("Code generation",)) for p in PAPERS if p.id in scores]
+    matches.sort(key=lambda m: -m.score)
+    moved = rerank(
+        matches,
+        (Rating(CODE_LLM, "up"), Rating(IN_PASSING, "down")),
+        vectors,
+        score_of=lambda pid: scores.get(pid, 0.0),
+        tuning=Tuning(narrow=1.0),
+    )
+    ids = [m.paper.id for m in moved]
+    assert "r2" not in ids and "r1" not in ids
+    assert ids[0] == "c1" and "u1" in ids
+
+
+def test_with_three_liked_papers_the_cut_off_alone_decides() -> None:
+    compilers = Paper("c3", "Compilers for code models", "Compiler passes written by a model.")
+    papers = [*PAPERS, compilers]
+    scores = {"c1": 0.9, "c2": 0.8, "c3": 0.85, "r1": 0.5, "u1": 0.3}
+    matches = [Match(p, scores[p.id], ("Code generation",)) for p in papers if p.id in scores]
+    matches.sort(key=lambda m: -m.score)
+    liked = [Rating(p, "up") for p in (CODE_LLM, PROGRAM_SYNTHESIS, compilers)]
+    moved = rerank(
+        matches,
+        (*liked, Rating(IN_PASSING, "down")),
+        TextVectors(papers),
+        score_of=lambda pid: scores.get(pid, 0.0),
+        tuning=Tuning(narrow=1.0),
+    )
+    assert "u1" not in [m.paper.id for m in moved]  # below r1, the reader's cut-off
+    assert {"c1", "c2", "c3"} <= {m.paper.id for m in moved}
 
 
 @pytest.fixture

@@ -6,7 +6,10 @@ widen or narrow it (Rocchio's relevance feedback; see `rerank` for the rules):
 - every match moves by its mean cosine to the liked papers minus its mean cosine to the
   disliked ones (Rocchio's centroids);
 - the reader's own rated papers set a score cut-off when their ratings allow one: below the
-  lowest liked paper, the best disliked paper's score;
+  lowest liked paper, the best disliked paper's score; a match scoring no more leaves. With
+  fewer than three liked papers the lowest liked score is one or two samples, weak evidence of
+  where relevant papers end: a match below the cut-off then leaves only when it is more like a
+  disliked paper than like any liked one (a paper like none of them keeps its topic's verdict);
 - a paper whose nearest rated paper is one rated down (and close) leaves;
 - a paper the topics missed comes in when its nearest rated paper is one rated up (and close):
   it says so, `like "X", which you rated up`;
@@ -55,6 +58,9 @@ class Tuning:
     narrow: float = 0.25  # a match whose nearest rated paper is a disliked one this alike: out
     widen: float = 0.20  # a paper the topics missed whose nearest rated paper is a liked one
     #                      at least this alike: in
+    trusted: int = 3  # liked papers from which the cut-off alone decides; with fewer, the
+    #                   lowest liked score is one or two samples, and a match below the
+    #                   cut-off leaves only when it is more like a disliked paper
 
 
 DEFAULT_TUNING = Tuning()
@@ -231,8 +237,9 @@ def rerank(
       mean cosine to the disliked ones): the centroid form, by linearity of the dot product;
     - the reader's rated papers that the topics match are scored the same way (each left out
       of its own centroid); when every liked one outscores some disliked ones, the best of
-      those disliked papers sets the reader's cut-off: a match scoring no more leaves. A
-      reader whose ratings no cut-off separates keeps every match;
+      those disliked papers sets the reader's cut-off: a match scoring no more leaves (with
+      fewer than `trusted` liked papers, only when its nearest rated paper is a disliked
+      one). A reader whose ratings no cut-off separates keeps every match;
     - a match whose nearest rated paper is a disliked one (cosine >= `narrow`) leaves;
     - a paper the topics missed comes in when its nearest rated paper is a liked one (cosine
       >= `widen`), saying so: `like "X", which you rated up`. Rated-down papers never come.
@@ -252,6 +259,7 @@ def rerank(
     weight_down = tuning.rocchio / len(disliked) if disliked else 0.0
     cut = _cut(liked, disliked, up_maps, down_maps, score_of, vectors, tuning) if liked else None
     narrow = tuning.narrow
+    trusted = len(liked) >= tuning.trusted  # enough liked papers for the cut-off alone
     refused = {p.id for p in disliked}
     # (-score, paper id, Match): a new Match is made only for what is returned
     ranked: list[tuple[float, str, Match]] = []
@@ -271,8 +279,9 @@ def rerank(
         lifted = up_sum.get(pid)
         if lifted is not None:
             score += weight_up * lifted
-        if cut is not None and score <= cut:
-            continue
+        unlike = trusted or (best_down is not None and best_down > up_best.get(pid, 0.0))
+        if cut is not None and score <= cut and unlike:
+            continue  # below the reader's cut-off (and, with few liked papers, like a disliked one)
         ranked.append((-score, pid, match))
     closes = [vectors.close(paper, tuning.widen) for paper in liked]
     # A paper brought in scores at most `rocchio` x its best cosine to a liked paper: when the
