@@ -145,7 +145,7 @@ class _Run:
             await self._produce(None, work)
             return
         self.ledger = Ledger(self.store, lease=self.lease)
-        self.results = Results(self.ledger, self.report, every=self.settings.smtp.concurrency // 4)
+        self.results = Results(self.ledger, self.report, every=self.settings.smtp.concurrency)
         pool: SmtpPool[_Job] = SmtpPool(
             self.settings, self.on_result, self.dkim, envelope_sender=self._envelope_sender()
         )
