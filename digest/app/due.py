@@ -17,9 +17,10 @@ longer validates is reported (`Unschedulable`, naming the field) and everyone el
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Generic, Protocol, TypeVar
 
 from digest.errors import InvalidValue
 from digest.models import Subscriber
@@ -32,10 +33,11 @@ from digest.profiles.cadence import (
 from digest.settings import Settings
 from digest.store import Store
 from digest.store.editions import settled
-from digest.store.subscribers import ScheduleRow, by_ids, mailable_page, schedule_page
+from digest.store.subscribers import ScheduleRow, by_ids, schedule_page
 
 PAGE_SIZE = 1000
-# A send by hand loads whole profiles per page: smaller pages keep memory flat.
+# A send by hand claims a page at a time and loads the profiles it won: small pages split the
+# readers finely between several senders and keep memory flat.
 HAND_SEND_PAGE = 200
 
 
@@ -149,35 +151,86 @@ def stored_schedule_problems(store: Store) -> Iterator[str]:
                 yield f"subscriber {email}: {exc}"
 
 
+class Reader(Protocol):
+    """Who a page of work names: enough to claim their edition and to report about them."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def email(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """A reader named by a page before anyone claimed their edition: their whole profile is
+    loaded only by the sender that wins the claim."""
+
+    id: int
+    email: str
+
+
+R = TypeVar("R", bound=Reader)
+
+
 @dataclass(slots=True)
-class WorkPage:
+class WorkPage(Generic[R]):
     """Readers to serve, each with the edition date they are due; and those whose stored
     schedule no longer validates."""
 
-    editions: list[tuple[Subscriber, date]] = field(default_factory=list)
+    editions: list[tuple[R, date]] = field(default_factory=list)
     unschedulable: list[Unschedulable] = field(default_factory=list)
+
+
+def hand_send_mailboxes(
+    store: Store, *, now: datetime, edition_date: date | None, page_size: int = HAND_SEND_PAGE
+) -> Iterator[WorkPage[Mailbox]]:
+    """Every mailable reader, a page at a time by id, with the edition a send by hand is for
+    (`edition_date`, or each reader's current one), from the schedule columns alone: several
+    senders walking the same readers claim before anyone loads a profile."""
+    # Readers share a few hundred (cadence, send time, zone) triples at most: resolve each once.
+    editions: dict[tuple[str, str, str], date | str] = {}
+    for rows in _pages(store, only_mailable=True, page_size=page_size):
+        page: WorkPage[Mailbox] = WorkPage()
+        for subscriber_id, email, cadence, send_time, timezone in rows:
+            key = (cadence, send_time, timezone)
+            if key not in editions:
+                editions[key] = _hand_send_edition(key, now)
+            day = editions[key]
+            if isinstance(day, str):
+                page.unschedulable.append(Unschedulable(subscriber_id, email, now.date(), day))
+            else:
+                page.editions.append((Mailbox(subscriber_id, email), edition_date or day))
+        yield page
+
+
+def _hand_send_edition(key: tuple[str, str, str], now: datetime) -> date | str:
+    try:
+        return hand_send_edition(*key, now)
+    except InvalidValue as exc:
+        return str(exc)
 
 
 def hand_send_pages(
     store: Store, *, now: datetime, edition_date: date | None, page_size: int = HAND_SEND_PAGE
-) -> Iterator[WorkPage]:
-    """Every mailable reader, a page at a time by id, with the edition a send by hand is for
-    (`edition_date`, or each reader's current one)."""
-    after = 0
-    while True:
+) -> Iterator[WorkPage[Subscriber]]:
+    """`hand_send_mailboxes` with each reader's whole profile, for those who build every
+    edition of the page (preview)."""
+    for page in hand_send_mailboxes(store, now=now, edition_date=edition_date, page_size=page_size):
+        yield WorkPage(load_readers(store, page.editions), page.unschedulable)
+
+
+def load_readers(store: Store, editions: Sequence[tuple[R, date]]) -> list[tuple[Subscriber, date]]:
+    """The profiles of a page's readers, in one statement (those loaded already are kept); a
+    reader removed meanwhile is left out."""
+    missing = [reader.id for reader, _ in editions if not isinstance(reader, Subscriber)]
+    loaded: dict[int, Subscriber] = {}
+    if missing:
         with store.session() as session:
-            readers = mailable_page(session, after_id=after, limit=page_size)
-        if not readers:
-            return
-        after = readers[-1].id
-        page = WorkPage()
-        for reader in readers:
-            profile = reader.profile
-            try:
-                day = hand_send_edition(profile.cadence, profile.send_time, profile.timezone, now)
-            except InvalidValue as exc:
-                day = now.date()
-                page.unschedulable.append(Unschedulable(reader.id, reader.email, day, str(exc)))
-                continue
-            page.editions.append((reader, edition_date or day))
-        yield page
+            loaded = {s.id: s for s in by_ids(session, missing)}
+    out = []
+    for reader, day in editions:
+        found = reader if isinstance(reader, Subscriber) else loaded.get(reader.id)
+        if found is not None:
+            out.append((found, day))
+    return out

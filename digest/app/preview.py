@@ -31,7 +31,7 @@ from digest.app.tokens import Signer, digest_links
 from digest.deliver.dkim import DkimSigner
 from digest.deliver.message import compose_rendered
 from digest.errors import InvalidValue, OutputFolderError, ProfileError, QueryError
-from digest.models import Edition
+from digest.models import Edition, Subscriber
 from digest.profiles.cadence import hand_send_edition
 from digest.render.renderer import Renderer
 from digest.settings import Settings
@@ -75,7 +75,7 @@ def free_slug(email: str, used: Callable[[str], bool]) -> str:
 
 def _work(
     store: Store, *, now: datetime, subscriber: str | None, edition_date: date | None
-) -> Iterator[WorkPage]:
+) -> Iterator[WorkPage[Subscriber]]:
     """The readers to preview: exactly those a send by hand would serve, or one reader by
     address whatever their status."""
     if subscriber is None:

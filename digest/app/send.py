@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from digest.app.due import WorkPage, hand_send_pages
+from digest.app.due import Mailbox, Reader, WorkPage, hand_send_mailboxes, load_readers
 from digest.app.edition import EditionBuilder
 from digest.app.send_events import OUTCOMES, Progress, SendEvent, SendSummary, check_sender
 from digest.app.send_results import Results
@@ -52,6 +52,9 @@ from digest.store.subscribers import count_mailable
 
 log = logging.getLogger(__name__)
 __all__ = ["SendEvent", "SendSummary", "check_sender", "send_editions"]
+# The pages of a run: readers with their whole profiles (the scheduler's due set), or named only
+# (a send by hand), their profiles loaded once claimed.
+Work = Iterable[WorkPage[Subscriber]] | Iterable[WorkPage[Mailbox]]
 # Readers built, composed and prepared (one ledger statement) together, then queued while the
 # next ones are composed. Small enough that a chunk of ~40 KB messages stays a few MB.
 CHUNK = 64
@@ -129,7 +132,7 @@ class _Run:
 
     # -- the run ----------------------------------------------------------------------------
 
-    async def run(self, work: Iterable[WorkPage], total: int | None) -> None:
+    async def run(self, work: Work, total: int | None) -> None:
         self.report(SendEvent("start", total=total))
         try:
             await self._run(work)
@@ -140,12 +143,12 @@ class _Run:
                     "digest is empty (is `digest ingest` running, and do its sources answer?)"
                 )
 
-    async def _run(self, work: Iterable[WorkPage]) -> None:
+    async def _run(self, work: Work) -> None:
         if self.dry_run:
             await self._produce(None, work)
             return
         self.ledger = Ledger(self.store, lease=self.lease)
-        self.results = Results(self.ledger, self.report, every=self.settings.smtp.concurrency // 4)
+        self.results = Results(self.ledger, self.report, every=self.settings.smtp.concurrency)
         pool: SmtpPool[_Job] = SmtpPool(
             self.settings, self.on_result, self.dkim, envelope_sender=self._envelope_sender()
         )
@@ -175,7 +178,7 @@ class _Run:
         codec = VerpCodec(self.settings.secret_keys, domain)
         return lambda job: codec.address(job.claim.delivery_id)
 
-    async def _produce(self, pool: SmtpPool[_Job] | None, work: Iterable[WorkPage]) -> None:
+    async def _produce(self, pool: SmtpPool[_Job] | None, work: Work) -> None:
         """Compose chunk after chunk while a feeder hands the previous one to the connections."""
         chunks: asyncio.Queue[list[_Job] | None] = asyncio.Queue(maxsize=1)
         feeder = asyncio.create_task(self._feed(pool, chunks)) if pool is not None else None
@@ -186,7 +189,7 @@ class _Run:
                     return
                 for bad in page.unschedulable:
                     self.unservable(bad.subscriber_id, bad.email, bad.edition, bad.reason)
-                claimed = self._claim(page.editions)
+                claimed = self._profiles(self._claim(page.editions))
                 if not claimed:
                     continue
                 builder = builder or EditionBuilder(self.store, self.settings, now=self.now)
@@ -218,8 +221,8 @@ class _Run:
                     await pool.push(job)
 
     def _claim(
-        self, editions: Sequence[tuple[Subscriber, date]]
-    ) -> list[tuple[Subscriber, date, Claim | None]]:
+        self, editions: Sequence[tuple[Reader, date]]
+    ) -> list[tuple[Reader, date, Claim | None]]:
         """The page's editions this process is to build (a dry run: those still open)."""
         if self.ledger is None:  # dry run: read, never write
             with self.store.session() as session:
@@ -240,6 +243,14 @@ class _Run:
                 if subscriber.id in ids:
                     self.report(SendEvent(kind, subscriber.email, day, detail))  # type: ignore[arg-type]
         return [(s, d, page.claims[s.id]) for s, d in editions if s.id in page.claims]
+
+    def _profiles(
+        self, claimed: Sequence[tuple[Reader, date, Claim | None]]
+    ) -> list[tuple[Subscriber, date, Claim | None]]:
+        """The whole profiles of the readers this process won, in one statement."""
+        claims = {reader.id: claim for reader, _, claim in claimed}
+        loaded = load_readers(self.store, [(reader, day) for reader, day, _ in claimed])
+        return [(subscriber, day, claims[subscriber.id]) for subscriber, day in loaded]
 
     def unservable(self, subscriber_id: int, email: str, day: date, reason: str) -> None:
         """A stored value no longer validates: this reader fails alone, once per edition, and
@@ -349,7 +360,7 @@ async def send_editions(
     *,
     now: datetime,
     edition_date: date | None = None,
-    work: Iterable[WorkPage] | None = None,
+    work: Iterable[WorkPage[Subscriber]] | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
     stop: asyncio.Event | None = None,
@@ -374,9 +385,10 @@ async def send_editions(
         stop=stop or asyncio.Event(),
     )
     total = None
-    if work is None:
+    pages: Work | None = work
+    if pages is None:
         with store.session() as session:
             total = count_mailable(session)
-        work = hand_send_pages(store, now=now, edition_date=edition_date)
-    await run.run(work, total)
+        pages = hand_send_mailboxes(store, now=now, edition_date=edition_date)
+    await run.run(pages, total)
     return run.summary

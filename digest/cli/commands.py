@@ -19,7 +19,16 @@ class Entry(NamedTuple):
 
 # Modules of digest.cli that define no command.
 SUPPORT = frozenset(
-    {"app", "commands", "demo_run", "logs", "match_subscriber", "runtime", "sink_server"}
+    {
+        "app",
+        "commands",
+        "demo_run",
+        "logs",
+        "match_subscriber",
+        "runtime",
+        "send_progress",
+        "sink_server",
+    }
 )
 
 COMMANDS: dict[str, Entry] = {

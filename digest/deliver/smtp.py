@@ -19,20 +19,21 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import aiosmtplib
 
 from digest.addresses import check_address
 from digest.deliver.dkim import DkimSigner
 from digest.deliver.headers import stamp_date
+from digest.deliver.transaction import Attempt, Outcome, lost, session_refusal, transact
 from digest.errors import PermanentDeliveryError, map_value_errors
 from digest.settings import Settings, SmtpSettings
 
-Outcome = Literal["sent", "bounced", "failed", "deferred"]
+__all__ = ["Attempt", "Outcome", "SendResult", "SmtpPool", "connect_once", "transact"]
 BACKOFF_CAP_SECONDS = 30.0
 
 
@@ -96,84 +97,6 @@ class Pacer:
 def backoff_delay(base: float, attempt: int) -> float:
     """Exponential with ±50 % jitter so retrying connections do not stampede in step."""
     return float(min(BACKOFF_CAP_SECONDS, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """What one SMTP transaction said: `outcome` None means worth retrying."""
-
-    outcome: Outcome | None
-    error: str | None = None
-    reconnect: bool = False
-
-
-async def transact(
-    client: aiosmtplib.SMTP, sender: str, recipients: Sequence[str], data: bytes
-) -> dict[str, Attempt]:
-    """One MAIL/RCPT/DATA transaction, step by step; the verdict per recipient.
-
-    Done by hand rather than through `sendmail`: each RCPT answer is judged on its own, so a
-    partial refusal is simply some recipients refused (aiosmtplib's `sendmail` would report it
-    in its return value, not as an exception), and the message is not scanned a second time
-    just to declare its SIZE (the bytes come CRLF-normalised, so their length is the size).
-    """
-    verdicts: dict[str, Attempt] = {}
-    accepted: list[str] = []
-    try:
-        try:
-            options = [f"SIZE={len(data)}"] if client.supports_extension("size") else []
-            await client.mail(sender, options=options)
-            for recipient in recipients:
-                try:
-                    await client.rcpt(recipient)
-                except aiosmtplib.SMTPRecipientRefused as exc:
-                    verdicts[recipient] = _refusal(exc.code, exc.message)
-                else:
-                    accepted.append(recipient)
-            if not accepted:
-                await _reset(client)
-                return verdicts
-            await client.data(data)
-        except aiosmtplib.SMTPResponseException:
-            await _reset(client)  # leave the session clean for the next message
-            raise
-    except aiosmtplib.SMTPSenderRefused as exc:
-        return dict.fromkeys(recipients, _session_refusal(exc, "sender refused"))
-    except aiosmtplib.SMTPDataError as exc:
-        if exc.code >= 500:
-            verdict = Attempt("failed", f"message refused: {exc.code} {exc.message}")
-        else:
-            verdict = Attempt(None, f"{exc.code} {exc.message}", exc.code == 421)
-        return {**dict.fromkeys(accepted, verdict), **verdicts}
-    except aiosmtplib.SMTPResponseException as exc:
-        return dict.fromkeys(recipients, _session_refusal(exc, "server refused"))
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        return dict.fromkeys(recipients, _lost(exc))
-    return {**dict.fromkeys(accepted, Attempt("sent")), **verdicts}
-
-
-async def _reset(client: aiosmtplib.SMTP) -> None:
-    with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
-        await client.rset()
-
-
-def _refusal(code: int, message: str) -> Attempt:
-    if code >= 500:
-        return Attempt("bounced", f"recipient refused: {code} {message}")
-    return Attempt(None, f"recipient deferred: {code} {message}")
-
-
-def _session_refusal(exc: aiosmtplib.SMTPResponseException, what: str) -> Attempt:
-    # A 5xx to the session (login, sender) is about our configuration, not this message:
-    # stop retrying now but keep the delivery claimable for the next run.
-    if exc.code >= 500:
-        return Attempt("deferred", f"{what}: {exc.code} {exc.message}", True)
-    return Attempt(None, f"{what}: {exc.code} {exc.message}", True)
-
-
-def _lost(exc: BaseException) -> Attempt:
-    kind = "timeout" if isinstance(exc, TimeoutError) else "connection lost"
-    return Attempt(None, f"{kind}: {exc or type(exc).__name__}", True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,5 +311,5 @@ def _connect_failure(exc: BaseException) -> Attempt:
     if isinstance(exc, aiosmtplib.SMTPResponseException) and not isinstance(
         exc, aiosmtplib.SMTPConnectResponseError
     ):
-        return _session_refusal(exc, "session refused")
-    return _lost(exc)
+        return session_refusal(exc, "session refused")
+    return lost(exc)

@@ -38,6 +38,7 @@ from digest.app.ingest import last_ingest
 from digest.app.send import SendEvent, check_sender, send_editions
 from digest.app.tokens import Signer
 from digest.errors import DigestError
+from digest.models import Subscriber
 from digest.render import Renderer
 from digest.schedule.crontab import crontab_trigger, fired_since
 from digest.settings import Settings
@@ -103,7 +104,7 @@ def _log_problems(event: SendEvent) -> None:
         log.warning("%s %s edition %s: %s", event.kind, event.email, edition, event.error)
 
 
-def _work_page(page: DuePage) -> WorkPage:
+def _work_page(page: DuePage) -> WorkPage[Subscriber]:
     return WorkPage(
         editions=[(due.subscriber, due.edition) for due in page.due],
         unschedulable=page.unschedulable,
@@ -150,7 +151,7 @@ class Scheduler:
         minute = at.replace(second=0, microsecond=0)
         report = TickReport(at=at)
 
-        def work() -> Iterator[WorkPage]:
+        def work() -> Iterator[WorkPage[Subscriber]]:
             for page in due_pages(self.store, minute, self.settings):
                 report.due += len(page.due)
                 yield _work_page(page)
