@@ -13,12 +13,8 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult
-from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
-from hypothesis import given
-from hypothesis import strategies as st
 
 from digest.deliver.smtp import SendResult, SmtpPool, envelope_address
-from digest.deliver.transaction import data_payload
 from digest.errors import PermanentDeliveryError
 from tests.delivery_support import Mail, mail
 from tests.smtpd import PortZeroController, RecordingHandler, SmtpServer, left_open
@@ -55,13 +51,6 @@ def test_every_message_goes_out_once_over_several_reused_connections(smtp) -> No
     received = sorted(m.rcpt_tos[0] for m in server.messages)
     assert received == sorted(f"r{n}@example.org" for n in range(30))
     assert all(m.mail_from == "digest@example.org" for m in server.messages)
-
-
-@given(st.lists(st.sampled_from([b"\r\n", b"\n", b"\r", b".", b"..", b"a", b"\r\n.\r\n"])))
-def test_the_data_payload_is_what_aiosmtplib_would_put_on_the_wire(pieces: list[bytes]) -> None:
-    data = b"".join(pieces)
-    wire = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(data)) + b".\r\n"
-    assert data_payload(data) == wire
 
 
 def test_lines_starting_with_a_dot_and_bare_line_ends_arrive_as_written(smtp) -> None:  # type: ignore[no-untyped-def]
