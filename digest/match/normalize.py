@@ -26,7 +26,6 @@ Tokens keep their character offsets in the ORIGINAL text, which is what highligh
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -97,24 +96,17 @@ def word_stem(original: str, surface: str) -> str:
     return surface if is_acronym(original) else stem(surface)
 
 
-# bench/match.py: index build 1,635 -> 955 ms CPU per 1,000 papers with it (x1.7; one edition's
-# index, and every query word): research text repeats its words, each is analysed once.
-@functools.lru_cache(maxsize=1 << 15)
-def analyse(original: str) -> tuple[str, str] | None:
-    """(stem, folded surface) of one word as written; None for a word that folds to nothing."""
-    surface = _acronym_plural(original, original.lower() if original.isascii() else fold(original))
-    if not surface:
-        return None
-    return word_stem(original, surface), surface
-
-
 def tokens(text: str) -> list[Token]:
     """All tokens of `text`, in order, with offsets into `text` (no compound aliases)."""
     out: list[Token] = []
     for found in _WORD.finditer(text):
-        analysed = analyse(found.group())
-        if analysed is not None:
-            out.append(Token(analysed[0], analysed[1], found.start(), found.end()))
+        original = found.group()
+        surface = _acronym_plural(
+            original, original.lower() if original.isascii() else fold(original)
+        )
+        if not surface:
+            continue
+        out.append(Token(word_stem(original, surface), surface, found.start(), found.end()))
     return out
 
 
@@ -170,26 +162,16 @@ _RELEASE = re.compile(
     re.IGNORECASE,
 )
 
-# Every alternative of _RELEASE contains one of these words, and every URL _URL finds one of
-# those (case aside).
-_RELEASE_WORDS = ("code", "implementation", "github", "repository", "project", "website", "demo")
-_URL_WORDS = ("http", "www.", ".io")
-
 
 def boilerplate_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of `text` that say nothing about the paper's subject: URLs, and sentences
     announcing where the code is ("Our code is available at …", "We release our code")."""
-    # Both patterns need a word a plain substring test finds far faster than they scan (most
-    # abstracts have neither): bench/match.py index build -20% with these tests.
-    lowered = text.lower()
     spans: list[tuple[int, int]] = []
-    if any(word in lowered for word in _RELEASE_WORDS):
-        for sentence in _SENTENCE.finditer(text):
-            body = sentence.group()
-            if body.strip() and _RELEASE.search(body):
-                spans.append((sentence.start(), sentence.end()))
-    if any(word in lowered for word in _URL_WORDS):
-        spans.extend((m.start(), m.end()) for m in _URL.finditer(text))
+    for sentence in _SENTENCE.finditer(text):
+        body = sentence.group()
+        if body.strip() and _RELEASE.search(body):
+            spans.append((sentence.start(), sentence.end()))
+    spans.extend((m.start(), m.end()) for m in _URL.finditer(text))
     return spans
 
 
