@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol, cast
+from typing import Literal, cast
 
 from sqlalchemy import ColumnElement, delete, exists, func, select
 from sqlalchemy.orm import Session
@@ -22,47 +22,7 @@ def email_key(address: str) -> str:
     return address.strip().casefold()
 
 
-class _ProfileColumns(Protocol):
-    """A subscriber row's profile columns: an ORM row, or a row of `_PROFILE_COLUMNS`."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def public_id(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def email(self) -> str: ...
-    @property
-    def name(self) -> str | None: ...
-    @property
-    def timezone(self) -> str: ...
-    @property
-    def cadence(self) -> str: ...
-    @property
-    def send_time(self) -> str: ...
-    @property
-    def max_papers(self) -> int: ...
-    @property
-    def min_upvotes(self) -> int: ...
-    @property
-    def trending(self) -> bool: ...
-
-
-class _TopicColumns(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def query(self) -> str: ...
-    @property
-    def like_papers(self) -> str | None: ...
-
-
 def to_subscriber(row: SubscriberRow) -> Subscriber:
-    return _subscriber(row, row.topics)
-
-
-def _subscriber(row: _ProfileColumns, topics: Iterable[_TopicColumns]) -> Subscriber:
     profile = Profile(
         email=row.email,
         name=row.name,
@@ -74,7 +34,7 @@ def _subscriber(row: _ProfileColumns, topics: Iterable[_TopicColumns]) -> Subscr
         trending=row.trending,
         topics=tuple(
             Topic(name=t.name, query=t.query, like=tuple((t.like_papers or "").splitlines()))
-            for t in topics
+            for t in row.topics
         ),
     )
     return Subscriber(
@@ -221,34 +181,9 @@ def is_suppressed(session: Session, address: str) -> bool:
     return session.get(SuppressionRow, email_key(address)) is not None
 
 
-_PROFILE_COLUMNS = (
-    SubscriberRow.id,
-    SubscriberRow.public_id,
-    SubscriberRow.status,
-    SubscriberRow.email,
-    SubscriberRow.name,
-    SubscriberRow.timezone,
-    SubscriberRow.cadence,
-    SubscriberRow.send_time,
-    SubscriberRow.max_papers,
-    SubscriberRow.min_upvotes,
-    SubscriberRow.trending,
-)
-
-
 def by_ids(session: Session, ids: Sequence[int]) -> list[Subscriber]:
-    """Whole subscribers by id, in two statements and without ORM objects: a send loads the
-    profiles of every page it claims (bench/send.py: 0.13 ms CPU per reader through the ORM,
-    0.05 ms as rows)."""
-    topics: dict[int, list[_TopicColumns]] = {}
-    for topic in session.execute(
-        select(TopicRow.subscriber_id, TopicRow.name, TopicRow.query, TopicRow.like_papers)
-        .where(TopicRow.subscriber_id.in_(ids))
-        .order_by(TopicRow.subscriber_id, TopicRow.position)
-    ):
-        topics.setdefault(topic.subscriber_id, []).append(topic)
-    rows = session.execute(select(*_PROFILE_COLUMNS).where(SubscriberRow.id.in_(ids)))
-    return [_subscriber(row, topics.get(row.id, ())) for row in rows]
+    rows = session.scalars(select(SubscriberRow).where(SubscriberRow.id.in_(ids)))
+    return [to_subscriber(row) for row in rows]
 
 
 def mailable() -> ColumnElement[bool]:
