@@ -262,9 +262,20 @@ class Matcher:
             raws = [0.0] * len(docs)
             for per_doc in weights:  # C-level loops: these lists can hold every paper
                 raws = list(map(add, raws, map(per_doc.get, docs, repeat(0.0))))
-        # score = weight * raw / (raw + scale) + trend, as C-level maps over every paper
+        return self._ranked(bits, docs, raws, plan)
+
+    def _ranked(
+        self,
+        bits: int,
+        docs: list[int],
+        raws: list[float],
+        plan: tuple[tuple[str, tuple[str, ...], TermHits], ...],
+    ) -> _Evaluated:
+        """Raw relevance of `docs` (ascending) scored with trendiness and ranked, for both
+        kinds of query: score = weight * raw / (raw + scale) + trend, as C-level maps over
+        every paper (a popular query's papers can be most of the edition)."""
         relevance = map(truediv, raws, map(add, raws, repeat(RELEVANCE_SCALE)))
-        trend = map(index.trend_part.__getitem__, docs)
+        trend = map(self.index.trend_part.__getitem__, docs)
         values = list(map(add, map(mul, relevance, repeat(RELEVANCE_WEIGHT)), trend))
         scores = dict(zip(docs, values, strict=True))
         ranked = tuple(sorted(docs, key=scores.__getitem__, reverse=True))  # stable: ties by id
@@ -279,8 +290,12 @@ class Matcher:
             key = tuple([w.display for w in words])
             group = understand(words, index, self.aliases)
             found, explain = score_group(group, index)
-            for doc, raw in found.items():
-                raws[doc] = raws.get(doc, 0.0) + raw
+            if not raws:
+                raws = found  # one group, as most queries are: its scores as they are
+            else:
+                raws = dict(raws)  # the first group's dict may be an index's own weights
+                for doc, raw in found.items():
+                    raws[doc] = raws.get(doc, 0.0) + raw
             covers = key if group.phrase is not None else ()
             phrase = " ".join(key)
             for display, hits in explain:
@@ -288,13 +303,8 @@ class Matcher:
         if not raws:
             return self._nothing
         docs = sorted(raws)
-        bits = sum(self._bit[d] for d in docs)
-        trend = index.trend_part
-        scores = {
-            d: RELEVANCE_WEIGHT * raws[d] / (raws[d] + RELEVANCE_SCALE) + trend[d] for d in docs
-        }
-        ranked = tuple(sorted(docs, key=scores.__getitem__, reverse=True))
-        return _Evaluated(bits, ranked, scores, tuple(plan))
+        bits = sum(map(self._bit.__getitem__, docs))  # distinct bits: the sum is the union
+        return self._ranked(bits, docs, list(map(raws.__getitem__, docs)), tuple(plan))
 
     def _reasons(self, ev: _Evaluated, doc: int) -> tuple[MatchReason, ...]:
         cached = ev.reasons.get(doc)
