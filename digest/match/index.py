@@ -34,6 +34,10 @@ _AUTHOR_GAP = 8
 _BYTE_BITS = tuple(tuple(b for b in range(8) if value >> b & 1) for value in range(256))
 
 
+# Distinct terms an index keeps looked up: ~1.5 KB each, so ~12 MB at most. A run of 60,000
+# readers (bench/edition.py) met 11,600, a new one every ~7 readers, and would have kept them all.
+TERMS_KEPT = 8192
+
 _SATURATED = [rank.saturate(tf) for tf in range(64)]  # rank.saturate by table, grown on demand
 
 
@@ -124,7 +128,9 @@ class PaperIndex:
         self.trend: tuple[float, ...] = tuple(rank.trendiness(p, now) for p in self.papers)
         self.trend_part = tuple(rank.TREND_WEIGHT * t for t in self.trend)
         self.upvotes: tuple[int, ...] = tuple(p.upvotes or 0 for p in self.papers)
-        # bench/match.py: 7.9 s CPU with this per-term cache, 14.4 s without (x1.83)
+        # bench/match.py: 7.9 s CPU with this per-term cache, 14.4 s without (x1.83). Bounded:
+        # readers' own queries bring terms of their own (a phrase per query), so past
+        # TERMS_KEPT it starts over and the shared terms are looked up again once each.
         self._terms: dict[tuple[object, ...], TermHits] = {}
         self._bit = [1 << doc for doc in range(self.size)]
         for doc, paper in enumerate(self.papers):
@@ -244,6 +250,8 @@ class PaperIndex:
                 else:
                     for doc, weight in part.items():
                         weights[doc] = weights.get(doc, 0.0) + weight
+            if len(self._terms) >= TERMS_KEPT:
+                self._terms.clear()
             found = self._terms[key] = TermHits(per_field, bits, idf, weights)
         return found
 
