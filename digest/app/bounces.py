@@ -45,9 +45,6 @@ from digest.store.bounces import (
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-# A complaint about a digest mailed years ago is still about us: its link's age is no reason to
-# ignore it (the signature is what proves it).
-_COMPLAINT_LINK_AGE = 10 * 365 * 24 * 3600
 
 
 def _now() -> datetime:
@@ -123,12 +120,14 @@ class InboundMail:
         return f"complaint from {subscriber.email}: unsubscribed and suppressed"
 
     def _signed_reader(self, link: str) -> str | None:
-        """The reader an unsubscribe link we signed names, or None."""
+        """The reader an unsubscribe link we signed names, or None. Unsubscribe links never
+        expire (tokens.MAX_AGE_SECONDS): a complaint about a digest mailed years ago is still
+        about us, and the signature is what proves it."""
         token = link.rstrip("/").rpartition("/unsubscribe/")[2]
         if not token:
             return None
         try:
-            return self.signer.verify(Purpose.UNSUBSCRIBE, token, max_age=_COMPLAINT_LINK_AGE)
+            return self.signer.verify(Purpose.UNSUBSCRIBE, token)
         except TokenError:
             return None
 
