@@ -40,6 +40,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from aiosmtpd.smtp import SMTP
 
 from digest.deliver.message import build_mime
@@ -255,8 +256,6 @@ def run_digest_send(
 
 def fresh_postgres(server: str) -> tuple[str, Any]:
     """A new empty database on the PostgreSQL server (its URL, and what drops it)."""
-    import psycopg
-
     admin = psycopg.connect(f"postgresql://{server}/postgres", autocommit=True)
     name = f"bench_send_{os.getpid()}_{time.time_ns() % 10**9}"
     admin.execute(f'CREATE DATABASE "{name}"')
@@ -326,8 +325,6 @@ def main() -> None:
 
 
 def postgres_answers(server: str) -> bool:
-    import psycopg
-
     try:
         psycopg.connect(f"postgresql://{server}/postgres", connect_timeout=3).close()
     except psycopg.Error:
