@@ -290,12 +290,8 @@ class Matcher:
             key = tuple([w.display for w in words])
             group = understand(words, index, self.aliases)
             found, explain = score_group(group, index)
-            if not raws:
-                raws = found  # one group, as most queries are: its scores as they are
-            else:
-                raws = dict(raws)  # the first group's dict may be an index's own weights
-                for doc, raw in found.items():
-                    raws[doc] = raws.get(doc, 0.0) + raw
+            for doc, raw in found.items():
+                raws[doc] = raws.get(doc, 0.0) + raw
             covers = key if group.phrase is not None else ()
             phrase = " ".join(key)
             for display, hits in explain:

@@ -67,8 +67,11 @@ class Concept:
     words: tuple[Word, ...]
     aliases: tuple[Term, ...]
     papers: int  # how many papers have it, by any of its names
-    required: bool  # any of its words is
     cutoff: float = 0.0  # its share of the group's cut-off
+
+    @property
+    def required(self) -> bool:
+        return any(w.required for w in self.words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +176,7 @@ def understand(words: list[Term], index: PaperIndex, aliases: AliasTable) -> Gro
         for term in others:
             has |= index.hits(term).bits
         name = " ".join(w.display for w in typed)
-        required = any(w.required for w in judged)
-        concepts.append(Concept(name, tuple(judged), others, has.bit_count(), required))
+        concepts.append(Concept(name, tuple(judged), others, has.bit_count()))
     if not any(c.required for c in concepts):
         # every word is common: the rarest one decides (a query must look for something)
         flat = [(w.papers, n, k) for n, c in enumerate(concepts) for k, w in enumerate(c.words)]
@@ -183,7 +185,7 @@ def understand(words: list[Term], index: PaperIndex, aliases: AliasTable) -> Gro
         w = c.words[k]
         chosen = Word(w.display, w.term, True, w.papers, w.idf, w.common)
         words_now = (*c.words[:k], chosen, *c.words[k + 1 :])
-        concepts[n] = Concept(c.display, words_now, c.aliases, c.papers, True)
+        concepts[n] = Concept(c.display, words_now, c.aliases, c.papers)
     display = " ".join(w.display for w in words)
     phrase = _phrase_of(words, display) if len(words) > 1 else None
     needed = [w for c in concepts for w in c.words if w.required]
@@ -193,7 +195,7 @@ def understand(words: list[Term], index: PaperIndex, aliases: AliasTable) -> Gro
     if len(needed) > 1:
         twice = CUT * _TWICE * rank.FIELD_WEIGHTS["abstract"]
         concepts = [
-            Concept(c.display, c.words, c.aliases, c.papers, True, twice * _own_idf(c))
+            Concept(c.display, c.words, c.aliases, c.papers, twice * _own_idf(c))
             if c.required
             else c
             for c in concepts
