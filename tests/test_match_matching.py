@@ -352,3 +352,26 @@ def test_an_acronym_plural_counts_once() -> None:
     scores = {m.paper.id: m.score for m in matcher.match([Topic("t", "llm OR gpu")])}
     assert scores["a"] == scores["b"]
     assert scores["c"] == scores["d"]
+
+
+def test_an_index_past_its_term_bound_matches_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Readers' own queries bring terms of their own, so an index keeps only so many looked up
+    (memory stays flat over a long run); starting over must never change what anyone gets."""
+    from digest.match import index as index_module
+
+    queries = [
+        "kv cache",
+        "mixture of experts, reasoning",
+        "speculative decoding",
+        "math reasoning",
+        "quantiz* OR moe",
+        '"kv cache" -agents',
+        "agents plans",
+    ]
+    unbounded = Matcher(PaperIndex.build(PAPERS, now=NOW))
+    expected = [unbounded.match([Topic("t", q)]) for q in queries]
+    monkeypatch.setattr(index_module, "TERMS_KEPT", 2)
+    bounded = Matcher(PaperIndex.build(PAPERS, now=NOW))
+    for _ in range(2):  # the second round finds the shared terms forgotten and looks them up again
+        assert [bounded.match([Topic("t", q)]) for q in queries] == expected
+        bounded = Matcher(bounded.index)
