@@ -4,7 +4,8 @@ Exactly-once rests on the unique key (subscriber_id, edition). A sender claims a
 deliveries *before* building any of them: one INSERT … ON CONFLICT DO NOTHING RETURNING for the
 editions nobody claimed yet, and one guarded UPDATE for those it may take over (deferred, or
 queued by a sender that is dead). Of several processes walking the same readers, each gets a
-disjoint set of claims, so N processes do the work of one; the losers spend one statement.
+disjoint set of claims, so N processes do the work of one; a loser's page costs it the INSERT
+and one SELECT of where the rest stand.
 Rows move
 
     queued ──▶ sent          only after the server answered 250 to the end of DATA
@@ -31,6 +32,7 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import CursorResult, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from digest.models import Edition
 from digest.store.db import Store
@@ -125,59 +127,80 @@ class Ledger:
             rest = [i for i in ids if i not in result.claims]
             if not rest:
                 return
+            # One look at the rest: of several senders walking the same readers, a loser's
+            # page is held by a live peer or done, and this is the last statement it costs.
             here = (DeliveryRow.subscriber_id.in_(rest), DeliveryRow.edition == day)
-            holders = session.scalars(
-                select(DeliveryRow.claimed_by)
-                .where(*here, DeliveryRow.status == "queued", ~claimable(stale))
-                .distinct()
+            states = list(
+                session.execute(
+                    select(
+                        DeliveryRow.subscriber_id,
+                        DeliveryRow.status,
+                        DeliveryRow.claimed_by,
+                        claimable(stale),
+                    ).where(*here)
+                )
             )
+            holders = {
+                owner for _, status, owner, free in states if status == "queued" and not free
+            }
             verdicts = {owner: self.liveness.alive(owner) for owner in holders if owner}
             dead = [owner for owner, alive in verdicts.items() if alive is False]
-            takeable = claimable(stale)
-            if dead:
-                takeable = takeable | (
-                    (DeliveryRow.status == "queued") & DeliveryRow.claimed_by.in_(dead)
-                )
-            # SKIP LOCKED: a row another sender is taking right now is simply not ours.
-            chosen = list(
-                session.execute(
-                    select(DeliveryRow.id, DeliveryRow.status)
-                    .where(*here, takeable)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            # A deferred row is this edition's retry; only a queued one was another's claim.
-            result.taken_over += sum(1 for _, status in chosen if status == "queued")
-            taken = list(
-                session.execute(
-                    update(DeliveryRow)
-                    .where(DeliveryRow.id.in_([delivery_id for delivery_id, _ in chosen]), takeable)
-                    .values(status="queued", last_error=None, **owned)
-                    .returning(DeliveryRow.id, DeliveryRow.subscriber_id)
-                )
-            )
-            if taken:
-                session.execute(
-                    delete(DeliveryPaperRow).where(
-                        DeliveryPaperRow.delivery_id.in_([d for d, _ in taken])
-                    )
-                )
-            for delivery_id, subscriber_id in taken:
-                result.claims[subscriber_id] = Claim(delivery_id, subscriber_id, day)
-            left = [i for i in rest if i not in result.claims]
-            if not left:
-                return
-            states = session.execute(
-                select(DeliveryRow.subscriber_id, DeliveryRow.status, DeliveryRow.claimed_by)
-                .where(DeliveryRow.subscriber_id.in_(left), DeliveryRow.edition == day)
-            )  # fmt: skip
-            for subscriber_id, status, owner in states:
+            if dead or any(free for *_, free in states):
+                self._take_over(session, day, rest, stale, dead, owned, result)
+            for subscriber_id, status, owner, _free in states:
+                if subscriber_id in result.claims:
+                    continue
                 if status in FINAL_STATUSES:
                     result.done.append(subscriber_id)
                 elif owner is not None and verdicts.get(owner, True) is None:
                     result.unknown.append(subscriber_id)
                 else:
-                    result.live.append(subscriber_id)
+                    result.live.append(subscriber_id)  # its holder, or whoever just took it
+
+    def _take_over(
+        self,
+        session: Session,
+        day: date,
+        rest: list[int],
+        stale: datetime,
+        dead: list[str],
+        owned: dict[str, Any],
+        result: PageClaims,
+    ) -> None:
+        """Claim those of `rest` that were deferred, left past their lease, or queued by a
+        sender that is dead."""
+        takeable = claimable(stale)
+        if dead:
+            takeable = takeable | (
+                (DeliveryRow.status == "queued") & DeliveryRow.claimed_by.in_(dead)
+            )
+        here = (DeliveryRow.subscriber_id.in_(rest), DeliveryRow.edition == day)
+        # SKIP LOCKED: a row another sender is taking right now is simply not ours.
+        chosen = list(
+            session.execute(
+                select(DeliveryRow.id, DeliveryRow.status)
+                .where(*here, takeable)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        # A deferred row is this edition's retry; only a queued one was another's claim.
+        result.taken_over += sum(1 for _, status in chosen if status == "queued")
+        taken = list(
+            session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id.in_([delivery_id for delivery_id, _ in chosen]), takeable)
+                .values(status="queued", last_error=None, **owned)
+                .returning(DeliveryRow.id, DeliveryRow.subscriber_id)
+            )
+        )
+        if taken:
+            session.execute(
+                delete(DeliveryPaperRow).where(
+                    DeliveryPaperRow.delivery_id.in_([d for d, _ in taken])
+                )
+            )
+        for delivery_id, subscriber_id in taken:
+            result.claims[subscriber_id] = Claim(delivery_id, subscriber_id, day)
 
     def prepare(self, built: Sequence[tuple[Claim, Edition, str | None]]) -> None:
         """Before any of them is sent: each claimed edition's Message-ID and `candidates_until`,
