@@ -12,12 +12,9 @@ A local aiosmtpd sink in its own processes answers every message after 20 ms, li
 Figures are messages per second and the ratios `digest send` / smtplib (aim ≥ 6x) and
 `digest send` through the 20 ms relay / the no-delay ceiling (aim ≥ 80%).
 
-Then, when a PostgreSQL server answers at --postgres, what 3 `digest send` processes started
-together on one PostgreSQL database cost in CPU against one process sending the same 3,000
-readers (aim ≤ 1.3x), checking that every digest went out once; `--senders N` measures only
-that, with N processes and --readers.
+Several senders on one PostgreSQL database against one: bench/senders.py.
 Run: .venv/bin/python bench/send.py [--messages N] [--readers N] [--concurrency C]
-[--sink-processes P] [--senders N] (or BENCH_SEND_MESSAGES=N in the environment).
+[--sink-processes P] (or BENCH_SEND_MESSAGES=N in the environment).
 """
 
 from __future__ import annotations
@@ -40,7 +37,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from aiosmtpd.smtp import SMTP
 
 from digest.deliver.message import build_mime
@@ -254,47 +250,6 @@ def run_digest_send(
     return wall, cpu, counts
 
 
-def fresh_postgres(server: str) -> tuple[str, Any]:
-    """A new empty database on the PostgreSQL server (its URL, and what drops it)."""
-    admin = psycopg.connect(f"postgresql://{server}/postgres", autocommit=True)
-    name = f"bench_send_{os.getpid()}_{time.time_ns() % 10**9}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql+psycopg://{server}/{name}", (admin, name)
-
-
-def drop_postgres(handle: Any) -> None:
-    admin, name = handle
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
-
-
-def senders_main(args: argparse.Namespace) -> None:
-    """N senders on one PostgreSQL database against one, the same readers each time."""
-    runs: dict[int, tuple[float, float, list[dict[str, int]]]] = {}
-    sinks = Sinks(args.sink_processes)
-    try:
-        for processes in (1, args.senders):
-            url, handle = fresh_postgres(args.postgres)
-            try:
-                populate(url, args.readers)
-                runs[processes] = run_digest_send(url, sinks.port, args.concurrency, processes)
-            finally:
-                drop_postgres(handle)
-    finally:
-        received = sinks.stop()
-    assert received == 2 * args.readers, received  # every digest once, in each setting
-    print(f"sink latency {LATENCY * 1000:.0f} ms per message, {args.concurrency} connections each")
-    for processes, (wall, cpu, counts) in runs.items():
-        assert sum(c["sent"] for c in counts) == args.readers, counts
-        print(
-            f"  {processes} sender(s) on one PostgreSQL database, {args.readers} readers: "
-            f"{wall:.2f} s wall, {cpu:.2f} s CPU ({cpu / args.readers * 1000:.2f} ms per "
-            f"message); sent per process {[c['sent'] for c in counts]}"
-        )
-    one, many = runs[1][1], runs[args.senders][1]
-    print(f"  CPU of {args.senders} senders / 1 sender: {many / one:.2f}x (aim <= 1.3x)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = int(os.environ.get("BENCH_SEND_MESSAGES", "2000"))
@@ -303,33 +258,8 @@ def main() -> None:
     parser.add_argument("--smtplib-messages", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--sink-processes", type=int, default=2)
-    parser.add_argument(
-        "--senders",
-        type=int,
-        default=None,
-        help="only N senders against one, on PostgreSQL (0: leave that part out; by default "
-        "it follows the rest, 3 senders and 3,000 readers, when --postgres answers)",
-    )
-    parser.add_argument("--postgres", default="postgres@127.0.0.1:5432", help="user@host:port")
     args = parser.parse_args()
-    if args.senders:
-        senders_main(args)
-        return
     relay(args)
-    if args.senders is None:
-        if postgres_answers(args.postgres):
-            args.senders, args.readers = 3, 3000
-            senders_main(args)
-        else:
-            print(f"  (no PostgreSQL at {args.postgres}: the concurrent-senders part is left out)")
-
-
-def postgres_answers(server: str) -> bool:
-    try:
-        psycopg.connect(f"postgresql://{server}/postgres", connect_timeout=3).close()
-    except psycopg.Error:
-        return False
-    return True
 
 
 def relay(args: argparse.Namespace) -> None:

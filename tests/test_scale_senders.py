@@ -1,7 +1,7 @@
 """Several `digest send` processes on one PostgreSQL database split the readers between them:
 each claims a page before building it, so every digest goes out exactly once, none is lost,
 and their summaries add up to the readers. (What they cost in CPU against one process is a
-benchmark figure: bench/send.py --senders 3.)"""
+benchmark figure: bench/senders.py.)"""
 
 from __future__ import annotations
 
