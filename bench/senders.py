@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -72,12 +73,12 @@ def senders_main(args: argparse.Namespace) -> None:
             )
     one = [cpu for _wall, cpu, _counts in runs[1]]
     many = [cpu for _wall, cpu, _counts in runs[args.senders]]
-    ratios = sorted(m / o for o, m in zip(one, many, strict=True))
+    ratios = [m / o for o, m in zip(one, many, strict=True)]
     each = ", ".join(f"{r:.2f}" for r in ratios)
     print(
         f"  CPU of {args.senders} senders / 1 sender: {min(many) / min(one):.2f}x, the least "
         f"CPU of each over {args.rounds} round(s) (aim <= 1.3x); per round {each}, median "
-        f"{ratios[len(ratios) // 2]:.2f}x"
+        f"{statistics.median(ratios):.2f}x"
     )
 
 
@@ -100,6 +101,8 @@ def main() -> None:
     parser.add_argument("--sink-processes", type=int, default=2)
     parser.add_argument("--postgres", default="postgres@127.0.0.1:5432", help="user@host:port")
     args = parser.parse_args()
+    if args.senders < 2 or args.rounds < 1:
+        parser.error("--senders must be at least 2 and --rounds at least 1")
     if postgres_answers(args.postgres):
         senders_main(args)
     else:

@@ -128,7 +128,8 @@ class Ledger:
             if not rest:
                 return
             # One look at the rest: of several senders walking the same readers, a loser's
-            # page is held by a live peer or done, and this is the last statement it costs.
+            # page is held by a live peer or done, and this SELECT (with the holder's liveness
+            # check) is all it costs beyond the INSERT.
             here = (DeliveryRow.subscriber_id.in_(rest), DeliveryRow.edition == day)
             states = list(
                 session.execute(
