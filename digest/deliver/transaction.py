@@ -6,6 +6,7 @@ Shared by the pool (digests) and one-off mails; knows nothing of queues or retri
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -50,7 +51,7 @@ async def transact(
             if not accepted:
                 await _reset(client)
                 return verdicts
-            await client.data(data)
+            await _data(client, data)
         except aiosmtplib.SMTPResponseException:
             await _reset(client)  # leave the session clean for the next message
             raise
@@ -67,6 +68,45 @@ async def transact(
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         return dict.fromkeys(recipients, lost(exc))
     return {**dict.fromkeys(accepted, Attempt("sent")), **verdicts}
+
+
+_LINE_END = re.compile(rb"\r\n|\n|\r")
+
+
+def wire_form(data: bytes) -> bytes:
+    """The message as DATA carries it (RFC 5321 4.5.2): CRLF line ends, a dot doubled at the
+    start of a line, CRLF at the end; what aiosmtplib's `data` does with two regular
+    expressions over the whole message on every send (~1 ms for a 40 KB digest, a fifth of its
+    CPU in bench/send.py). A digest comes out of `build_mime` with CRLF line ends already, which
+    three C-level counts show; once they are CRLF, every line but the first starts right after
+    an LF, so doubling the dots is one `replace`."""
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") != crlf or data.count(b"\r") != crlf:
+        data = _LINE_END.sub(b"\r\n", data)
+    data = data.replace(b"\n.", b"\n..")
+    if data.startswith(b"."):
+        data = b"." + data
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+async def _data(client: aiosmtplib.SMTP, data: bytes) -> None:
+    """DATA, then the message in its wire form and the final dot, through the client's public
+    command and protocol calls: `SMTP.data` would rewrite bytes that need no rewriting."""
+    start = await client.execute_command(b"DATA")
+    if start.code != aiosmtplib.SMTPStatus.start_input:
+        raise aiosmtplib.SMTPDataError(start.code, start.message)
+    protocol = client.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    try:
+        protocol.write(wire_form(data))
+        protocol.write(b".\r\n")
+        done = await protocol.read_response(timeout=client.timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        client.close()
+        raise
+    if done.code != aiosmtplib.SMTPStatus.completed:
+        raise aiosmtplib.SMTPDataError(done.code, done.message)
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:
