@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -144,6 +145,53 @@ def test_a_claim_is_a_queued_row_and_prepare_records_what_the_edition_carries(
         ("2510.00001", "personal", 1),
         ("2510.00002", "trending", 0),
     ]
+
+
+def test_a_whole_page_is_prepared_and_recorded_row_by_row_in_one_statement_each(
+    store: Store,
+) -> None:
+    """A page mixes what a send meets: messages and skipped editions (no Message-ID, no window),
+    every outcome; each row gets its own values (on PostgreSQL they travel as arrays)."""
+    readers = add_subscribers(store, 250)
+    papers = add_papers(store, 4)
+    ledger = ledger_on(store, lease=timedelta(minutes=2))
+    claims = ledger.claim_page([(r.id, DAY) for r in readers]).claims
+    assert len(claims) == 250
+    built = []
+    for n, reader in enumerate(readers):
+        carried = edition(reader, papers[n % 3 : n % 3 + 1], papers[3:])
+        if n % 5 == 0:  # an empty edition: skipped, nothing carried
+            built.append((claims[reader.id], replace(carried, candidates_until=None), None))
+        else:
+            built.append((claims[reader.id], carried, f"<m{n}@example.org>"))
+    ledger.prepare(built)
+    outcomes = ["sent", "skipped", "deferred", "failed", "bounced"]
+    ledger.record(
+        [
+            Result(claims[r.id], outcomes[n % 5], attempts=n % 3, error=f"e{n}" if n % 5 else None)
+            for n, r in enumerate(readers)
+        ]
+    )
+    by_reader = {row.subscriber_id: row for row in rows(store)}
+    for n, reader in enumerate(readers):
+        row = by_reader[reader.id]
+        assert row.message_id == (None if n % 5 == 0 else f"<m{n}@example.org>")
+        assert row.candidates_until == (None if n % 5 == 0 else NOW)
+        assert (row.status, row.attempts) == (outcomes[n % 5], n % 3)
+        assert row.last_error == (None if n % 5 == 0 else f"e{n}")
+    with store.session() as session:
+        carried_rows = session.execute(
+            select(
+                DeliveryPaperRow.delivery_id, DeliveryPaperRow.paper_id, DeliveryPaperRow.section
+            )
+        ).all()
+    expected = {
+        (claims[r.id].delivery_id, p.id, section)
+        for n, r in enumerate(readers)
+        if n % 5
+        for p, section in ((papers[n % 3], "personal"), (papers[3], "trending"))
+    }
+    assert set(carried_rows) == expected and len(carried_rows) == len(expected)
 
 
 def test_a_page_is_claimed_in_disjoint_parts_whoever_asks(store: Store) -> None:

@@ -30,13 +30,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import CursorResult, Table, delete, select, update
 from sqlalchemy.orm import Session
 
 from digest.models import Edition
 from digest.store.db import Store
 from digest.store.editions import FINAL_STATUSES, claimable
+from digest.store.page_writes import (
+    insert_claims,
+    insert_papers,
+    mark_outcomes,
+    mark_sent,
+    set_prepared,
+)
 from digest.store.schema import DeliveryPaperRow, DeliveryRow
 from digest.store.subscribers import suppress
 from digest.store.workers import Liveness, wall_clock, worker_name
@@ -115,14 +121,8 @@ class Ledger:
         now = self.clock()
         stale = now - self.lease
         owned = {"claimed_by": self.worker, "claimed_at": now, "updated_at": now}
-        rows = [
-            {"subscriber_id": i, "edition": day, "status": "queued", "attempts": 0,
-             "created_at": now, **owned}
-            for i in ids
-        ]  # fmt: skip
         with self.store.session() as session:
-            new = session.connection().execute(_insert_new(self.store), rows)
-            for delivery_id, subscriber_id in new:
+            for delivery_id, subscriber_id in insert_claims(session.connection(), day, ids, owned):
                 result.claims[subscriber_id] = Claim(delivery_id, subscriber_id, day)
             rest = [i for i in ids if i not in result.claims]
             if not rest:
@@ -209,18 +209,13 @@ class Ledger:
         if not built:
             return
         with self.store.session() as session:
-            session.connection().execute(
-                update(_TABLE)
-                .where(_TABLE.c.id == bindparam("b_id"))
-                .values(message_id=bindparam("b_mid"), candidates_until=bindparam("b_until")),
-                [
-                    {"b_id": c.delivery_id, "b_mid": mid, "b_until": e.candidates_until}
-                    for c, e, mid in built
-                ],
+            connection = session.connection()
+            set_prepared(
+                connection, [(c.delivery_id, mid, e.candidates_until) for c, e, mid in built]
             )
             papers = [row for c, e, mid in built if mid is not None for row in _papers(c, e)]
             if papers:
-                session.connection().execute(insert(_PAPERS), papers)
+                insert_papers(connection, papers)
 
     def record(self, results: Sequence[Result]) -> None:
         """Store what the server said, in one transaction. `sent` is a fact and always lands;
@@ -234,41 +229,13 @@ class Ledger:
         with self.store.session() as session:
             connection = session.connection()
             if accepted:
-                connection.execute(
-                    update(_TABLE)
-                    .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.status != "sent")
-                    .values(
-                        status="sent",
-                        attempts=_TABLE.c.attempts + bindparam("b_attempts"),
-                        last_error=None,
-                        updated_at=now,
-                        sent_at=now,
-                    ),
-                    [{"b_id": r.claim.delivery_id, "b_attempts": r.attempts} for r in accepted],
-                )
+                mark_sent(connection, [(r.claim.delivery_id, r.attempts) for r in accepted], now)
             if others:
-                connection.execute(
-                    update(_TABLE)
-                    .where(
-                        _TABLE.c.id == bindparam("b_id"),
-                        _TABLE.c.status == "queued",
-                        _TABLE.c.claimed_by == self.worker,
-                    )
-                    .values(
-                        status=bindparam("b_status"),
-                        attempts=_TABLE.c.attempts + bindparam("b_attempts"),
-                        last_error=bindparam("b_error"),
-                        updated_at=now,
-                    ),
-                    [
-                        {
-                            "b_id": r.claim.delivery_id,
-                            "b_status": r.outcome,
-                            "b_attempts": r.attempts,
-                            "b_error": r.error,
-                        }
-                        for r in others
-                    ],
+                mark_outcomes(
+                    connection,
+                    [(r.claim.delivery_id, r.outcome, r.attempts, r.error) for r in others],
+                    self.worker,
+                    now,
                 )
             for bounce in (r for r in others if r.outcome == "bounced" and r.address):
                 assert bounce.address is not None
@@ -317,17 +284,6 @@ class Ledger:
                 )
                 released += int(result.rowcount)
         return released
-
-
-def _insert_new(store: Store) -> Any:
-    """INSERT … ON CONFLICT (subscriber_id, edition) DO NOTHING RETURNING, in the backend's
-    dialect; run with a page of rows it is compiled once and sent in batches."""
-    dialect = postgresql if store.engine.dialect.name == "postgresql" else sqlite
-    return (
-        dialect.insert(_TABLE)
-        .on_conflict_do_nothing(index_elements=["subscriber_id", "edition"])
-        .returning(_TABLE.c.id, _TABLE.c.subscriber_id)
-    )
 
 
 def _papers(claim: Claim, edition: Edition) -> list[dict[str, Any]]:
