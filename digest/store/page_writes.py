@@ -17,15 +17,15 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
+    CursorResult,
     Integer,
     String,
     Table,
-    TableValuedAlias,
     Text,
     bindparam,
     func,
-    insert,
     select,
     update,
 )
@@ -36,7 +36,7 @@ from digest.store.schema import DeliveryPaperRow, DeliveryRow, UTCDateTime
 
 _TABLE = cast(Table, DeliveryRow.__table__)
 _PAPERS = cast(Table, DeliveryPaperRow.__table__)
-_COLUMNS: dict[str, TypeEngine[Any]] = {
+_TYPES: dict[str, TypeEngine[Any]] = {
     "id": Integer(),
     "subscriber_id": Integer(),
     "mid": String(),
@@ -51,15 +51,47 @@ _COLUMNS: dict[str, TypeEngine[Any]] = {
 }
 
 
-def _arrays(columns: dict[str, list[Any]]) -> tuple[TableValuedAlias, dict[str, list[Any]]]:
-    """`unnest(:a_x, :a_y, …) AS rows(x, y, …)` and its parameters: one array per column."""
-    binds = [bindparam(f"a_{n}", type_=postgresql.ARRAY(_COLUMNS[n])) for n in columns]
-    rows = func.unnest(*binds).table_valued(*columns).render_derived()
-    return rows, {f"a_{name}": values for name, values in columns.items()}
+class _Page:
+    """A page of rows, given column by column, as the source of one statement: on PostgreSQL
+    the columns of `unnest(:a_x, :a_y, …) AS rows(x, y, …)`, one array parameter each; elsewhere
+    bound parameters, run once per row by `executemany`. A statement is written once, with
+    `page["x"]` wherever a row's value goes."""
+
+    def __init__(self, connection: Connection, columns: dict[str, list[Any]]) -> None:
+        self.connection = connection
+        self.columns = columns
+        self.arrays = connection.dialect.name == "postgresql"
+        binds = [bindparam(f"a_{n}", type_=postgresql.ARRAY(_TYPES[n])) for n in columns]
+        self.rows = func.unnest(*binds).table_valued(*columns).render_derived()
+
+    def __getitem__(self, name: str) -> ColumnElement[Any]:
+        return self.rows.c[name] if self.arrays else bindparam(f"b_{name}")
+
+    def run(self, statement: Any) -> CursorResult[Any]:
+        if self.arrays:
+            return self.connection.execute(
+                statement, {f"a_{n}": values for n, values in self.columns.items()}
+            )
+        names = [f"b_{n}" for n in self.columns]
+        rows = [
+            dict(zip(names, values, strict=True))
+            for values in zip(*self.columns.values(), strict=True)
+        ]
+        return self.connection.execute(statement, rows)
+
+    def insert(self, table: Table, constants: dict[str, Any]) -> Any:
+        """INSERT of these rows into `table`, each with `constants`, in the backend's dialect
+        (for ON CONFLICT): a SELECT from the arrays, or VALUES run once per row."""
+        if self.arrays:
+            fixed = [bindparam(f"c_{n}", v, type_=table.c[n].type) for n, v in constants.items()]
+            source = select(*(self.rows.c[n] for n in self.columns), *fixed)
+            return postgresql.insert(table).from_select([*self.columns, *constants], source)
+        values: dict[str, Any] = {n: bindparam(f"b_{n}") for n in self.columns}
+        return sqlite.insert(table).values(**values, **constants)
 
 
-def _postgres(connection: Connection) -> bool:
-    return connection.dialect.name == "postgresql"
+def _by_column(rows: Sequence[Sequence[Any]], *names: str) -> dict[str, list[Any]]:
+    return {name: [row[n] for row in rows] for n, name in enumerate(names)}
 
 
 def insert_claims(
@@ -67,88 +99,49 @@ def insert_claims(
 ) -> list[tuple[int, int]]:
     """Queue (subscriber, `day`) for each of `ids` that has no row yet, owned by this sender:
     (delivery id, subscriber id) of each row made. The unique key decides between senders."""
+    page = _Page(connection, {"subscriber_id": list(ids)})
     fixed = {"edition": day, "status": "queued", "attempts": 0, "created_at": owned["updated_at"]}
-    if _postgres(connection):
-        rows, params = _arrays({"subscriber_id": list(ids)})
-        values = {**fixed, **owned}
-        source = select(
-            rows.c.subscriber_id,
-            *(
-                bindparam(f"c_{name}", value, type_=_TABLE.c[name].type)
-                for name, value in values.items()
-            ),
-        )
-        statement: Any = postgresql.insert(_TABLE).from_select(["subscriber_id", *values], source)
-        result = connection.execute(
-            statement.on_conflict_do_nothing(index_elements=["subscriber_id", "edition"]).returning(
-                _TABLE.c.id, _TABLE.c.subscriber_id
-            ),
-            params,
-        )
-    else:
-        statement = (
-            sqlite.insert(_TABLE)
-            .on_conflict_do_nothing(index_elements=["subscriber_id", "edition"])
-            .returning(_TABLE.c.id, _TABLE.c.subscriber_id)
-        )
-        result = connection.execute(
-            statement, [{"subscriber_id": i, **fixed, **owned} for i in ids]
-        )
-    return [(delivery_id, subscriber_id) for delivery_id, subscriber_id in result]
+    statement = (
+        page.insert(_TABLE, {**fixed, **owned})
+        .on_conflict_do_nothing(index_elements=["subscriber_id", "edition"])
+        .returning(_TABLE.c.id, _TABLE.c.subscriber_id)
+    )
+    made: Any = page.run(statement)
+    return [(delivery_id, subscriber_id) for delivery_id, subscriber_id in made]
 
 
 def set_prepared(
     connection: Connection, rows: Sequence[tuple[int, str | None, datetime | None]]
 ) -> None:
     """Each delivery's (id, Message-ID, candidates_until)."""
-    if _postgres(connection):
-        source, params = _arrays(
-            {"id": [r[0] for r in rows], "mid": [r[1] for r in rows], "until": [r[2] for r in rows]}
-        )
-        connection.execute(
-            update(_TABLE)
-            .where(_TABLE.c.id == source.c.id)
-            .values(message_id=source.c.mid, candidates_until=source.c.until),
-            params,
-        )
-        return
-    connection.execute(
+    page = _Page(connection, _by_column(rows, "id", "mid", "until"))
+    page.run(
         update(_TABLE)
-        .where(_TABLE.c.id == bindparam("b_id"))
-        .values(message_id=bindparam("b_mid"), candidates_until=bindparam("b_until")),
-        [{"b_id": i, "b_mid": mid, "b_until": until} for i, mid, until in rows],
+        .where(_TABLE.c.id == page["id"])
+        .values(message_id=page["mid"], candidates_until=page["until"])
     )
 
 
 def insert_papers(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Delivery papers: dicts of delivery_id, paper_id, section, position."""
-    if not _postgres(connection):
-        connection.execute(insert(_PAPERS), list(rows))
-        return
     names = ("delivery_id", "paper_id", "section", "position")
-    source, params = _arrays({n: [r[n] for r in rows] for n in names})
-    connection.execute(
-        insert(_PAPERS).from_select(names, select(*(source.c[n] for n in names))), params
-    )
+    page = _Page(connection, {n: [row[n] for row in rows] for n in names})
+    page.run(page.insert(_PAPERS, {}))
 
 
 def mark_sent(connection: Connection, rows: Sequence[tuple[int, int]], now: datetime) -> None:
     """(delivery id, attempts) the server accepted: sent, whoever holds the claim now."""
-    done = {"status": "sent", "last_error": None, "updated_at": now, "sent_at": now}
-    if _postgres(connection):
-        source, params = _arrays({"id": [r[0] for r in rows], "attempts": [r[1] for r in rows]})
-        connection.execute(
-            update(_TABLE)
-            .where(_TABLE.c.id == source.c.id, _TABLE.c.status != "sent")
-            .values(attempts=_TABLE.c.attempts + source.c.attempts, **done),
-            params,
-        )
-        return
-    connection.execute(
+    page = _Page(connection, _by_column(rows, "id", "attempts"))
+    page.run(
         update(_TABLE)
-        .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.status != "sent")
-        .values(attempts=_TABLE.c.attempts + bindparam("b_attempts"), **done),
-        [{"b_id": i, "b_attempts": attempts} for i, attempts in rows],
+        .where(_TABLE.c.id == page["id"], _TABLE.c.status != "sent")
+        .values(
+            status="sent",
+            attempts=_TABLE.c.attempts + page["attempts"],
+            last_error=None,
+            updated_at=now,
+            sent_at=now,
+        )
     )
 
 
@@ -160,37 +153,16 @@ def mark_outcomes(
 ) -> None:
     """(delivery id, status, attempts, error) of other outcomes, only where `worker` still
     holds the claim."""
-    held = (_TABLE.c.status == "queued", _TABLE.c.claimed_by == worker)
-    if _postgres(connection):
-        source, params = _arrays(
-            {
-                name: [r[n] for r in rows]
-                for n, name in enumerate(("id", "status", "attempts", "error"))
-            }
-        )
-        connection.execute(
-            update(_TABLE)
-            .where(_TABLE.c.id == source.c.id, *held)
-            .values(
-                status=source.c.status,
-                attempts=_TABLE.c.attempts + source.c.attempts,
-                last_error=source.c.error,
-                updated_at=now,
-            ),
-            params,
-        )
-        return
-    connection.execute(
+    page = _Page(connection, _by_column(rows, "id", "status", "attempts", "error"))
+    page.run(
         update(_TABLE)
-        .where(_TABLE.c.id == bindparam("b_id"), *held)
+        .where(
+            _TABLE.c.id == page["id"], _TABLE.c.status == "queued", _TABLE.c.claimed_by == worker
+        )
         .values(
-            status=bindparam("b_status"),
-            attempts=_TABLE.c.attempts + bindparam("b_attempts"),
-            last_error=bindparam("b_error"),
+            status=page["status"],
+            attempts=_TABLE.c.attempts + page["attempts"],
+            last_error=page["error"],
             updated_at=now,
-        ),
-        [
-            {"b_id": i, "b_status": status, "b_attempts": attempts, "b_error": error}
-            for i, status, attempts, error in rows
-        ],
+        )
     )
