@@ -1,14 +1,12 @@
 """The delivery ledger: one row per (subscriber, edition), claimed atomically, states as specified.
 
-Claims are raced by real processes on SQLite and on PostgreSQL (when a server runs locally).
+Claims raced by real processes: tests/test_deliver_ledger_race.py.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -19,13 +17,13 @@ from sqlalchemy import select
 
 from digest.models import Edition, Match, Paper, Profile, Subscriber
 from digest.store import Store, open_store
-from digest.store.deliveries import Claim, Ledger, Result
+from digest.store.deliveries import Claim, Ledger, Outcome, Result
 from digest.store.editions import settled
 from digest.store.papers import upsert_papers
 from digest.store.schema import DeliveryPaperRow, DeliveryRow
 from digest.store.subscribers import create, is_suppressed, mailable_page, to_subscriber
 from digest.store.workers import HOST
-from tests.conftest import ROOT, sqlite_only
+from tests.conftest import sqlite_only
 from tests.delivery_support import (  # noqa: F401 (postgres_url is a fixture)
     INGESTED,
     ingest,
@@ -157,7 +155,7 @@ def test_a_whole_page_is_prepared_and_recorded_row_by_row_in_one_statement_each(
     ledger = ledger_on(store, lease=timedelta(minutes=2))
     claims = ledger.claim_page([(r.id, DAY) for r in readers]).claims
     assert len(claims) == 250
-    built = []
+    built: list[tuple[Claim, Edition, str | None]] = []
     for n, reader in enumerate(readers):
         carried = edition(reader, papers[n % 3 : n % 3 + 1], papers[3:])
         if n % 5 == 0:  # an empty edition: skipped, nothing carried
@@ -165,7 +163,7 @@ def test_a_whole_page_is_prepared_and_recorded_row_by_row_in_one_statement_each(
         else:
             built.append((claims[reader.id], carried, f"<m{n}@example.org>"))
     ledger.prepare(built)
-    outcomes = ["sent", "skipped", "deferred", "failed", "bounced"]
+    outcomes: list[Outcome] = ["sent", "skipped", "deferred", "failed", "bounced"]
     ledger.record(
         [
             Result(claims[r.id], outcomes[n % 5], attempts=n % 3, error=f"e{n}" if n % 5 else None)
@@ -348,68 +346,3 @@ def test_subscribers_come_in_pages_of_active_unsuppressed_readers(store: Store) 
         seen += [s.email for s in page]
         after = page[-1].id
     assert seen == [r.email for r in readers if r not in (readers[1], readers[2])]
-
-
-RACER = textwrap.dedent(
-    """
-    import json, sys, time
-    from datetime import UTC, date, datetime, timedelta
-    from digest.store.deliveries import Ledger, Result
-    from digest.store import open_store
-    from digest.store.subscribers import list_subscribers
-
-    url, start = sys.argv[1], float(sys.argv[2])
-    store = open_store(url)
-    with store.session() as session:
-        readers = list_subscribers(session)
-    ledger = Ledger(store, lease=timedelta(minutes=5))
-    time.sleep(max(0.0, start - time.time()))
-    won = []
-    for start in range(0, len(readers), 5):  # small pages, so the racers interleave
-        page = [(r.id, date(2026, 10, 17)) for r in readers[start : start + 5]]
-        claims = ledger.claim_page(page).claims
-        # Settled at once: a racer that exits first leaves no queued row for the others to
-        # take over from a dead process (which they rightly would).
-        ledger.record([Result(claim, "sent", attempts=1) for claim in claims.values()])
-        won += list(claims)
-    print(json.dumps(won))
-    """
-)
-
-
-def race(url: str, processes: int = 3) -> list[list[int]]:
-    import time
-
-    start = str(time.time() + 2.0)
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", RACER, url, start],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
-    results = []
-    for child in children:
-        out, err = child.communicate(timeout=120)
-        assert child.returncode == 0, err
-        results.append(json.loads(out))
-    return results
-
-
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_processes_racing_for_the_same_editions_each_win_distinct_ones(
-    backend: str, request: pytest.FixtureRequest
-) -> None:
-    url = request.getfixturevalue("db_url" if backend == "sqlite" else "postgres_url")
-    store = open_store(url)
-    try:
-        readers = add_subscribers(store, 40)
-        results = race(url)
-        won = [reader for result in results for reader in result]
-        assert sorted(won) == sorted(r.id for r in readers)  # each exactly once
-        assert len(rows(store)) == 40
-    finally:
-        store.dispose()
